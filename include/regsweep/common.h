@@ -1,0 +1,57 @@
+/* common.h — status codes and the error record shared by every module.
+ *
+ * Every library function that can fail returns an rs_status (RS_OK == 0) and,
+ * when given a non-NULL rs_error_t *, fills it with where and why.  The error
+ * record is owned by the caller; library code never prints and never exits.
+ * Only the command-line layer (src/cli/) turns an error into a message and an
+ * exit code: RS_EINPUT -> exit 2 (bad spec, data file, results file or
+ * command line); everything else -> exit 1.
+ */
+#ifndef RS_COMMON_H
+#define RS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_VERSION "0.1.0"
+
+typedef enum rs_status {
+    RS_OK = 0,
+    RS_EINPUT = 1,    /* bad user input: spec, data file, results file, argv */
+    RS_EIO = 2,       /* the system refused: open/write/fsync/rename failed  */
+    RS_ENOMEM = 3,    /* an allocation failed                                */
+    RS_EMISMATCH = 4, /* a comparison found a difference (rerun, resume)     */
+    RS_EINTERNAL = 5, /* a broken invariant: a bug in regsweep               */
+    RS_EINTR = 6      /* stopped by a signal before finishing                */
+} rs_status;
+
+/* Where and why something failed.  path/line/column are filled when the
+ * failure has a location (line and column are 1-based; 0 = not known). */
+typedef struct rs_error {
+    rs_status code;
+    int line;
+    int column;
+    char path[512];
+    char msg[1024];
+} rs_error_t;
+
+/* Clears err (code RS_OK, empty strings).  NULL is accepted. */
+void rs_error_clear(rs_error_t *err);
+
+/* Fills err (NULL accepted) and returns code, so a caller can write
+ *   return rs_error_set(err, RS_EINPUT, path, line, col, "expected %s", what);
+ * path may be NULL.  The message is printf-formatted and truncated to fit. */
+rs_status rs_error_set(rs_error_t *err, rs_status code, const char *path,
+                       int line, int column, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/* "path:line:column: msg" (parts that are unknown are left out) into buf. */
+void rs_error_format(const rs_error_t *err, char *buf, size_t n_bytes);
+
+/* Human name of a status ("bad input", "I/O error", ...). */
+const char *rs_status_name(rs_status code);
+
+#endif

@@ -1,0 +1,108 @@
+/* nn.h — the MLP: dense layers, activations, dropout, losses, as
+ * forward/backward pairs in llm.c's argument order (outputs, inputs, dims).
+ *
+ * Layout: a model with L dense layers has sizes n[0..L]; layer l maps
+ * n[l] -> n[l+1] with weights W_l stored row-major as n[l] x n[l+1] (so the
+ * forward product X W_l needs no transpose) and bias b_l of n[l+1].  All
+ * parameters live in one float array, in the order W_0, b_0, W_1, b_1, ...;
+ * the gradients mirror them in a second array of the same shape, so the SGD
+ * update is one flat loop.
+ *
+ * Arithmetic is float32 and every reduction has a fixed order: GEMMs go
+ * through the kernels module (one fmaf chain per output in increasing k),
+ * bias gradients sum the batch rows in order, losses are summed in double in
+ * row order.  Nothing here allocates, reads files or prints.
+ */
+#ifndef RS_NN_H
+#define RS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "regsweep/kernels.h"
+
+#define RS_MAX_LAYERS 16
+
+typedef enum rs_act { RS_ACT_RELU = 0, RS_ACT_TANH = 1, RS_ACT_SIGMOID = 2 } rs_act;
+typedef enum rs_loss { RS_LOSS_MSE = 0, RS_LOSS_SOFTMAX_CE = 1 } rs_loss;
+
+/* The shape of a model: sizes[0..n_layers]. */
+typedef struct rs_arch {
+    int n_layers;                    /* dense layers, 1..RS_MAX_LAYERS   */
+    uint32_t sizes[RS_MAX_LAYERS + 1];
+    rs_act act;                      /* after every hidden layer         */
+    rs_loss loss;
+} rs_arch_t;
+
+/* Offsets (in floats) of W_l and b_l inside the parameter array, and the
+ * total count. */
+size_t rs_arch_weight_offset(const rs_arch_t *a, int layer);
+size_t rs_arch_bias_offset(const rs_arch_t *a, int layer);
+size_t rs_arch_n_params(const rs_arch_t *a);
+
+/* ---- dense layer -------------------------------------------------------
+ * out (B, n_out) = inp (B, n_in) * W (n_in, n_out) + bias (n_out). */
+void rs_dense_forward(const rs_kernels_t *k, float *out, const float *inp,
+                      const float *W, const float *bias, int B, int n_in,
+                      int n_out, float *work, int n_threads);
+
+/* dW (n_in, n_out) = inp^T dout; dbias (n_out) = sum over rows of dout (in
+ * row order); dinp (B, n_in) = dout W^T unless dinp is NULL.  dW and dbias
+ * are overwritten, not accumulated. */
+void rs_dense_backward(const rs_kernels_t *k, float *dinp, float *dW,
+                       float *dbias, const float *dout, const float *inp,
+                       const float *W, int B, int n_in, int n_out, float *work,
+                       int n_threads);
+
+/* ---- activations (elementwise over n values) --------------------------
+ * relu(x) = x > 0 ? x : 0 (so relu(-0) = +0 and relu(NaN) = 0);
+ * derivative 1 where x > 0, else 0.  tanh and sigmoid use detmath. */
+void rs_act_forward(rs_act act, float *out, const float *inp, size_t n);
+
+/* dinp = dout * act'(.), written in place of dout allowed (dinp == dout).
+ * pre is the pre-activation (relu), post the activation (tanh, sigmoid:
+ * tanh' = 1 - post^2, sigmoid' = post * (1 - post)). */
+void rs_act_backward(rs_act act, float *dinp, const float *dout,
+                     const float *pre, const float *post, size_t n);
+
+/* ---- dropout -----------------------------------------------------------
+ * out = inp * mask elementwise, where mask holds 0 or 1/keep_prob (see
+ * rs_dropout_mask_ref in rng.h).  A dropped unit is inp * 0.0f (which is
+ * -0.0f for a negative input); the same product is used backward:
+ * dinp = dout * mask.  Both may work in place. */
+void rs_dropout_forward(float *out, const float *inp, const float *mask,
+                        size_t n);
+void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
+                         size_t n);
+
+/* ---- losses -------------------------------------------------------------
+ * Each returns the SUM of the per-sample losses over the B rows (double,
+ * summed in row order) and, when dpred is not NULL, writes the gradient of
+ * the MEAN loss with respect to the predictions.
+ *
+ * MSE over B rows of n_out targets: loss_b = sum_j (p - y)^2 / n_out, so the
+ * mean loss is mean((p - y)^2) over all B * n_out values (the chapter's
+ * np.mean); dpred = 2 (p - y) / (B * n_out), computed as
+ * (2 * (p - y)) / (float)(B * n_out). */
+double rs_mse_forward_backward(float *dpred, const float *pred,
+                               const float *target, int B, int n_out);
+
+/* Softmax cross-entropy over C classes: with m = max_j z_j,
+ * e_j = rs_expf(z_j - m), s = sum_j e_j (float, j in order),
+ * loss_b = (m - z_y) + rs_logf(s) (float), p_j = e_j / s,
+ * dlogits = (p_j - [j == y]) / (float)B.  *n_correct counts rows whose
+ * first maximal logit is the label (may be NULL). */
+double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
+                                      const uint8_t *labels, int B, int C,
+                                      uint64_t *n_correct);
+
+/* ---- SGD with L2 and L1 on weights (not biases) --------------------------
+ * For each weight w with gradient g:
+ *   g2 = g + l2 * w;  g3 = g2 + l1 * sign(w);  w = w - lr * g3
+ * (each operation rounded to float, sign(0) = 0): the gradient of
+ * data_loss + (l2/2) |W|^2 + l1 |W|_1, as the chapter adds l2*W to dW.
+ * Biases: b = b - lr * g. */
+void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
+                   float lr, float l2, float l1);
+
+#endif

@@ -1,0 +1,122 @@
+/* spec.h — a YAML sweep spec, validated, and its grid of jobs.
+ *
+ * The spec text (plus any key=value overrides from the command line) is the
+ * whole definition of a sweep: together with the regsweep version it
+ * determines every result bit.  Parsing is strict: unknown keys (with a
+ * suggestion), wrong types, out-of-range values, duplicate keys, anchors and
+ * aliases, tabs, non-UTF-8 text and oversized input are all RS_EINPUT with
+ * the file, line and column (1-based) of the offending node.
+ *
+ * The grid is the Cartesian product keep_prob x l2 x l1 x seed, seed
+ * varying fastest, so the jobs of one config are contiguous:
+ *   index = ((i_keep * n_l2 + i_l2) * n_l1 + i_l1) * n_seed + i_seed.
+ * A job's id is the first 12 hex digits of SHA-256 of its canonical settings
+ * (see rs_job_canonical), so it does not change when the grid grows.
+ */
+#ifndef RS_SPEC_H
+#define RS_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "regsweep/common.h"
+#include "regsweep/data.h"
+#include "regsweep/train.h"
+
+#define RS_SPEC_MAX_BYTES (1u << 20)  /* spec files above 1 MiB are refused  */
+#define RS_SPEC_MAX_DEPTH 16          /* nesting deeper than this is refused */
+#define RS_SPEC_MAX_NODES 100000      /* YAML nodes                          */
+#define RS_SPEC_MAX_JOBS 1000000u     /* grid size cap                       */
+#define RS_SPEC_MAX_EPOCHS 1000000u
+#define RS_SPEC_MAX_AXIS 100000u      /* values in one axis                  */
+
+typedef enum rs_data_kind { RS_DATA_SIN = 0, RS_DATA_IDX = 1 } rs_data_kind;
+
+typedef struct rs_spec {
+    /* what defines the sweep */
+    char *text;                /* the YAML text as read (owned)           */
+    size_t text_len;
+    int n_overrides;
+    char **overrides;          /* "key=value" as given (owned)            */
+    char sha256[65];           /* of text, then each override + '\n'      */
+    char path[512];            /* where the text came from (for messages) */
+    char name[128];
+
+    /* dataset */
+    rs_data_kind data_kind;
+    rs_sin_params_t sin;       /* seed used only when data_seed_set        */
+    int data_seed_set;         /* 0: each job's data uses the job's seed  */
+    char idx_dir[512];
+    char idx_files[4][256];    /* train images, train labels, test ...    */
+    rs_idx_params_t idx;       /* paths filled by rs_spec_idx_params      */
+
+    /* fixed training settings (the mask selection points into this spec) */
+    rs_train_settings_t settings;
+    uint32_t *mask_epochs, *mask_steps;
+
+    /* axes */
+    uint32_t n_seeds, n_keep, n_l2, n_l1;
+    uint64_t *seeds;
+    double *keep;              /* n_keep x n_hidden, as parsed (double)   */
+    double *l2, *l1;
+    uint64_t n_jobs;
+
+    /* report settings */
+    int has_baseline;
+    double baseline_keep[RS_MAX_LAYERS], baseline_l2, baseline_l1;
+    uint32_t n_boot;
+    uint64_t boot_seed;
+} rs_spec_t;
+
+/* One grid point. */
+typedef struct rs_job {
+    uint64_t index;
+    char id[13];               /* 12 hex digits                           */
+    uint32_t i_seed, i_keep, i_l2, i_l1;
+    double keep[RS_MAX_LAYERS], l2, l1;  /* as parsed                     */
+    rs_hparams_t hp;           /* as used: floats                         */
+} rs_job_t;
+
+/* Parses and validates spec text.  path names the text in messages;
+ * overrides are "dotted.key=yaml-value" strings applied on top (Hydra
+ * style: e.g. train.lr=0.05, axes.seed=[0,1,2]).  On success *out owns
+ * copies of text and overrides.  Errors: RS_EINPUT (with location),
+ * RS_ENOMEM. */
+rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
+                        int n_overrides, char *const *overrides,
+                        rs_spec_t *out, rs_error_t *err);
+
+/* Reads a file and parses it.  Errors as rs_spec_parse, plus RS_EINPUT for a
+ * missing, unreadable or oversized file. */
+rs_status rs_spec_load(const char *path, int n_overrides,
+                       char *const *overrides, rs_spec_t *out,
+                       rs_error_t *err);
+
+void rs_spec_free(rs_spec_t *s);
+
+/* The job at index < s->n_jobs. */
+void rs_spec_job(const rs_spec_t *s, uint64_t index, rs_job_t *job);
+
+/* The canonical settings string a job id hashes:
+ * "seed=<u64>;keep_prob=<k1>,<k2>...;l2=<x>;l1=<x>" with each double
+ * printed by "%.17g".  Returns the length (snprintf semantics). */
+int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
+                     size_t n_bytes);
+
+/* Finds a job by id (12 hex digits) or by decimal index.  Returns 0 and
+ * fills *job, or -1 if there is no such job. */
+int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
+                     rs_job_t *job);
+
+/* Loads the dataset the spec describes.  For a sin dataset whose seed is not
+ * fixed the data depend on the job: pass its seed (ignored otherwise). */
+rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
+                            rs_dataset_t *out, rs_error_t *err);
+
+/* Number of hidden layers (layers that can have dropout). */
+static inline int rs_spec_n_hidden(const rs_spec_t *s)
+{
+    return s->settings.arch.n_layers - 1;
+}
+
+#endif

@@ -1,0 +1,133 @@
+/* store.h — the HDF5 results format (docs/FORMAT.md is its specification).
+ *
+ * A sweep writes OUT.h5 and a directory OUT.jobs/ beside it:
+ *   OUT.jobs/<id>.h5  one small file per finished job, written as
+ *                     <id>.h5.tmp, closed, fsync'ed, renamed, and the
+ *                     directory fsync'ed: a job file exists iff the job
+ *                     finished, whatever kills the process and when;
+ *   OUT.jobs/provenance.tsv  wall times etc., appended per job (volatile);
+ *   OUT.h5            the spec, the /jobs summary table, /runs/<id>
+ *                     external links to the job files, /provenance; always
+ *                     rewritten whole (tmp + rename), so it can be rebuilt
+ *                     from the job files at any time.
+ * Everything outside /provenance is a pure function of the spec text and
+ * the regsweep version.  HDF5 is called by one thread at a time: callers
+ * serialise (the sweep does it with one critical section).
+ */
+#ifndef RS_STORE_H
+#define RS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "regsweep/common.h"
+#include "regsweep/spec.h"
+#include "regsweep/train.h"
+
+#define RS_FORMAT_NAME "regsweep-results"
+#define RS_JOB_FORMAT_NAME "regsweep-job"
+#define RS_FORMAT_VERSION 1
+
+typedef enum rs_job_status {
+    RS_JOB_MISSING = 0,   /* not run (yet)                        */
+    RS_JOB_DONE = 1,      /* finished; its job file exists         */
+    RS_JOB_FAILED = 2     /* ran and failed; retried on --resume   */
+} rs_job_status;
+
+/* One row of the /jobs table. */
+typedef struct rs_job_summary {
+    rs_job_status status;
+    double train_loss, test_loss, gap;          /* final (epoch E)      */
+    double train_acc, test_acc, gap_acc;        /* NaN for regression   */
+    double val_loss, val_acc;                   /* NaN without val      */
+    uint32_t best_epoch;                        /* argmin test loss     */
+    double best_test_loss, best_train_loss, best_gap;
+    double best_train_acc, best_test_acc, best_gap_acc;
+} rs_job_summary_t;
+
+/* Volatile facts: go under /provenance only. */
+typedef struct rs_provenance {
+    char host[256];
+    char started[40], written[40];   /* ISO 8601 UTC                   */
+    char command[2048];
+    char spec_path[512];
+    char build[256];                 /* compiler, flags, OpenMP        */
+    char simd[16];
+    int threads, threads_per_job;
+    double wall_s;
+} rs_provenance_t;
+
+/* Disables HDF5's automatic error printing (the CLI reports errors). */
+void rs_store_init(void);
+
+/* OUT.h5 -> OUT.jobs (the extension .h5, .hdf5 or .he5 is replaced; other
+ * names get .jobs appended).  Returns -1 if it does not fit. */
+int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes);
+
+/* Summary of a finished job from its curves. */
+void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out);
+
+/* Writes one job file atomically into jobs_dir. */
+rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
+                             const rs_job_t *job, const rs_job_result_t *r,
+                             rs_error_t *err);
+
+/* Reads the summary of job `job` from jobs_dir.  RS_OK and status DONE if
+ * its file exists and belongs to this spec; status MISSING if no file;
+ * RS_EINPUT if the file is damaged, of another format version, or made by
+ * another spec (hash mismatch). */
+rs_status rs_store_read_summary(const char *jobs_dir, const rs_spec_t *spec,
+                                const rs_job_t *job, rs_job_summary_t *out,
+                                rs_error_t *err);
+
+/* Reads a finished job's curves into c (c->n = epochs + 1 and the seven
+ * arrays must be allocated by the caller).  RS_EINPUT if the job file is
+ * missing, foreign or damaged. */
+rs_status rs_store_read_curves(const char *jobs_dir, const rs_spec_t *spec,
+                               const rs_job_t *job, rs_curves_t *c,
+                               rs_error_t *err);
+
+/* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
+ * entries in job index order; prov may be NULL. */
+rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
+                             const rs_job_summary_t *rows,
+                             const rs_provenance_t *prov, rs_error_t *err);
+
+/* Reads the spec stored in OUT.h5 and parses it (the stored path is used in
+ * messages).  RS_EINPUT if the file is not a regsweep results file, has
+ * another format version, or its spec does not parse. */
+rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
+                             rs_error_t *err);
+
+/* Compares a recomputed job with its stored file bit for bit: weights, masks,
+ * curves.  RS_OK if identical; RS_EMISMATCH with err->msg saying where they
+ * first differ (dataset, element, both values); RS_EINPUT if the file is
+ * missing or damaged. */
+rs_status rs_store_compare_job(const char *jobs_dir, const rs_spec_t *spec,
+                               const rs_job_t *job, const rs_job_result_t *r,
+                               rs_error_t *err);
+
+/* Appends one line to OUT.jobs/provenance.tsv: id, index, wall_s, worker,
+ * threads, finished (ISO 8601). */
+rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
+                           double wall_s, int worker, int threads,
+                           rs_error_t *err);
+
+/* Writes the report's tables under /analysis of OUT.h5 (replacing any
+ * earlier /analysis).  Each table is a group of 1-D columns. */
+typedef struct rs_table_col {
+    const char *name;
+    int is_text;               /* 1: text (vlen UTF-8), 0: float64        */
+    const double *num;
+    const char *const *text;
+} rs_table_col_t;
+
+rs_status rs_store_write_analysis(const char *out_path, const char *table,
+                                  const rs_table_col_t *cols, int n_cols,
+                                  uint64_t n_rows, const char *description,
+                                  rs_error_t *err);
+
+/* The time now as ISO 8601 UTC ("2026-11-23T09:30:44Z"). */
+void rs_store_now_iso(char *buf, size_t n_bytes);
+
+#endif

@@ -1,0 +1,80 @@
+/* sweep.h — running a spec's jobs in parallel, resuming, progress, signals.
+ *
+ * Jobs are handed out one at a time from a shared counter (dynamic
+ * scheduling) to an OpenMP team; a worker that finishes a job writes its job
+ * file inside the one critical section that guards HDF5.  When there are
+ * fewer jobs left than threads, each job gets threads / jobs threads for its
+ * GEMMs (nested OpenMP); results do not depend on any of this.
+ *
+ * Stopping: *stop (set by the CLI's signal handler) stops dispatching new
+ * jobs and lets running ones finish; *abort_jobs also abandons running jobs
+ * at their next training step (nothing of them is written).  Either way the top-level
+ * file is rewritten before returning RS_EINTR, and --resume continues.
+ */
+#ifndef RS_SWEEP_H
+#define RS_SWEEP_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "regsweep/kernels.h"
+#include "regsweep/spec.h"
+#include "regsweep/store.h"
+
+typedef enum rs_sweep_event {
+    RS_EV_START,       /* before the first job: counts are known        */
+    RS_EV_JOB_DONE,
+    RS_EV_JOB_FAILED,  /* job_err says why; the sweep goes on unless     */
+                       /* fail_fast                                       */
+    RS_EV_END
+} rs_sweep_event;
+
+typedef struct rs_sweep_progress {
+    rs_sweep_event event;
+    uint64_t total;        /* jobs in the grid                          */
+    uint64_t skipped;      /* already done before this run (resume)     */
+    uint64_t done, failed; /* in this run                               */
+    uint64_t todo;         /* to run in this run                        */
+    double elapsed_s, jobs_per_s, eta_s;
+    int outer_threads, threads_per_job;
+    const rs_job_t *job;
+    const rs_error_t *job_err;
+    double job_wall_s;
+} rs_sweep_progress_t;
+
+typedef void (*rs_sweep_progress_fn)(void *ctx, const rs_sweep_progress_t *p);
+
+typedef struct rs_sweep_opts {
+    const char *out_path;
+    int threads;                 /* >= 1                                 */
+    int resume;                  /* continue an existing OUT             */
+    int fail_fast;               /* stop dispatching at the first failure */
+    rs_simd simd_cap;
+    const char *command;         /* for /provenance                      */
+    volatile sig_atomic_t *stop; /* may be NULL                          */
+    volatile sig_atomic_t *abort_jobs; /* may be NULL                    */
+    rs_sweep_progress_fn progress;
+    void *progress_ctx;
+    double top_every_s;          /* rewrite OUT.h5 this often (0: 30 s)  */
+} rs_sweep_opts_t;
+
+/* Runs every job of spec not yet done in OUT.  Errors: RS_EINPUT (OUT
+ * exists without resume, or belongs to another spec/format, or the output
+ * directory is missing or not writable, dataset problems), RS_EIO (writing
+ * failed: earlier results stay intact), RS_EINTR (stopped), RS_EMISMATCH
+ * (some jobs failed; the others are written). */
+rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
+                       rs_error_t *err);
+
+/* Recomputes one job from the spec and compares it with its stored file:
+ * RS_OK if bit-identical, RS_EMISMATCH (err says where) otherwise. */
+rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
+                         const rs_job_t *job, rs_simd simd_cap, int threads,
+                         rs_error_t *err);
+
+/* Rewrites OUT.h5 from the spec stored in it and the job files (e.g. after
+ * it was deleted or is stale). */
+rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
+                           rs_error_t *err);
+
+#endif

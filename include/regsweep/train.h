@@ -1,0 +1,132 @@
+/* train.h — one job: init, epochs of minibatch SGD with dropout, L2 and L1,
+ * clean evaluation after every epoch, recorded masks and weights.
+ *
+ * A job is a pure function of (settings, hyperparameters, dataset): its key
+ * is the seed and every draw is addressed by a counter (rng.h), so the
+ * result does not depend on threads, SIMD path or job order.  The
+ * hyperparameters keep_prob, l2 and l1 are not part of any counter: jobs that
+ * differ only in them share init, data order and the uniform draws behind
+ * the masks (common random numbers).
+ *
+ * This module knows nothing of HDF5, YAML or the sweep; it never prints.
+ */
+#ifndef RS_TRAIN_H
+#define RS_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "regsweep/data.h"
+#include "regsweep/kernels.h"
+#include "regsweep/nn.h"
+
+typedef enum rs_init { RS_INIT_HE_NORMAL = 0, RS_INIT_NORMAL = 1 } rs_init;
+
+/* Which (epoch, step) pairs get their dropout masks recorded. */
+typedef struct rs_record_sel {
+    int all;                 /* every epoch/step; else the lists below   */
+    uint32_t n_epochs, n_steps;
+    const uint32_t *epochs;  /* sorted, unique; n_epochs == 0 with all=0 */
+    const uint32_t *steps;   /* and n_steps == 0: the every-value wildcard */
+    int epochs_all, steps_all;
+} rs_record_sel_t;
+
+/* The settings shared by every job of a sweep. */
+typedef struct rs_train_settings {
+    rs_arch_t arch;
+    rs_init init;
+    float init_sd;           /* RS_INIT_NORMAL: N(0, init_sd)            */
+    float lr;
+    uint32_t epochs;
+    uint32_t batch_size;     /* >= 1; >= n_train means full batch        */
+    int shuffle;             /* reshuffle the training rows every epoch  */
+    int record_masks;        /* 0: none, 1: per mask_sel                 */
+    rs_record_sel_t mask_sel;
+    int eval_train;          /* evaluate the whole train set per epoch   */
+} rs_train_settings_t;
+
+/* One job's hyperparameters. */
+typedef struct rs_hparams {
+    uint64_t seed;
+    float keep_prob[RS_MAX_LAYERS]; /* per hidden layer (n_layers - 1)  */
+    float l2, l1;
+} rs_hparams_t;
+
+/* Per-epoch curves: entry e (0..epochs) is measured after e epochs, so
+ * entry 0 is the initial model.  Accuracies are NaN for regression;
+ * train_* are NaN when eval_train is off; val_* are NaN without a
+ * validation split. */
+typedef struct rs_curves {
+    uint32_t n;              /* epochs + 1                               */
+    double *train_loss, *test_loss, *val_loss;
+    double *train_acc, *test_acc, *val_acc;
+    double *train_loss_dropout; /* mean training loss seen by SGD during
+                                   epoch e (with dropout); entry 0 is NaN */
+} rs_curves_t;
+
+/* The recorded masks of one hidden layer: n_records x rows x row_bytes
+ * bytes (rows = batch size; a short last batch is zero-padded), and for each
+ * record its epoch, step and number of valid rows. */
+typedef struct rs_mask_record {
+    uint32_t n_records, rows, row_bytes, n_units;
+    uint8_t *bits;
+    uint32_t *epoch, *step, *n_rows;
+} rs_mask_record_t;
+
+typedef struct rs_job_result {
+    size_t n_params;
+    float *params_init, *params_final;
+    rs_curves_t curves;
+    int n_hidden;
+    rs_mask_record_t masks[RS_MAX_LAYERS];
+    uint64_t steps_done;
+    void *storage;           /* owned; freed by rs_job_result_free       */
+} rs_job_result_t;
+
+/* Checks that settings and dataset fit together (layer sizes match the data,
+ * counters cannot overflow: batch * ceil(units/4) <= 2^32, epochs and steps
+ * below 2^32).  RS_EINPUT with a message otherwise. */
+rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
+                         rs_error_t *err);
+
+/* Runs one job.  k: the kernel table; n_threads: threads for this job's
+ * GEMMs (results identical for any value); stop: when non-NULL and set
+ * non-zero (e.g. by a signal handler), training stops at the next step and
+ * RS_EINTR is returned.  On success *out owns its arrays.  Errors: RS_EINPUT
+ * (from rs_train_check), RS_ENOMEM, RS_EINTR. */
+rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                       const rs_dataset_t *d, const rs_kernels_t *k,
+                       int n_threads, volatile sig_atomic_t *stop,
+                       rs_job_result_t *out, rs_error_t *err);
+
+void rs_job_result_free(rs_job_result_t *r);
+
+/* The number of minibatch steps per epoch for n training rows. */
+uint32_t rs_train_steps_per_epoch(const rs_train_settings_t *s, uint32_t n);
+
+/* 1 if (epoch, step) is selected by sel. */
+int rs_record_selected(const rs_record_sel_t *sel, uint32_t epoch,
+                       uint32_t step);
+
+/* Draws the initial parameters of a model into params:
+ * W_l[i] = sd_l * z, z from rs_fill_normal(key(seed),
+ *   rs_ctr0(RS_PURPOSE_INIT, l), 0, ...), sd_l = sqrt(2 / n[l]) (He) or
+ * init_sd; biases are zero. */
+void rs_train_init_params(const rs_train_settings_t *s, uint64_t seed,
+                          float *params);
+
+/* The mean loss of one minibatch (rows x: nb x n_in; targets y for
+ * regression or labels for classification) and its gradient with respect
+ * to every parameter (grads mirrors params), with the dropout scale masks
+ * masks[l] (nb x n[l+1], NULL: layer l not dropped; masks itself NULL: no
+ * dropout).  The same forward and backward code as training; exposed so
+ * tests can check backpropagation against finite differences.
+ * Errors: RS_ENOMEM. */
+rs_status rs_train_batch_grad(const rs_train_settings_t *s,
+                              const rs_kernels_t *k, const float *params,
+                              const float *x, const float *y,
+                              const uint8_t *labels, uint32_t nb,
+                              float *const *masks, float *grads, double *loss,
+                              rs_error_t *err);
+
+#endif

@@ -1,0 +1,178 @@
+/* nn.c — dense layers, activations, dropout, losses and the SGD update. */
+#include "regsweep/nn.h"
+
+#include "regsweep/detmath.h"
+
+size_t rs_arch_weight_offset(const rs_arch_t *a, int layer)
+{
+    size_t off = 0;
+    for (int l = 0; l < layer; l++)
+        off += (size_t)a->sizes[l] * a->sizes[l + 1] + a->sizes[l + 1];
+    return off;
+}
+
+size_t rs_arch_bias_offset(const rs_arch_t *a, int layer)
+{
+    return rs_arch_weight_offset(a, layer) +
+           (size_t)a->sizes[layer] * a->sizes[layer + 1];
+}
+
+size_t rs_arch_n_params(const rs_arch_t *a)
+{
+    return rs_arch_weight_offset(a, a->n_layers);
+}
+
+void rs_dense_forward(const rs_kernels_t *k, float *out, const float *inp,
+                      const float *W, const float *bias, int B, int n_in,
+                      int n_out, float *work, int n_threads)
+{
+    k->gemm(RS_NOTRANS, RS_NOTRANS, B, n_out, n_in, inp, n_in, W, n_out, bias,
+            0, out, n_out, work, n_threads);
+}
+
+void rs_dense_backward(const rs_kernels_t *k, float *dinp, float *dW,
+                       float *dbias, const float *dout, const float *inp,
+                       const float *W, int B, int n_in, int n_out, float *work,
+                       int n_threads)
+{
+    /* dW = inp^T dout: inp is stored B x n_in, i.e. K x M for op(A). */
+    k->gemm(RS_TRANS, RS_NOTRANS, n_in, n_out, B, inp, n_in, dout, n_out, NULL,
+            0, dW, n_out, work, n_threads);
+    for (int j = 0; j < n_out; j++)
+        dbias[j] = 0.0f;
+    for (int b = 0; b < B; b++) {
+        const float *row = dout + (size_t)b * n_out;
+        for (int j = 0; j < n_out; j++)
+            dbias[j] += row[j];
+    }
+    /* dinp = dout W^T: W is stored n_in x n_out, i.e. N x K for op(B). */
+    if (dinp)
+        k->gemm(RS_NOTRANS, RS_TRANS, B, n_in, n_out, dout, n_out, W, n_out,
+                NULL, 0, dinp, n_in, work, n_threads);
+}
+
+void rs_act_forward(rs_act act, float *out, const float *inp, size_t n)
+{
+    switch (act) {
+    case RS_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        break;
+    case RS_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            out[i] = rs_tanhf(inp[i]);
+        break;
+    case RS_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            out[i] = rs_sigmoidf(inp[i]);
+        break;
+    }
+}
+
+void rs_act_backward(rs_act act, float *dinp, const float *dout,
+                     const float *pre, const float *post, size_t n)
+{
+    switch (act) {
+    case RS_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            dinp[i] = pre[i] > 0.0f ? dout[i] : 0.0f;
+        break;
+    case RS_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            dinp[i] = dout[i] * (1.0f - post[i] * post[i]);
+        break;
+    case RS_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            dinp[i] = dout[i] * (post[i] * (1.0f - post[i]));
+        break;
+    }
+}
+
+void rs_dropout_forward(float *out, const float *inp, const float *mask,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] * mask[i];
+}
+
+void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] = dout[i] * mask[i];
+}
+
+double rs_mse_forward_backward(float *dpred, const float *pred,
+                               const float *target, int B, int n_out)
+{
+    double sum = 0.0;
+    float denom = (float)((int64_t)B * n_out);
+    for (int b = 0; b < B; b++) {
+        double row = 0.0;
+        for (int j = 0; j < n_out; j++) {
+            size_t i = (size_t)b * n_out + j;
+            float diff = pred[i] - target[i];
+            row += (double)diff * diff;
+            if (dpred)
+                dpred[i] = (2.0f * diff) / denom;
+        }
+        sum += row / n_out;
+    }
+    return sum;
+}
+
+double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
+                                      const uint8_t *labels, int B, int C,
+                                      uint64_t *n_correct)
+{
+    double sum = 0.0;
+    uint64_t correct = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * C;
+        int argmax = 0;
+        for (int j = 1; j < C; j++)
+            if (z[j] > z[argmax])
+                argmax = j;
+        float m = z[argmax];
+        float s = 0.0f;
+        for (int j = 0; j < C; j++)
+            s += rs_expf(z[j] - m);
+        int y = labels[b];
+        float loss = (m - z[y]) + rs_logf(s);
+        sum += loss;
+        correct += (uint64_t)(argmax == y);
+        if (dlogits) {
+            float *d = dlogits + (size_t)b * C;
+            for (int j = 0; j < C; j++) {
+                float p = rs_expf(z[j] - m) / s;
+                d[j] = (p - (j == y ? 1.0f : 0.0f)) / (float)B;
+            }
+        }
+    }
+    if (n_correct)
+        *n_correct = correct;
+    return sum;
+}
+
+static inline float sign_of(float w)
+{
+    return w > 0.0f ? 1.0f : (w < 0.0f ? -1.0f : 0.0f);
+}
+
+void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
+                   float lr, float l2, float l1)
+{
+    for (int l = 0; l < a->n_layers; l++) {
+        size_t w0 = rs_arch_weight_offset(a, l), b0 = rs_arch_bias_offset(a, l);
+        size_t n_w = (size_t)a->sizes[l] * a->sizes[l + 1];
+        float *w = params + w0;
+        const float *g = grads + w0;
+        for (size_t i = 0; i < n_w; i++) {
+            float g2 = g[i] + l2 * w[i];
+            float g3 = g2 + l1 * sign_of(w[i]);
+            w[i] = w[i] - lr * g3;
+        }
+        for (size_t i = 0; i < a->sizes[l + 1]; i++)
+            params[b0 + i] = params[b0 + i] - lr * grads[b0 + i];
+    }
+}

@@ -1,0 +1,134 @@
+/* rng.c — Philox4x32-10 and the draws built on it (scalar reference). */
+#include "regsweep/rng.h"
+
+#include "regsweep/detmath.h"
+
+/* Round multipliers and Weyl key increments from Salmon et al. (SC'11),
+ * as in Random123's philox.h: PHILOX_M4x32_0/1, PHILOX_W32_0/1
+ * (the golden ratio and sqrt(3)-1, as 32-bit fixed point). */
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t *hi)
+{
+    uint64_t p = (uint64_t)a * b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+void rs_philox4x32_10(const uint32_t ctr[4], rs_key_t key, uint32_t out[4])
+{
+    uint32_t x0 = ctr[0], x1 = ctr[1], x2 = ctr[2], x3 = ctr[3];
+    uint32_t k0 = key.k[0], k1 = key.k[1];
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) {
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        uint32_t hi0, hi1;
+        uint32_t lo0 = mulhilo(PHILOX_M0, x0, &hi0);
+        uint32_t lo1 = mulhilo(PHILOX_M1, x2, &hi1);
+        uint32_t y0 = hi1 ^ x1 ^ k0, y2 = hi0 ^ x3 ^ k1;
+        x0 = y0;
+        x1 = lo1;
+        x2 = y2;
+        x3 = lo0;
+    }
+    out[0] = x0;
+    out[1] = x1;
+    out[2] = x2;
+    out[3] = x3;
+}
+
+/* 2pi rounded to float32 (0x40C90FDB). */
+#define RS_TWO_PI_F 6.28318548202514648438f
+
+void rs_normal_pair(uint32_t w0, uint32_t w1, float *z0, float *z1)
+{
+    float u1 = rs_u01_nonzero(w0), u2 = rs_u01(w1);
+    float r = rs_sqrtf(-2.0f * rs_logf(u1));
+    float t = RS_TWO_PI_F * u2;
+    *z0 = r * rs_cosf(t);
+    *z1 = r * rs_sinf(t);
+}
+
+void rs_fill_normal(rs_key_t key, uint32_t ctr0, uint32_t ctr1, float sd,
+                    float *out, uint32_t n)
+{
+    for (uint32_t g = 0; 4 * (uint64_t)g < n; g++) {
+        uint32_t ctr[4] = {ctr0, ctr1, g, 0}, w[4];
+        float z[4];
+        rs_philox4x32_10(ctr, key, w);
+        rs_normal_pair(w[0], w[1], &z[0], &z[1]);
+        rs_normal_pair(w[2], w[3], &z[2], &z[3]);
+        for (uint32_t j = 0; j < 4 && 4 * g + j < n; j++)
+            out[4 * g + j] = z[j] * sd;
+    }
+}
+
+void rs_permutation(rs_key_t key, uint32_t ctr0, uint32_t ctr1, uint32_t *p,
+                    uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = i;
+    uint32_t w[4], block = UINT32_MAX;
+    for (uint32_t j = n ? n - 1 : 0; j >= 1; j--) {
+        if (j / 4 != block) {
+            block = j / 4;
+            uint32_t ctr[4] = {ctr0, ctr1, block, 0};
+            rs_philox4x32_10(ctr, key, w);
+        }
+        uint32_t k = rs_bounded(w[j % 4], j + 1);
+        uint32_t t = p[j];
+        p[j] = p[k];
+        p[k] = t;
+    }
+}
+
+uint32_t rs_keep_threshold(float keep_prob)
+{
+    if (!(keep_prob > 0.0f))
+        return 0;
+    if (keep_prob >= 1.0f)
+        return 1u << 24;
+    /* keep_prob * 2^24 is exact (a power-of-two scaling of a float in
+     * (0,1)), so the ceiling is exact too. */
+    float scaled = keep_prob * 0x1p24f;
+    uint32_t t = (uint32_t)scaled;
+    return (float)t < scaled ? t + 1 : t;
+}
+
+uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
+                             uint32_t step, uint32_t n_samples,
+                             uint32_t n_units, uint32_t threshold, float scale,
+                             float *scale_mask, uint8_t *bits)
+{
+    uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
+    uint64_t kept = 0;
+    for (uint32_t b = 0; b < n_samples; b++) {
+        if (bits)
+            for (uint32_t i = 0; i < row_bytes; i++)
+                bits[(uint64_t)b * row_bytes + i] = 0;
+        for (uint32_t g = 0; g < groups; g++) {
+            uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step,
+                               b * groups + g};
+            uint32_t w[4];
+            rs_philox4x32_10(ctr, key, w);
+            for (uint32_t j = 0; j < 4; j++) {
+                uint32_t u = 4 * g + j;
+                if (u >= n_units)
+                    break;
+                int keep = (w[j] >> 8) < threshold;
+                kept += (uint64_t)keep;
+                if (scale_mask)
+                    scale_mask[(uint64_t)b * n_units + u] = keep ? scale : 0.0f;
+                if (bits && keep)
+                    bits[(uint64_t)b * row_bytes + u / 8] |=
+                        (uint8_t)(1u << (u % 8));
+            }
+        }
+    }
+    return kept;
+}

@@ -1,0 +1,1091 @@
+/* spec.c — YAML spec -> validated rs_spec_t -> grid of jobs. */
+#include "regsweep/spec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "regsweep/sha256.h"
+#include "yamltree.h"
+
+/* ---- scalar helpers ---------------------------------------------------- */
+
+static const char *type_name(const yt_node *n)
+{
+    if (n->type == YT_SEQ)
+        return "a list";
+    if (n->type == YT_MAP)
+        return "a mapping";
+    if (!n->quoted && (n->value[0] == '\0' || strcmp(n->value, "~") == 0 ||
+                       strcmp(n->value, "null") == 0))
+        return "nothing (null)";
+    return n->quoted ? "a quoted string" : "a scalar";
+}
+
+static int is_null(const yt_node *n)
+{
+    return n->type == YT_SCALAR && !n->quoted &&
+           (n->value[0] == '\0' || strcmp(n->value, "~") == 0 ||
+            strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
+            strcmp(n->value, "NULL") == 0);
+}
+
+static rs_status want_scalar(const yt_node *n, const char *what,
+                             const char *expected, rs_error_t *err)
+{
+    if (n->type != YT_SCALAR || is_null(n) || n->quoted) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s", expected);
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected %s, got %s", what, buf,
+                            type_name(n));
+    }
+    return RS_OK;
+}
+
+/* Decimal integer, optional sign, no spaces, no underscores. */
+static rs_status get_i64(const yt_node *n, const char *what, int64_t lo,
+                         int64_t hi, int64_t *out, rs_error_t *err)
+{
+    rs_status st = want_scalar(n, what, "an integer", err);
+    if (st)
+        return st;
+    const char *s = n->value;
+    const char *d = s + (*s == '-' || *s == '+');
+    if (!*d)
+        goto bad;
+    for (const char *c = d; *c; c++)
+        if (*c < '0' || *c > '9')
+            goto bad;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v < lo || v > hi)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected an integer from %lld to %lld, "
+                            "got %s", what, (long long)lo, (long long)hi, s);
+    *out = v;
+    return RS_OK;
+bad:
+    return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                        "%s: expected an integer, got '%s'", what, s);
+}
+
+static rs_status get_u32(const yt_node *n, const char *what, uint32_t lo,
+                         uint32_t hi, uint32_t *out, rs_error_t *err)
+{
+    int64_t v;
+    rs_status st = get_i64(n, what, lo, hi, &v, err);
+    if (!st)
+        *out = (uint32_t)v;
+    return st;
+}
+
+/* A decimal number: [+-] digits [. digits] [e [+-] digits]; YAML's .inf and
+ * .nan and C's inf/nan are refused: a spec value must be finite. */
+static int looks_decimal(const char *s)
+{
+    const char *c = s + (*s == '-' || *s == '+');
+    int digits = 0;
+    while (*c >= '0' && *c <= '9')
+        c++, digits++;
+    if (*c == '.') {
+        c++;
+        while (*c >= '0' && *c <= '9')
+            c++, digits++;
+    }
+    if (!digits)
+        return 0;
+    if (*c == 'e' || *c == 'E') {
+        c++;
+        c += (*c == '-' || *c == '+');
+        if (*c < '0' || *c > '9')
+            return 0;
+        while (*c >= '0' && *c <= '9')
+            c++;
+    }
+    return *c == '\0';
+}
+
+typedef struct range {
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *text;   /* e.g. "in (0, 1]" */
+} range;
+
+static rs_status get_f64(const yt_node *n, const char *what, range r,
+                         double *out, rs_error_t *err)
+{
+    rs_status st = want_scalar(n, what, "a number", err);
+    if (st)
+        return st;
+    const char *s = n->value;
+    if (!looks_decimal(s)) {
+        const char *t = s + (*s == '-' || *s == '+');
+        int nonfinite = strcasecmp(t, ".inf") == 0 ||
+                        strcasecmp(t, ".nan") == 0 ||
+                        strcasecmp(t, "inf") == 0 ||
+                        strcasecmp(t, "nan") == 0 ||
+                        strcasecmp(t, "infinity") == 0;
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected a %snumber %s, got '%s'", what,
+                            nonfinite ? "finite " : "", r.text, s);
+    }
+    errno = 0;
+    double v = strtod(s, NULL);
+    if (errno == ERANGE && fabs(v) > 1.0)
+        v = INFINITY;
+    int below = r.lo_open ? !(v > r.lo) : !(v >= r.lo);
+    int above = r.hi_open ? !(v < r.hi) : !(v <= r.hi);
+    if (!isfinite(v) || below || above)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected a number %s, got %s", what, r.text,
+                            s);
+    *out = v;
+    return RS_OK;
+}
+
+static rs_status get_bool(const yt_node *n, const char *what, int *out,
+                          rs_error_t *err)
+{
+    rs_status st = want_scalar(n, what, "true or false", err);
+    if (st)
+        return st;
+    const char *s = n->value;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+        *out = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+        *out = 0;
+    else
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected true or false, got '%s'", what, s);
+    return RS_OK;
+}
+
+static rs_status get_string(const yt_node *n, const char *what, char *out,
+                            size_t n_bytes, rs_error_t *err)
+{
+    if (n->type != YT_SCALAR || is_null(n))
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected a string, got %s", what,
+                            type_name(n));
+    if (strlen(n->value) >= n_bytes)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: longer than %zu characters", what,
+                            n_bytes - 1);
+    strcpy(out, n->value);
+    return RS_OK;
+}
+
+static rs_status get_enum(const yt_node *n, const char *what,
+                          const char *const *names, int *out, rs_error_t *err)
+{
+    if (n->type == YT_SCALAR && !is_null(n))
+        for (int i = 0; names[i]; i++)
+            if (strcmp(n->value, names[i]) == 0) {
+                *out = i;
+                return RS_OK;
+            }
+    char list[256] = "";
+    for (int i = 0; names[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+    }
+    if (n->type != YT_SCALAR || is_null(n))
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected one of %s, got %s", what, list,
+                            type_name(n));
+    return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                        "%s: expected one of %s, got '%s'", what, list,
+                        n->value);
+}
+
+/* ---- mapping helpers --------------------------------------------------- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+/* Every key of map must be in allowed; else an error naming the nearest
+ * allowed key when one is close. */
+static rs_status check_keys(const yt_node *map, const char *section,
+                            const char *const *allowed, rs_error_t *err)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const yt_node *k = map->kids[i];
+        int ok = 0;
+        const char *best = NULL;
+        size_t best_d = 3;
+        for (int j = 0; allowed[j]; j++) {
+            if (strcmp(k->value, allowed[j]) == 0)
+                ok = 1;
+            size_t d = edit_distance(k->value, allowed[j]);
+            if (d < best_d) {
+                best_d = d;
+                best = allowed[j];
+            }
+        }
+        if (ok)
+            continue;
+        char list[512] = "";
+        for (int j = 0; allowed[j]; j++) {
+            strncat(list, j ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, allowed[j], sizeof list - strlen(list) - 1);
+        }
+        if (best)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "unknown key '%s' in %s (did you mean "
+                                "'%s'?)", k->value, section, best);
+        return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                            "unknown key '%s' in %s; expected one of: %s",
+                            k->value, section, list);
+    }
+    return RS_OK;
+}
+
+static rs_status want_map(const yt_node *n, const char *what, rs_error_t *err)
+{
+    if (n->type != YT_MAP)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected a mapping (key: value lines), got "
+                            "%s", what, type_name(n));
+    return RS_OK;
+}
+
+static rs_status required(const yt_node *map, const char *key,
+                          const char *what, const yt_node **out,
+                          rs_error_t *err)
+{
+    *out = yt_get(map, key);
+    if (!*out)
+        return rs_error_set(err, RS_EINPUT, map->src, map->line, map->col,
+                            "missing required key '%s' in %s", key, what);
+    return RS_OK;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static const range R_POS = {0, INFINITY, 1, 1, "> 0"};
+static const range R_NONNEG = {0, INFINITY, 0, 1, ">= 0"};
+static const range R_KEEP = {0, 1, 1, 0, "in (0, 1]"};
+
+#define TRY(x)               \
+    do {                     \
+        rs_status st_ = (x); \
+        if (st_)             \
+            return st_;      \
+    } while (0)
+
+static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const kinds[] = {"sin", "idx", "fashion_mnist", NULL};
+    static const char *const sin_keys[] = {"kind", "n_train", "n_test",
+                                           "noise_sd", "seed", NULL};
+    static const char *const idx_keys[] = {
+        "kind", "dir", "train_images", "train_labels", "test_images",
+        "test_labels", "classes", "n_val", "split_seed", "max_train",
+        "max_test", NULL};
+    const yt_node *v;
+    int kind;
+    TRY(want_map(n, "dataset", err));
+    TRY(required(n, "kind", "dataset", &v, err));
+    TRY(get_enum(v, "dataset.kind", kinds, &kind, err));
+    s->data_kind = kind == 0 ? RS_DATA_SIN : RS_DATA_IDX;
+    if (s->data_kind == RS_DATA_SIN) {
+        TRY(check_keys(n, "dataset (kind: sin)", sin_keys, err));
+        s->sin.n_train = 100;
+        s->sin.n_test = 500;
+        s->sin.noise_sd = 0.5f;
+        if ((v = yt_get(n, "n_train")))
+            TRY(get_u32(v, "dataset.n_train", 1, 10000000, &s->sin.n_train, err));
+        if ((v = yt_get(n, "n_test")))
+            TRY(get_u32(v, "dataset.n_test", 1, 10000000, &s->sin.n_test, err));
+        if ((v = yt_get(n, "noise_sd"))) {
+            double x;
+            TRY(get_f64(v, "dataset.noise_sd", R_NONNEG, &x, err));
+            s->sin.noise_sd = (float)x;
+        }
+        if ((v = yt_get(n, "seed"))) {
+            int64_t x;
+            TRY(get_i64(v, "dataset.seed", 0, INT64_MAX, &x, err));
+            s->sin.seed = (uint64_t)x;
+            s->data_seed_set = 1;
+        }
+        return RS_OK;
+    }
+    TRY(check_keys(n, "dataset (kind: idx)", idx_keys, err));
+    static const char *const defaults[4] = {
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    static const char *const file_keys[4] = {"train_images", "train_labels",
+                                             "test_images", "test_labels"};
+    snprintf(s->idx_dir, sizeof s->idx_dir, "%s",
+             "/usr/share/datasets/fashion-mnist");
+    if ((v = yt_get(n, "dir")))
+        TRY(get_string(v, "dataset.dir", s->idx_dir, sizeof s->idx_dir, err));
+    for (int i = 0; i < 4; i++) {
+        snprintf(s->idx_files[i], sizeof s->idx_files[i], "%s", defaults[i]);
+        if ((v = yt_get(n, file_keys[i]))) {
+            char what[64];
+            snprintf(what, sizeof what, "dataset.%s", file_keys[i]);
+            TRY(get_string(v, what, s->idx_files[i], sizeof s->idx_files[i],
+                           err));
+        }
+    }
+    s->idx.n_classes = 10;
+    if ((v = yt_get(n, "classes")))
+        TRY(get_u32(v, "dataset.classes", 2, 256, &s->idx.n_classes, err));
+    if ((v = yt_get(n, "n_val")))
+        TRY(get_u32(v, "dataset.n_val", 0, 100000000, &s->idx.n_val, err));
+    if ((v = yt_get(n, "split_seed"))) {
+        int64_t x;
+        TRY(get_i64(v, "dataset.split_seed", 0, INT64_MAX, &x, err));
+        s->idx.split_seed = (uint64_t)x;
+    }
+    if ((v = yt_get(n, "max_train")))
+        TRY(get_u32(v, "dataset.max_train", 0, 100000000, &s->idx.max_train, err));
+    if ((v = yt_get(n, "max_test")))
+        TRY(get_u32(v, "dataset.max_test", 0, 100000000, &s->idx.max_test, err));
+    return RS_OK;
+}
+
+static rs_status parse_model(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"layers", "activation", "init",
+                                       "init_sd", "loss", NULL};
+    static const char *const acts[] = {"relu", "tanh", "sigmoid", NULL};
+    static const char *const inits[] = {"he_normal", "normal", NULL};
+    static const char *const losses[] = {"mse", "softmax_cross_entropy", NULL};
+    rs_train_settings_t *t = &s->settings;
+    const yt_node *v;
+    TRY(want_map(n, "model", err));
+    TRY(check_keys(n, "model", keys, err));
+    TRY(required(n, "layers", "model", &v, err));
+    if (v->type != YT_SEQ || v->n < 2 || v->n > RS_MAX_LAYERS + 1)
+        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                            "model.layers: expected a list of 2 to %d layer "
+                            "sizes, e.g. [1, 64, 64, 1]", RS_MAX_LAYERS + 1);
+    t->arch.n_layers = (int)v->n - 1;
+    for (size_t i = 0; i < v->n; i++)
+        TRY(get_u32(v->kids[i], "model.layers", 1, 65536, &t->arch.sizes[i], err));
+    int x = 0;
+    if ((v = yt_get(n, "activation")))
+        TRY(get_enum(v, "model.activation", acts, &x, err));
+    t->arch.act = (rs_act)x;
+    x = 0;
+    if ((v = yt_get(n, "init")))
+        TRY(get_enum(v, "model.init", inits, &x, err));
+    t->init = (rs_init)x;
+    t->init_sd = 0.01f;
+    if ((v = yt_get(n, "init_sd"))) {
+        double sd;
+        TRY(get_f64(v, "model.init_sd", R_POS, &sd, err));
+        t->init_sd = (float)sd;
+    }
+    x = s->data_kind == RS_DATA_SIN ? 0 : 1;
+    if ((v = yt_get(n, "loss")))
+        TRY(get_enum(v, "model.loss", losses, &x, err));
+    t->arch.loss = (rs_loss)x;
+    return RS_OK;
+}
+
+static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"lr", "epochs", "batch_size", "shuffle",
+                                       NULL};
+    rs_train_settings_t *t = &s->settings;
+    const yt_node *v;
+    double lr;
+    TRY(want_map(n, "train", err));
+    TRY(check_keys(n, "train", keys, err));
+    TRY(required(n, "lr", "train", &v, err));
+    TRY(get_f64(v, "train.lr", R_POS, &lr, err));
+    t->lr = (float)lr;
+    TRY(required(n, "epochs", "train", &v, err));
+    TRY(get_u32(v, "train.epochs", 1, RS_SPEC_MAX_EPOCHS, &t->epochs, err));
+    t->batch_size = UINT32_MAX;   /* full batch */
+    if ((v = yt_get(n, "batch_size"))) {
+        if (!(v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "full") == 0))
+            TRY(get_u32(v, "train.batch_size (or full)", 1, 100000000,
+                        &t->batch_size, err));
+    }
+    t->shuffle = 1;
+    if ((v = yt_get(n, "shuffle")))
+        TRY(get_bool(v, "train.shuffle", &t->shuffle, err));
+    return RS_OK;
+}
+
+/* A list of distinct non-negative integers below limit, or "all". */
+static rs_status parse_index_list(const yt_node *n, const char *what,
+                                  uint32_t limit, uint32_t **out,
+                                  uint32_t *n_out, int *all, rs_error_t *err)
+{
+    if (n->type == YT_SCALAR && !n->quoted && strcmp(n->value, "all") == 0) {
+        *all = 1;
+        return RS_OK;
+    }
+    if (n->type != YT_SEQ || n->n == 0)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected all or a non-empty list of "
+                            "indices, got %s", what, type_name(n));
+    uint32_t *v = calloc(n->n, sizeof *v);
+    if (!v)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    *out = v;
+    for (size_t i = 0; i < n->n; i++)
+        TRY(get_u32(n->kids[i], what, 0, limit - 1, &v[i], err));
+    /* sort (insertion: lists are short) and refuse duplicates */
+    for (size_t i = 1; i < n->n; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint32_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    for (size_t i = 1; i < n->n; i++)
+        if (v[i] == v[i - 1])
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "%s: index %u is listed twice", what, v[i]);
+    *n_out = (uint32_t)n->n;
+    return RS_OK;
+}
+
+static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"masks", "train_eval", NULL};
+    static const char *const mask_keys[] = {"epochs", "steps", NULL};
+    rs_train_settings_t *t = &s->settings;
+    const yt_node *v;
+    TRY(want_map(n, "record", err));
+    TRY(check_keys(n, "record", keys, err));
+    if ((v = yt_get(n, "train_eval")))
+        TRY(get_bool(v, "record.train_eval", &t->eval_train, err));
+    if (!(v = yt_get(n, "masks")))
+        return RS_OK;
+    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {
+        t->record_masks = 0;
+        return RS_OK;
+    }
+    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "all") == 0) {
+        t->mask_sel.all = 1;
+        return RS_OK;
+    }
+    if (v->type != YT_MAP)
+        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                            "record.masks: expected none, all, or a mapping "
+                            "{epochs: ..., steps: ...}, got %s", type_name(v));
+    TRY(check_keys(v, "record.masks", mask_keys, err));
+    t->mask_sel.all = 0;
+    t->mask_sel.epochs_all = t->mask_sel.steps_all = 1;
+    const yt_node *e = yt_get(v, "epochs"), *st = yt_get(v, "steps");
+    if (e) {
+        t->mask_sel.epochs_all = 0;
+        TRY(parse_index_list(e, "record.masks.epochs", t->epochs,
+                             &s->mask_epochs, &t->mask_sel.n_epochs,
+                             &t->mask_sel.epochs_all, err));
+    }
+    if (st) {
+        t->mask_sel.steps_all = 0;
+        TRY(parse_index_list(st, "record.masks.steps", UINT32_MAX,
+                             &s->mask_steps, &t->mask_sel.n_steps,
+                             &t->mask_sel.steps_all, err));
+    }
+    t->mask_sel.epochs = s->mask_epochs;
+    t->mask_sel.steps = s->mask_steps;
+    return RS_OK;
+}
+
+/* ---- axes ---------------------------------------------------------------- */
+
+static rs_status parse_seeds(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    if (n->type == YT_MAP) {
+        static const char *const keys[] = {"from", "to", NULL};
+        const yt_node *a, *b;
+        int64_t lo, hi;
+        TRY(check_keys(n, "axes.seed", keys, err));
+        TRY(required(n, "from", "axes.seed", &a, err));
+        TRY(required(n, "to", "axes.seed", &b, err));
+        TRY(get_i64(a, "axes.seed.from", 0, INT64_MAX, &lo, err));
+        TRY(get_i64(b, "axes.seed.to", lo, INT64_MAX, &hi, err));
+        if ((uint64_t)(hi - lo) >= RS_SPEC_MAX_AXIS)
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "axes.seed: %lld seeds; at most %u per axis",
+                                (long long)(hi - lo) + 1, RS_SPEC_MAX_AXIS);
+        s->n_seeds = (uint32_t)(hi - lo + 1);
+        s->seeds = calloc(s->n_seeds, sizeof *s->seeds);
+        if (!s->seeds)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        for (uint32_t i = 0; i < s->n_seeds; i++)
+            s->seeds[i] = (uint64_t)lo + i;
+        return RS_OK;
+    }
+    size_t count = n->type == YT_SEQ ? n->n : 1;
+    if (count == 0)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "axes.seed: empty list; give at least one seed");
+    if (count > RS_SPEC_MAX_AXIS)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "axes.seed: %zu values; at most %u per axis",
+                            count, RS_SPEC_MAX_AXIS);
+    s->seeds = calloc(count, sizeof *s->seeds);
+    if (!s->seeds)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    s->n_seeds = (uint32_t)count;
+    for (size_t i = 0; i < count; i++) {
+        const yt_node *v = n->type == YT_SEQ ? n->kids[i] : n;
+        int64_t x;
+        TRY(get_i64(v, "axes.seed", 0, INT64_MAX, &x, err));
+        for (size_t j = 0; j < i; j++)
+            if (s->seeds[j] == (uint64_t)x)
+                return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                    "axes.seed: seed %lld is listed twice",
+                                    (long long)x);
+        s->seeds[i] = (uint64_t)x;
+    }
+    return RS_OK;
+}
+
+/* A scalar or a list of doubles in range, all distinct. */
+static rs_status parse_number_axis(const yt_node *n, const char *what,
+                                   range r, double **out, uint32_t *n_out,
+                                   rs_error_t *err)
+{
+    size_t count = n->type == YT_SEQ ? n->n : 1;
+    if (n->type == YT_MAP)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: expected a number or a list of numbers, got "
+                            "a mapping", what);
+    if (count == 0)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: empty list; give at least one value", what);
+    if (count > RS_SPEC_MAX_AXIS)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: %zu values; at most %u per axis", what, count,
+                            RS_SPEC_MAX_AXIS);
+    double *v = calloc(count, sizeof *v);
+    if (!v)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    *out = v;
+    *n_out = (uint32_t)count;
+    for (size_t i = 0; i < count; i++) {
+        const yt_node *k = n->type == YT_SEQ ? n->kids[i] : n;
+        TRY(get_f64(k, what, r, &v[i], err));
+        for (size_t j = 0; j < i; j++)
+            if ((float)v[j] == (float)v[i])
+                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                    "%s: value %s repeats an earlier value "
+                                    "(equal as float32)", what, k->value);
+    }
+    return RS_OK;
+}
+
+/* keep_prob: a number (all hidden layers), or a list whose entries are
+ * numbers (all hidden layers) or per-layer lists of n_hidden numbers. */
+static rs_status parse_keep(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    int h = rs_spec_n_hidden(s);
+    size_t count = n->type == YT_SEQ ? n->n : 1;
+    if (n->type == YT_MAP)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "axes.keep_prob: expected a number or a list, "
+                            "got a mapping");
+    if (count == 0)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "axes.keep_prob: empty list; give at least one "
+                            "value");
+    if (count > RS_SPEC_MAX_AXIS)
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "axes.keep_prob: %zu values; at most %u per axis",
+                            count, RS_SPEC_MAX_AXIS);
+    int width = h > 0 ? h : 1;
+    s->keep = calloc(count * width, sizeof *s->keep);
+    if (!s->keep)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    s->n_keep = (uint32_t)count;
+    for (size_t i = 0; i < count; i++) {
+        const yt_node *k = n->type == YT_SEQ ? n->kids[i] : n;
+        double *row = s->keep + i * width;
+        if (k->type == YT_SEQ) {
+            if ((int)k->n != h)
+                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                    "axes.keep_prob: a per-layer entry needs "
+                                    "%d values (one per hidden layer), got "
+                                    "%zu", h, k->n);
+            for (int l = 0; l < h; l++)
+                TRY(get_f64(k->kids[l], "axes.keep_prob", R_KEEP, &row[l], err));
+        } else {
+            TRY(get_f64(k, "axes.keep_prob", R_KEEP, &row[0], err));
+            for (int l = 1; l < width; l++)
+                row[l] = row[0];
+        }
+        if (h == 0 && row[0] != 1.0)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "axes.keep_prob: the model has no hidden "
+                                "layer to drop; only 1 is allowed");
+        for (size_t j = 0; j < i; j++) {
+            int same = 1;
+            for (int l = 0; l < width; l++)
+                same &= (float)s->keep[j * width + l] == (float)row[l];
+            if (same)
+                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                    "axes.keep_prob: entry %zu repeats entry "
+                                    "%zu", i + 1, j + 1);
+        }
+    }
+    return RS_OK;
+}
+
+static rs_status parse_axes(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"seed", "keep_prob", "l2", "l1", NULL};
+    const yt_node *v;
+    TRY(want_map(n, "axes", err));
+    TRY(check_keys(n, "axes", keys, err));
+    TRY(required(n, "seed", "axes", &v, err));
+    TRY(parse_seeds(v, s, err));
+    yt_node one = {.type = YT_SCALAR, .value = "1", .src = n->src,
+                   .line = n->line, .col = n->col};
+    yt_node zero = one;
+    zero.value = "0";
+    TRY(parse_keep((v = yt_get(n, "keep_prob")) ? v : &one, s, err));
+    TRY(parse_number_axis((v = yt_get(n, "l2")) ? v : &zero, "axes.l2",
+                          R_NONNEG, &s->l2, &s->n_l2, err));
+    TRY(parse_number_axis((v = yt_get(n, "l1")) ? v : &zero, "axes.l1",
+                          R_NONNEG, &s->l1, &s->n_l1, err));
+    uint64_t jobs = s->n_seeds;
+    const uint32_t dims[3] = {s->n_keep, s->n_l2, s->n_l1};
+    for (int i = 0; i < 3; i++) {
+        jobs *= dims[i];   /* each factor <= 1e5, so no overflow before the check */
+        if (jobs > RS_SPEC_MAX_JOBS)
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "axes: the grid has more than %u jobs (the "
+                                "cap); split the sweep into several specs",
+                                RS_SPEC_MAX_JOBS);
+    }
+    s->n_jobs = jobs;
+    return RS_OK;
+}
+
+static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"baseline", "n_boot", "boot_seed", NULL};
+    static const char *const bkeys[] = {"keep_prob", "l2", "l1", NULL};
+    const yt_node *v;
+    TRY(want_map(n, "report", err));
+    TRY(check_keys(n, "report", keys, err));
+    if ((v = yt_get(n, "n_boot")))
+        TRY(get_u32(v, "report.n_boot", 100, 10000000, &s->n_boot, err));
+    if ((v = yt_get(n, "boot_seed"))) {
+        int64_t x;
+        TRY(get_i64(v, "report.boot_seed", 0, INT64_MAX, &x, err));
+        s->boot_seed = (uint64_t)x;
+    }
+    const yt_node *b = yt_get(n, "baseline");
+    if (!b)
+        return RS_OK;
+    TRY(want_map(b, "report.baseline", err));
+    TRY(check_keys(b, "report.baseline", bkeys, err));
+    int h = rs_spec_n_hidden(s);
+    s->has_baseline = 1;
+    for (int l = 0; l < RS_MAX_LAYERS; l++)
+        s->baseline_keep[l] = 1.0;
+    if ((v = yt_get(b, "keep_prob"))) {
+        if (v->type == YT_SEQ) {
+            if ((int)v->n != h)
+                return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                    "report.baseline.keep_prob: expected %d "
+                                    "values, got %zu", h, v->n);
+            for (int l = 0; l < h; l++)
+                TRY(get_f64(v->kids[l], "report.baseline.keep_prob", R_KEEP,
+                            &s->baseline_keep[l], err));
+        } else {
+            TRY(get_f64(v, "report.baseline.keep_prob", R_KEEP,
+                        &s->baseline_keep[0], err));
+            for (int l = 1; l < RS_MAX_LAYERS; l++)
+                s->baseline_keep[l] = s->baseline_keep[0];
+        }
+    }
+    if ((v = yt_get(b, "l2")))
+        TRY(get_f64(v, "report.baseline.l2", R_NONNEG, &s->baseline_l2, err));
+    if ((v = yt_get(b, "l1")))
+        TRY(get_f64(v, "report.baseline.l1", R_NONNEG, &s->baseline_l1, err));
+    return RS_OK;
+}
+
+/* Mask bytes one job would record: refused above this (per job). */
+#define RS_MAX_MASK_BYTES (256ull << 20)
+
+static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
+                                   rs_error_t *err)
+{
+    const rs_train_settings_t *t = &s->settings;
+    if (!t->record_masks || rs_spec_n_hidden(s) == 0)
+        return RS_OK;
+    uint64_t n_train = s->data_kind == RS_DATA_SIN ? s->sin.n_train : 60000;
+    if (s->data_kind == RS_DATA_IDX && s->idx.max_train)
+        n_train = s->idx.max_train;
+    uint64_t B = t->batch_size < n_train ? t->batch_size : n_train;
+    uint64_t steps = (n_train + B - 1) / B;
+    uint64_t n_e = t->mask_sel.all || t->mask_sel.epochs_all ? t->epochs
+                                                             : t->mask_sel.n_epochs;
+    uint64_t n_s = t->mask_sel.all || t->mask_sel.steps_all ? steps
+                                                            : t->mask_sel.n_steps;
+    uint64_t row = 0;
+    for (int l = 0; l < rs_spec_n_hidden(s); l++)
+        row += (t->arch.sizes[l + 1] + 7) / 8;
+    uint64_t bytes = n_e * n_s * B * row;
+    if (bytes > RS_MAX_MASK_BYTES) {
+        const yt_node *r = yt_get(root, "record");
+        const yt_node *at = r ? r : root;
+        return rs_error_set(err, RS_EINPUT, at->src, at->line, at->col,
+                            "record.masks: recording these masks takes %.0f "
+                            "MiB per job (cap %llu MiB); choose epochs and "
+                            "steps, e.g. record: {masks: {epochs: [0, %u], "
+                            "steps: [0]}}, or masks: none",
+                            bytes / 1048576.0, RS_MAX_MASK_BYTES >> 20,
+                            t->epochs - 1);
+    }
+    return RS_OK;
+}
+
+static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"name", "dataset", "model", "train",
+                                       "record", "axes", "report", NULL};
+    const yt_node *v;
+    if (!root)
+        return rs_error_set(err, RS_EINPUT, s->path, 1, 1,
+                            "empty spec: expected a mapping with dataset, "
+                            "model, train and axes");
+    TRY(want_map(root, "the spec", err));
+    TRY(check_keys(root, "the spec", keys, err));
+    if ((v = yt_get(root, "name")))
+        TRY(get_string(v, "name", s->name, sizeof s->name, err));
+    TRY(required(root, "dataset", "the spec", &v, err));
+    TRY(parse_dataset(v, s, err));
+    TRY(required(root, "model", "the spec", &v, err));
+    TRY(parse_model(v, s, err));
+    TRY(required(root, "train", "the spec", &v, err));
+    TRY(parse_train(v, s, err));
+    s->settings.record_masks = 1;
+    s->settings.mask_sel.all = 1;
+    s->settings.eval_train = 1;
+    if ((v = yt_get(root, "record")))
+        TRY(parse_record(v, s, err));
+    TRY(required(root, "axes", "the spec", &v, err));
+    TRY(parse_axes(v, s, err));
+    s->n_boot = 10000;
+    if ((v = yt_get(root, "report")))
+        TRY(parse_report(v, s, err));
+    if (!s->has_baseline)
+        for (int l = 0; l < RS_MAX_LAYERS; l++)
+            s->baseline_keep[l] = 1.0;
+    return check_mask_volume(root, s, err);
+}
+
+/* ---- overrides ------------------------------------------------------------ */
+
+static rs_status apply_override(yt_node *root, const char *arg,
+                                const char *label, rs_error_t *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return rs_error_set(err, RS_EINPUT, label, 0, 0,
+                            "expected key=value (e.g. train.lr=0.05), got "
+                            "'%s'", arg);
+    size_t klen = (size_t)(eq - arg);
+    char key[256];
+    if (klen >= sizeof key)
+        return rs_error_set(err, RS_EINPUT, label, 0, 0, "key too long");
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    const char *value = eq + 1;
+    yt_node *v;
+    rs_status st = yt_parse(value, strlen(value), label, RS_SPEC_MAX_DEPTH,
+                            RS_SPEC_MAX_NODES, &v, err);
+    if (st)
+        return st;
+    if (!v)
+        return rs_error_set(err, RS_EINPUT, label, 0, 0,
+                            "no value after '=' in '%s'", arg);
+    yt_node *map = root;
+    char *save = NULL, *seg = strtok_r(key, ".", &save);
+    while (seg) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (!next) {
+            if (yt_set(map, seg, v, label, 1, 1)) {
+                yt_free(v);
+                return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+            }
+            return RS_OK;
+        }
+        yt_node *child = yt_get(map, seg);
+        if (!child) {
+            child = yt_new_map(label, 1, 1);
+            if (!child || yt_set(map, seg, child, label, 1, 1)) {
+                yt_free(v);
+                return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+            }
+        } else if (child->type != YT_MAP) {
+            yt_free(v);
+            return rs_error_set(err, RS_EINPUT, label, 0, 0,
+                                "cannot set '%.*s': '%s' is not a mapping",
+                                (int)klen, arg, seg);
+        }
+        map = child;
+        seg = next;
+    }
+    yt_free(v);
+    return rs_error_set(err, RS_EINPUT, label, 0, 0,
+                        "expected a dotted key before '=' in '%s'", arg);
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+static void hash_spec(rs_spec_t *s)
+{
+    rs_sha256_t c;
+    uint8_t d[32];
+    rs_sha256_init(&c);
+    rs_sha256_update(&c, s->text, s->text_len);
+    for (int i = 0; i < s->n_overrides; i++) {
+        rs_sha256_update(&c, s->overrides[i], strlen(s->overrides[i]));
+        rs_sha256_update(&c, "\n", 1);
+    }
+    rs_sha256_final(&c, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(s->sha256 + 2 * i, 3, "%02x", d[i]);
+}
+
+static void default_name(rs_spec_t *s, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(s->name, sizeof s->name, "%.127s", base);
+    char *dot = strrchr(s->name, '.');
+    if (dot && dot != s->name)
+        *dot = '\0';
+}
+
+rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
+                        int n_overrides, char *const *overrides,
+                        rs_spec_t *out, rs_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path ? path : "<spec>");
+    if (text_len > RS_SPEC_MAX_BYTES)
+        return rs_error_set(err, RS_EINPUT, out->path, 0, 0,
+                            "spec is %zu bytes; at most %u are accepted",
+                            text_len, RS_SPEC_MAX_BYTES);
+    out->text = malloc(text_len + 1);
+    out->overrides = calloc((size_t)n_overrides + 1, sizeof *out->overrides);
+    char (*labels)[320] = calloc((size_t)n_overrides + 1, sizeof *labels);
+    if (!out->text || !out->overrides || !labels) {
+        free(labels);
+        rs_spec_free(out);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    memcpy(out->text, text, text_len);
+    out->text[text_len] = '\0';
+    out->text_len = text_len;
+    for (int i = 0; i < n_overrides; i++) {
+        out->overrides[i] = strdup(overrides[i]);
+        if (!out->overrides[i]) {
+            free(labels);
+            rs_spec_free(out);
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        out->n_overrides = i + 1;
+        snprintf(labels[i], sizeof labels[i], "command-line override '%.280s'",
+                 overrides[i]);
+    }
+    hash_spec(out);
+    default_name(out, out->path);
+
+    yt_node *root = NULL;
+    rs_status st = yt_parse(out->text, text_len, out->path, RS_SPEC_MAX_DEPTH,
+                            RS_SPEC_MAX_NODES, &root, err);
+    for (int i = 0; st == RS_OK && i < n_overrides; i++) {
+        if (!root && !(root = yt_new_map(out->path, 1, 1)))
+            st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        else if (root->type != YT_MAP)
+            st = want_map(root, "the spec", err);
+        else
+            st = apply_override(root, overrides[i], labels[i], err);
+    }
+    if (st == RS_OK)
+        st = parse_root(root, out, err);
+    yt_free(root);
+    free(labels);
+    if (st)
+        rs_spec_free(out);
+    return st;
+}
+
+rs_status rs_spec_load(const char *path, int n_overrides,
+                       char *const *overrides, rs_spec_t *out, rs_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "cannot open the spec: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "is a directory, not a spec file");
+    }
+    char *buf = malloc(RS_SPEC_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    size_t n = fread(buf, 1, RS_SPEC_MAX_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    rs_status st;
+    if (bad)
+        st = rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read the spec");
+    else if (n > RS_SPEC_MAX_BYTES)
+        st = rs_error_set(err, RS_EINPUT, path, 0, 0,
+                          "spec larger than %u bytes", RS_SPEC_MAX_BYTES);
+    else
+        st = rs_spec_parse(buf, n, path, n_overrides, overrides, out, err);
+    free(buf);
+    return st;
+}
+
+void rs_spec_free(rs_spec_t *s)
+{
+    if (!s)
+        return;
+    free(s->text);
+    for (int i = 0; s->overrides && i < s->n_overrides; i++)
+        free(s->overrides[i]);
+    free(s->overrides);
+    free(s->mask_epochs);
+    free(s->mask_steps);
+    free(s->seeds);
+    free(s->keep);
+    free(s->l2);
+    free(s->l1);
+    memset(s, 0, sizeof *s);
+}
+
+void rs_spec_job(const rs_spec_t *s, uint64_t index, rs_job_t *job)
+{
+    memset(job, 0, sizeof *job);
+    job->index = index;
+    uint64_t i = index;
+    job->i_seed = (uint32_t)(i % s->n_seeds);
+    i /= s->n_seeds;
+    job->i_l1 = (uint32_t)(i % s->n_l1);
+    i /= s->n_l1;
+    job->i_l2 = (uint32_t)(i % s->n_l2);
+    i /= s->n_l2;
+    job->i_keep = (uint32_t)i;
+    int h = rs_spec_n_hidden(s), width = h > 0 ? h : 1;
+    for (int l = 0; l < h; l++) {
+        job->keep[l] = s->keep[(size_t)job->i_keep * width + l];
+        job->hp.keep_prob[l] = (float)job->keep[l];
+    }
+    job->l2 = s->l2[job->i_l2];
+    job->l1 = s->l1[job->i_l1];
+    job->hp.seed = s->seeds[job->i_seed];
+    job->hp.l2 = (float)job->l2;
+    job->hp.l1 = (float)job->l1;
+    char canon[1024];
+    int n = rs_job_canonical(s, job, canon, sizeof canon);
+    char hex[65];
+    rs_sha256_hex(canon, (size_t)n < sizeof canon ? (size_t)n : sizeof canon - 1,
+                  hex);
+    memcpy(job->id, hex, 12);
+    job->id[12] = '\0';
+}
+
+int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
+                     size_t n_bytes)
+{
+    int h = rs_spec_n_hidden(s);
+    size_t used = 0;
+    int n = snprintf(buf, n_bytes, "seed=%llu;keep_prob=",
+                     (unsigned long long)job->hp.seed);
+    used = (size_t)n;
+    for (int l = 0; l < h; l++) {
+        n = snprintf(buf + (used < n_bytes ? used : n_bytes),
+                     used < n_bytes ? n_bytes - used : 0, "%s%.17g",
+                     l ? "," : "", job->keep[l]);
+        used += (size_t)n;
+    }
+    n = snprintf(buf + (used < n_bytes ? used : n_bytes),
+                 used < n_bytes ? n_bytes - used : 0, ";l2=%.17g;l1=%.17g",
+                 job->l2, job->l1);
+    return (int)(used + (size_t)n);
+}
+
+int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
+                     rs_job_t *job)
+{
+    const char *c = id_or_index;
+    int all_digits = *c != '\0';
+    for (; *c; c++)
+        all_digits &= *c >= '0' && *c <= '9';
+    if (all_digits && strlen(id_or_index) < 12) {
+        unsigned long long i = strtoull(id_or_index, NULL, 10);
+        if (i >= s->n_jobs)
+            return -1;
+        rs_spec_job(s, i, job);
+        return 0;
+    }
+    for (uint64_t i = 0; i < s->n_jobs; i++) {
+        rs_spec_job(s, i, job);
+        if (strcmp(job->id, id_or_index) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
+                            rs_dataset_t *out, rs_error_t *err)
+{
+    if (s->data_kind == RS_DATA_SIN) {
+        rs_sin_params_t p = s->sin;
+        if (!s->data_seed_set)
+            p.seed = job_seed;
+        return rs_data_sin(&p, out, err);
+    }
+    char paths[4][1024];
+    for (int i = 0; i < 4; i++) {
+        if (s->idx_files[i][0] == '/')
+            snprintf(paths[i], sizeof paths[i], "%s", s->idx_files[i]);
+        else
+            snprintf(paths[i], sizeof paths[i], "%s/%s", s->idx_dir,
+                     s->idx_files[i]);
+    }
+    rs_idx_params_t p = s->idx;
+    p.train_images = paths[0];
+    p.train_labels = paths[1];
+    p.test_images = paths[2];
+    p.test_labels = paths[3];
+    return rs_data_idx(&p, out, err);
+}

@@ -1,0 +1,1176 @@
+/* store.c — writing and reading the HDF5 results format.
+ *
+ * Objects are created with timestamps off (H5Pset_obj_track_times(..., 0))
+ * and the default (earliest) file format, so the same content gives the same
+ * bytes and every HDF5 1.8+ reader opens the files.
+ */
+#include "regsweep/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "regsweep/sha256.h"
+
+void rs_store_init(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void rs_store_now_iso(char *buf, size_t n_bytes)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n_bytes, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes)
+{
+    size_t len = strlen(out_path);
+    static const char *const exts[] = {".h5", ".hdf5", ".he5"};
+    for (int i = 0; i < 3; i++) {
+        size_t el = strlen(exts[i]);
+        if (len > el && strcmp(out_path + len - el, exts[i]) == 0) {
+            len -= el;
+            break;
+        }
+    }
+    int n = snprintf(dir, n_bytes, "%.*s.jobs", (int)len, out_path);
+    return n < 0 || (size_t)n >= n_bytes ? -1 : 0;
+}
+
+/* ---- HDF5 writing helpers: the first failure is kept in w->st ---------- */
+
+typedef struct h5w {
+    hid_t ocpl_g, ocpl_d;   /* group / dataset creation: no timestamps */
+    rs_status st;
+    const char *path;
+    rs_error_t *err;
+} h5w;
+
+static void h5w_open(h5w *w, const char *path, rs_error_t *err)
+{
+    w->path = path;
+    w->err = err;
+    w->st = RS_OK;
+    w->ocpl_g = H5Pcreate(H5P_GROUP_CREATE);
+    w->ocpl_d = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(w->ocpl_g, 0);
+    H5Pset_obj_track_times(w->ocpl_d, 0);
+}
+
+static void h5w_close(h5w *w)
+{
+    H5Pclose(w->ocpl_g);
+    H5Pclose(w->ocpl_d);
+}
+
+static int h5w_fail(h5w *w, const char *what, const char *name)
+{
+    if (w->st == RS_OK)
+        w->st = rs_error_set(w->err, RS_EIO, w->path, 0, 0,
+                             "HDF5 could not %s '%s' (disk full or "
+                             "not writable?)", what, name);
+    return -1;
+}
+
+static hid_t h5w_group(h5w *w, hid_t loc, const char *name)
+{
+    if (w->st)
+        return -1;
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, w->ocpl_g, H5P_DEFAULT);
+    if (g < 0)
+        h5w_fail(w, "create group", name);
+    return g;
+}
+
+static hid_t str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static void h5w_attr(h5w *w, hid_t loc, const char *name, hid_t mem_type,
+                     hid_t file_type, int n, const void *data)
+{
+    if (w->st)
+        return;
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    hid_t a = H5Acreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, mem_type, data) < 0)
+        h5w_fail(w, "write attribute", name);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+}
+
+static void attr_str(h5w *w, hid_t loc, const char *name, const char *v)
+{
+    hid_t t = str_type();
+    h5w_attr(w, loc, name, t, t, -1, &v);
+    H5Tclose(t);
+}
+
+static void attr_u64(h5w *w, hid_t loc, const char *name, uint64_t v)
+{
+    h5w_attr(w, loc, name, H5T_NATIVE_UINT64, H5T_STD_U64LE, -1, &v);
+}
+
+static void attr_i32(h5w *w, hid_t loc, const char *name, int32_t v)
+{
+    h5w_attr(w, loc, name, H5T_NATIVE_INT32, H5T_STD_I32LE, -1, &v);
+}
+
+static void attr_f64(h5w *w, hid_t loc, const char *name, double v)
+{
+    h5w_attr(w, loc, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, -1, &v);
+}
+
+static void attr_f64v(h5w *w, hid_t loc, const char *name, const double *v,
+                      int n)
+{
+    h5w_attr(w, loc, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, n, v);
+}
+
+static void h5w_dataset(h5w *w, hid_t loc, const char *name, hid_t mem_type,
+                        hid_t file_type, int rank, const hsize_t *dims,
+                        const void *data)
+{
+    if (w->st)
+        return;
+    hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR)
+                         : H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, w->ocpl_d,
+                         H5P_DEFAULT);
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++)
+        total *= dims[i];
+    if (d < 0 || (total > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL,
+                                        H5P_DEFAULT, data) < 0))
+        h5w_fail(w, "write dataset", name);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(sp);
+}
+
+static void ds_f64(h5w *w, hid_t loc, const char *name, const double *v,
+                   hsize_t n)
+{
+    h5w_dataset(w, loc, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &n, v);
+}
+
+static void ds_strings(h5w *w, hid_t loc, const char *name,
+                       const char *const *v, hsize_t n)
+{
+    hid_t t = str_type();
+    h5w_dataset(w, loc, name, t, t, 1, &n, v);
+    H5Tclose(t);
+}
+
+/* ---- atomic file replacement ------------------------------------------- */
+
+static rs_status fsync_path(const char *path, int is_dir, rs_error_t *err)
+{
+    int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot open to sync: %s",
+                            strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "fsync failed: %s",
+                            strerror(e));
+    return RS_OK;
+}
+
+static void dir_of(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else if (slash == path)
+        snprintf(dir, n, "/");
+    else
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* tmp is complete and closed: make it durable, then move it into place. */
+static rs_status commit_file(const char *tmp, const char *final,
+                             rs_error_t *err)
+{
+    rs_status st = fsync_path(tmp, 0, err);
+    if (st) {
+        unlink(tmp);
+        return st;
+    }
+    if (rename(tmp, final) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return rs_error_set(err, RS_EIO, final, 0, 0, "cannot rename %s: %s",
+                            tmp, strerror(e));
+    }
+    char dir[1024];
+    dir_of(final, dir, sizeof dir);
+    return fsync_path(dir, 1, err);
+}
+
+static hid_t create_file(const char *path, rs_error_t *err)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        rs_error_set(err, RS_EIO, path, 0, 0,
+                     "cannot create the file (directory missing or not "
+                     "writable?)");
+    return f;
+}
+
+/* ---- summaries ------------------------------------------------------------ */
+
+void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out)
+{
+    const rs_curves_t *c = &r->curves;
+    uint32_t E = c->n - 1, best = 0;
+    memset(out, 0, sizeof *out);
+    out->status = RS_JOB_DONE;
+    out->train_loss = c->train_loss[E];
+    out->test_loss = c->test_loss[E];
+    out->gap = out->test_loss - out->train_loss;
+    out->train_acc = c->train_acc[E];
+    out->test_acc = c->test_acc[E];
+    out->gap_acc = out->train_acc - out->test_acc;
+    out->val_loss = c->val_loss[E];
+    out->val_acc = c->val_acc[E];
+    /* first epoch with the smallest test loss (NaN never wins) */
+    for (uint32_t e = 1; e <= E; e++)
+        if (c->test_loss[e] < c->test_loss[best] || isnan(c->test_loss[best]))
+            best = e;
+    out->best_epoch = best;
+    out->best_test_loss = c->test_loss[best];
+    out->best_train_loss = c->train_loss[best];
+    out->best_gap = out->best_test_loss - out->best_train_loss;
+    out->best_train_acc = c->train_acc[best];
+    out->best_test_acc = c->test_acc[best];
+    out->best_gap_acc = out->best_train_acc - out->best_test_acc;
+}
+
+/* ---- job files ------------------------------------------------------------- */
+
+static const char *const curve_names[7] = {
+    "train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc",
+    "train_loss_dropout"};
+
+static double *const *curve_arrays(const rs_curves_t *c, double *v[7])
+{
+    v[0] = c->train_loss;
+    v[1] = c->test_loss;
+    v[2] = c->val_loss;
+    v[3] = c->train_acc;
+    v[4] = c->test_acc;
+    v[5] = c->val_acc;
+    v[6] = c->train_loss_dropout;
+    return v;
+}
+
+static void write_weights(h5w *w, hid_t loc, const rs_arch_t *a,
+                          const float *params)
+{
+    for (int l = 0; l < a->n_layers; l++) {
+        char name[32];
+        hsize_t dims[2] = {a->sizes[l], a->sizes[l + 1]};
+        snprintf(name, sizeof name, "W%d", l);
+        h5w_dataset(w, loc, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dims,
+                    params + rs_arch_weight_offset(a, l));
+        snprintf(name, sizeof name, "b%d", l);
+        h5w_dataset(w, loc, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 1,
+                    &dims[1], params + rs_arch_bias_offset(a, l));
+    }
+}
+
+static void weights_sha256(const rs_job_result_t *r, const float *params,
+                           char hex[65])
+{
+    /* float32 little-endian bytes, the order of the parameter array */
+    size_t n = r->n_params * 4;
+    uint8_t *bytes = malloc(n ? n : 1);
+    if (!bytes) {
+        hex[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < r->n_params; i++) {
+        uint32_t u;
+        memcpy(&u, &params[i], 4);
+        for (int b = 0; b < 4; b++)
+            bytes[4 * i + b] = (uint8_t)(u >> (8 * b));
+    }
+    rs_sha256_hex(bytes, n, hex);
+    free(bytes);
+}
+
+static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
+                        const rs_job_t *job, const rs_job_result_t *r)
+{
+    hid_t g = h5w_group(w, file, "masks");
+    if (g < 0)
+        return;
+    attr_str(w, g, "bit_order", "little");
+    attr_str(w, g, "layout", "records x batch rows x ceil(units/8) bytes; "
+                             "bit u%8 of byte u/8 is unit u, 1 = kept");
+    const rs_mask_record_t *first = NULL;
+    for (int l = 0; l < r->n_hidden; l++)
+        if (r->masks[l].n_records && !first)
+            first = &r->masks[l];
+    hsize_t n_rec = first ? first->n_records : 0;
+    /* the record index is shared by every layer */
+    if (first) {
+        h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
+                    first->epoch);
+        h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
+                    first->step);
+        h5w_dataset(w, g, "n_rows", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
+                    &n_rec, first->n_rows);
+    }
+    for (int l = 0; l < r->n_hidden; l++) {
+        const rs_mask_record_t *m = &r->masks[l];
+        if (!m->n_records)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "layer%d", l);
+        hsize_t dims[3] = {m->n_records, m->rows, m->row_bytes};
+        h5w_dataset(w, g, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 3, dims,
+                    m->bits);
+        if (w->st)
+            break;
+        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+        attr_i32(w, d, "layer", l);
+        attr_u64(w, d, "n_units", m->n_units);
+        attr_f64(w, d, "keep_prob", job->keep[l]);
+        attr_u64(w, d, "threshold", rs_keep_threshold(job->hp.keep_prob[l]));
+        H5Dclose(d);
+    }
+    (void)spec;
+    H5Gclose(g);
+}
+
+rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
+                             const rs_job_t *job, const rs_job_result_t *r,
+                             rs_error_t *err)
+{
+    char final[1024], tmp[1100];
+    snprintf(final, sizeof final, "%s/%s.h5", jobs_dir, job->id);
+    snprintf(tmp, sizeof tmp, "%s.tmp", final);
+    hid_t f = create_file(tmp, err);
+    if (f < 0)
+        return RS_EIO;
+    h5w w;
+    h5w_open(&w, tmp, err);
+    const rs_arch_t *a = &spec->settings.arch;
+    int h = a->n_layers - 1;
+
+    attr_str(&w, f, "format", RS_JOB_FORMAT_NAME);
+    attr_i32(&w, f, "format_version", RS_FORMAT_VERSION);
+    attr_str(&w, f, "regsweep_version", RS_VERSION);
+    attr_str(&w, f, "spec_sha256", spec->sha256);
+    attr_str(&w, f, "job_id", job->id);
+    attr_u64(&w, f, "job_index", job->index);
+    attr_u64(&w, f, "seed", job->hp.seed);
+    if (h > 0)
+        attr_f64v(&w, f, "keep_prob", job->keep, h);
+    attr_f64(&w, f, "l2", job->l2);
+    attr_f64(&w, f, "l1", job->l1);
+    attr_str(&w, f, "status", "done");
+    attr_u64(&w, f, "steps", r->steps_done);
+
+    hid_t g = h5w_group(&w, f, "curves");
+    if (g >= 0) {
+        double *v[7];
+        curve_arrays(&r->curves, v);
+        hsize_t n = r->curves.n;
+        for (int i = 0; i < 7; i++)
+            ds_f64(&w, g, curve_names[i], v[i], n);
+        uint32_t *epoch = malloc(n * sizeof *epoch);
+        if (epoch) {
+            for (uint32_t e = 0; e < n; e++)
+                epoch[e] = e;
+            h5w_dataset(&w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n,
+                        epoch);
+            free(epoch);
+        }
+        H5Gclose(g);
+    }
+    hid_t gw = h5w_group(&w, f, "weights");
+    if (gw >= 0) {
+        hid_t gi = h5w_group(&w, gw, "init");
+        if (gi >= 0) {
+            write_weights(&w, gi, a, r->params_init);
+            H5Gclose(gi);
+        }
+        hid_t gf = h5w_group(&w, gw, "final");
+        if (gf >= 0) {
+            write_weights(&w, gf, a, r->params_final);
+            char hex[65];
+            weights_sha256(r, r->params_final, hex);
+            attr_str(&w, gf, "sha256", hex);
+            H5Gclose(gf);
+        }
+        H5Gclose(gw);
+    }
+    write_masks(&w, f, spec, job, r);
+    h5w_close(&w);
+    if (H5Fclose(f) < 0 && w.st == RS_OK)
+        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0,
+                            "HDF5 could not close the file (disk full?)");
+    if (w.st) {
+        unlink(tmp);
+        return w.st;
+    }
+    return commit_file(tmp, final, err);
+}
+
+/* ---- reading helpers ---------------------------------------------------------- */
+
+static int read_attr_str(hid_t loc, const char *name, char *out, size_t n)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t t = str_type();
+    char *s = NULL;
+    int rc = -1;
+    hid_t ft = H5Aget_type(a);
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 &&
+        H5Aread(a, t, &s) >= 0 && s) {
+        snprintf(out, n, "%s", s);
+        rc = 0;
+    }
+    if (s) {
+        hid_t sp = H5Screate(H5S_SCALAR);
+        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, &s);
+        H5Sclose(sp);
+    }
+    H5Tclose(ft);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_attr_i64(hid_t loc, const char *name, int64_t *out)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    int rc = H5Aread(a, H5T_NATIVE_INT64, out) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
+/* Reads a 1-D or n-D dataset of exactly n elements of mem_type. */
+static int read_ds(hid_t loc, const char *name, hid_t mem_type, void *out,
+                   hsize_t n)
+{
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t sp = H5Dget_space(d);
+    hssize_t count = H5Sget_simple_extent_npoints(sp);
+    int rc = -1;
+    if (count == (hssize_t)n &&
+        (n == 0 || H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0))
+        rc = 0;
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
+/* Opens a job file and checks it is ours and belongs to this spec/job. */
+static hid_t open_job_file(const char *jobs_dir, const rs_spec_t *spec,
+                           const rs_job_t *job, int *missing, char *path,
+                           size_t n_path, rs_error_t *err)
+{
+    snprintf(path, n_path, "%s/%s.h5", jobs_dir, job->id);
+    *missing = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        *missing = 1;
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        rs_error_set(err, RS_EINPUT, path, 0, 0,
+                     "not a readable HDF5 file (damaged job file?)");
+        return -1;
+    }
+    char fmt[64], hash[80], id[32];
+    int64_t version = 0;
+    if (read_attr_str(f, "format", fmt, sizeof fmt) ||
+        strcmp(fmt, RS_JOB_FORMAT_NAME) != 0) {
+        rs_error_set(err, RS_EINPUT, path, 0, 0, "not a regsweep job file");
+        H5Fclose(f);
+        return -1;
+    }
+    if (read_attr_i64(f, "format_version", &version) ||
+        version != RS_FORMAT_VERSION) {
+        rs_error_set(err, RS_EINPUT, path, 0, 0,
+                     "job file format version %lld; this regsweep reads "
+                     "version %d", (long long)version, RS_FORMAT_VERSION);
+        H5Fclose(f);
+        return -1;
+    }
+    if (read_attr_str(f, "spec_sha256", hash, sizeof hash) ||
+        strcmp(hash, spec->sha256) != 0) {
+        rs_error_set(err, RS_EINPUT, path, 0, 0,
+                     "job file was made by another spec (sha256 %.12s..., "
+                     "this spec %.12s...)", hash, spec->sha256);
+        H5Fclose(f);
+        return -1;
+    }
+    if (read_attr_str(f, "job_id", id, sizeof id) || strcmp(id, job->id)) {
+        rs_error_set(err, RS_EINPUT, path, 0, 0,
+                     "job file holds job '%s', expected '%s'", id, job->id);
+        H5Fclose(f);
+        return -1;
+    }
+    return f;
+}
+
+static int read_curves(hid_t f, rs_curves_t *c)
+{
+    hid_t g = H5Gopen2(f, "curves", H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    double *v[7];
+    curve_arrays(c, v);
+    int rc = 0;
+    for (int i = 0; i < 7 && rc == 0; i++)
+        rc = read_ds(g, curve_names[i], H5T_NATIVE_DOUBLE, v[i], c->n);
+    H5Gclose(g);
+    return rc;
+}
+
+rs_status rs_store_read_summary(const char *jobs_dir, const rs_spec_t *spec,
+                                const rs_job_t *job, rs_job_summary_t *out,
+                                rs_error_t *err)
+{
+    char path[1100];
+    int missing;
+    memset(out, 0, sizeof *out);
+    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
+                            err);
+    if (missing) {
+        out->status = RS_JOB_MISSING;
+        return RS_OK;
+    }
+    if (f < 0)
+        return RS_EINPUT;
+    rs_job_result_t r;
+    memset(&r, 0, sizeof r);
+    uint32_t n = spec->settings.epochs + 1;
+    double *buf = malloc(7 * n * sizeof *buf);
+    if (!buf) {
+        H5Fclose(f);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    r.curves.n = n;
+    double **slots[7] = {&r.curves.train_loss, &r.curves.test_loss,
+                         &r.curves.val_loss, &r.curves.train_acc,
+                         &r.curves.test_acc, &r.curves.val_acc,
+                         &r.curves.train_loss_dropout};
+    for (int i = 0; i < 7; i++)
+        *slots[i] = buf + (size_t)i * n;
+    int rc = read_curves(f, &r.curves);
+    H5Fclose(f);
+    if (rc) {
+        free(buf);
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "job file has no readable curves of %u epochs",
+                            n);
+    }
+    rs_store_summarise(&r, out);
+    free(buf);
+    return RS_OK;
+}
+
+rs_status rs_store_read_curves(const char *jobs_dir, const rs_spec_t *spec,
+                               const rs_job_t *job, rs_curves_t *c,
+                               rs_error_t *err)
+{
+    char path[1100];
+    int missing;
+    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
+                            err);
+    if (missing)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0, "no such job file");
+    if (f < 0)
+        return RS_EINPUT;
+    int rc = read_curves(f, c);
+    H5Fclose(f);
+    if (rc)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "job file has no readable curves of %u epochs",
+                            c->n);
+    return RS_OK;
+}
+
+/* ---- the top-level file ------------------------------------------------------- */
+
+static void write_spec_group(h5w *w, hid_t f, const rs_spec_t *spec)
+{
+    hid_t g = h5w_group(w, f, "spec");
+    if (g < 0)
+        return;
+    const char *text = spec->text;
+    hid_t t = str_type();
+    h5w_dataset(w, g, "yaml", t, t, 0, NULL, &text);
+    H5Tclose(t);
+    ds_strings(w, g, "overrides", (const char *const *)spec->overrides,
+               (hsize_t)spec->n_overrides);
+    attr_str(w, g, "sha256", spec->sha256);
+    attr_str(w, g, "sha256_of", "the yaml text, then each override followed "
+                                "by a newline");
+    H5Gclose(g);
+}
+
+static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
+                             const rs_job_summary_t *rows)
+{
+    hid_t g = h5w_group(w, f, "jobs");
+    if (g < 0)
+        return;
+    hsize_t n = spec->n_jobs;
+    int h = rs_spec_n_hidden(spec);
+    size_t n_num = 24;
+    double *num = malloc(n * n_num * sizeof *num);
+    uint64_t *u64 = malloc(2 * n * sizeof *u64);
+    char (*ids)[13] = malloc(n * sizeof *ids);
+    const char **idp = malloc(n * sizeof *idp), **stp = malloc(n * sizeof *stp);
+    if (!num || !u64 || !ids || !idp || !stp) {
+        w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    static const char *const status_names[3] = {"missing", "done", "failed"};
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        memcpy(ids[i], job.id, 13);
+        idp[i] = ids[i];
+        stp[i] = status_names[rows[i].status];
+        u64[i] = i;
+        u64[n + i] = job.hp.seed;
+    }
+    h5w_dataset(w, g, "index", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64);
+    ds_strings(w, g, "id", idp, n);
+    h5w_dataset(w, g, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64 + n);
+    for (int l = 0; l < h; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "keep_prob_%d", l + 1);
+        for (uint64_t i = 0; i < n; i++) {
+            rs_job_t job;
+            rs_spec_job(spec, i, &job);
+            num[i] = job.keep[l];
+        }
+        ds_f64(w, g, name, num, n);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        num[i] = job.l2;
+        num[n + i] = job.l1;
+    }
+    ds_f64(w, g, "l2", num, n);
+    ds_f64(w, g, "l1", num + n, n);
+    ds_strings(w, g, "status", stp, n);
+    /* metrics: NaN where the job is not done */
+    static const char *const names[] = {
+        "train_loss", "test_loss", "gap", "train_acc", "test_acc", "gap_acc",
+        "val_loss", "val_acc", "best_epoch", "best_test_loss",
+        "best_train_loss", "best_gap", "best_train_acc", "best_test_acc",
+        "best_gap_acc"};
+    for (int c = 0; c < 15; c++) {
+        for (uint64_t i = 0; i < n; i++) {
+            const rs_job_summary_t *r = &rows[i];
+            double v[15] = {r->train_loss, r->test_loss, r->gap, r->train_acc,
+                            r->test_acc, r->gap_acc, r->val_loss, r->val_acc,
+                            (double)r->best_epoch, r->best_test_loss,
+                            r->best_train_loss, r->best_gap,
+                            r->best_train_acc, r->best_test_acc,
+                            r->best_gap_acc};
+            num[i] = r->status == RS_JOB_DONE ? v[c] : NAN;
+        }
+        ds_f64(w, g, names[c], num, n);
+    }
+    attr_str(w, g, "description",
+             "one row per job in index order; 1-D columns of equal length; "
+             "gap = test_loss - train_loss, gap_acc = train_acc - test_acc; "
+             "best_* at the epoch of smallest test loss");
+out:
+    free(num);
+    free(u64);
+    free(ids);
+    free(idp);
+    free(stp);
+    H5Gclose(g);
+}
+
+static void write_runs_links(h5w *w, hid_t f, const rs_spec_t *spec,
+                             const rs_job_summary_t *rows, const char *out_path)
+{
+    hid_t g = h5w_group(w, f, "runs");
+    if (g < 0)
+        return;
+    char dir[1024];
+    rs_store_jobs_dir(out_path, dir, sizeof dir);
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    for (uint64_t i = 0; i < spec->n_jobs && !w->st; i++) {
+        if (rows[i].status != RS_JOB_DONE)
+            continue;
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char target[1100];
+        snprintf(target, sizeof target, "%s/%s.h5", base, job.id);
+        if (H5Lcreate_external(target, "/", g, job.id, H5P_DEFAULT,
+                               H5P_DEFAULT) < 0)
+            h5w_fail(w, "create the external link", job.id);
+    }
+    attr_str(w, g, "description",
+             "external links to the job files in the .jobs directory beside "
+             "this file (resolved relative to this file's directory)");
+    H5Gclose(g);
+}
+
+/* Per-job lines of provenance.tsv: id -> wall_s, worker, threads, time. */
+static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
+                             const rs_provenance_t *p, const char *jobs_dir)
+{
+    hid_t g = h5w_group(w, f, "provenance");
+    if (g < 0)
+        return;
+    if (p) {
+        attr_str(w, g, "host", p->host);
+        attr_str(w, g, "started", p->started);
+        attr_str(w, g, "written", p->written);
+        attr_str(w, g, "command", p->command);
+        attr_str(w, g, "spec_path", p->spec_path);
+        attr_str(w, g, "build", p->build);
+        attr_str(w, g, "simd", p->simd);
+        attr_i32(w, g, "threads", p->threads);
+        attr_i32(w, g, "threads_per_job", p->threads_per_job);
+        attr_f64(w, g, "wall_s", p->wall_s);
+    }
+    uint64_t n = spec->n_jobs;
+    double *wall = malloc(n * sizeof *wall);
+    char (*when)[40] = calloc(n, sizeof *when);
+    const char **whenp = malloc(n * sizeof *whenp);
+    if (!wall || !when || !whenp) {
+        free(wall);
+        free(when);
+        free(whenp);
+        H5Gclose(g);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        wall[i] = NAN;
+        whenp[i] = when[i];
+    }
+    char path[1100], line[512];
+    snprintf(path, sizeof path, "%s/provenance.tsv", jobs_dir);
+    FILE *in = fopen(path, "r");
+    while (in && fgets(line, sizeof line, in)) {
+        char id[32], t[40];
+        unsigned long long idx;
+        double ws;
+        int worker, threads;
+        if (sscanf(line, "%31s %llu %lf %d %d %39s", id, &idx, &ws, &worker,
+                   &threads, t) == 6 && idx < n) {
+            wall[idx] = ws;
+            snprintf(when[idx], sizeof when[idx], "%s", t);
+        }
+    }
+    if (in)
+        fclose(in);
+    ds_f64(w, g, "job_wall_s", wall, n);
+    ds_strings(w, g, "job_finished", whenp, n);
+    attr_str(w, g, "description",
+             "volatile facts (times, host, threads): excluded from result "
+             "comparisons; job_* columns are in /jobs row order, NaN/empty "
+             "where unknown");
+    free(wall);
+    free(when);
+    free(whenp);
+    H5Gclose(g);
+}
+
+rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
+                             const rs_job_summary_t *rows,
+                             const rs_provenance_t *prov, rs_error_t *err)
+{
+    char tmp[1100], jobs_dir[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
+    hid_t f = create_file(tmp, err);
+    if (f < 0)
+        return RS_EIO;
+    h5w w;
+    h5w_open(&w, tmp, err);
+    uint64_t done = 0, failed = 0;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        done += rows[i].status == RS_JOB_DONE;
+        failed += rows[i].status == RS_JOB_FAILED;
+    }
+    attr_str(&w, f, "format", RS_FORMAT_NAME);
+    attr_i32(&w, f, "format_version", RS_FORMAT_VERSION);
+    attr_str(&w, f, "regsweep_version", RS_VERSION);
+    attr_str(&w, f, "name", spec->name);
+    attr_u64(&w, f, "n_jobs", spec->n_jobs);
+    attr_u64(&w, f, "n_done", done);
+    attr_u64(&w, f, "n_failed", failed);
+    write_spec_group(&w, f, spec);
+    write_jobs_table(&w, f, spec, rows);
+    write_runs_links(&w, f, spec, rows, out_path);
+    write_provenance(&w, f, spec, prov, jobs_dir);
+    h5w_close(&w);
+    if (H5Fclose(f) < 0 && w.st == RS_OK)
+        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0,
+                            "HDF5 could not close the file (disk full?)");
+    if (w.st) {
+        unlink(tmp);
+        return w.st;
+    }
+    return commit_file(tmp, out_path, err);
+}
+
+rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
+                             rs_error_t *err)
+{
+    struct stat sb;
+    if (stat(out_path, &sb) != 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "cannot open: %s",
+                            strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "is a directory, not a results file");
+    if (H5Fis_hdf5(out_path) <= 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "not an HDF5 file, so not a regsweep results file");
+    hid_t f = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "HDF5 cannot open it (damaged?)");
+    char fmt[64];
+    int64_t version = 0;
+    rs_status st = RS_OK;
+    char *text = NULL, **over = NULL;
+    hsize_t n_over = 0;
+    hid_t g = -1, d = -1, t = str_type();
+    if (read_attr_str(f, "format", fmt, sizeof fmt) ||
+        strcmp(fmt, RS_FORMAT_NAME) != 0) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "not a regsweep results file (no format='%s' "
+                          "attribute)", RS_FORMAT_NAME);
+        goto out;
+    }
+    if (read_attr_i64(f, "format_version", &version) ||
+        version != RS_FORMAT_VERSION) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "results format version %lld; this regsweep reads "
+                          "version %d", (long long)version, RS_FORMAT_VERSION);
+        goto out;
+    }
+    g = H5Gopen2(f, "spec", H5P_DEFAULT);
+    if (g < 0 || (d = H5Dopen2(g, "yaml", H5P_DEFAULT)) < 0 ||
+        H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 || !text) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "no readable /spec/yaml");
+        goto out;
+    }
+    H5Dclose(d);
+    d = H5Dopen2(g, "overrides", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        n_over = (hsize_t)H5Sget_simple_extent_npoints(sp);
+        H5Sclose(sp);
+        over = calloc(n_over + 1, sizeof *over);
+        if (!over || (n_over && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                        over) < 0)) {
+            st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                              "unreadable /spec/overrides");
+            goto out;
+        }
+    }
+    char label[1100];
+    snprintf(label, sizeof label, "%s:/spec/yaml", out_path);
+    st = rs_spec_parse(text, strlen(text), label, (int)n_over, over, spec, err);
+out:
+    free(text);   /* HDF5 1.10 allocates vlen strings with malloc */
+    for (hsize_t i = 0; over && i < n_over; i++)
+        free(over[i]);
+    free(over);
+    if (d >= 0)
+        H5Dclose(d);
+    if (g >= 0)
+        H5Gclose(g);
+    H5Tclose(t);
+    H5Fclose(f);
+    return st;
+}
+
+/* ---- comparison ------------------------------------------------------------- */
+
+static rs_status compare_floats(const char *path, const char *what,
+                                const float *stored, const float *fresh,
+                                size_t n, rs_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        memcpy(&a, &stored[i], 4);
+        memcpy(&b, &fresh[i], 4);
+        if (a != b)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at element %zu: stored "
+                                "%.9g (0x%08x), recomputed %.9g (0x%08x)",
+                                what, i, stored[i], a, fresh[i], b);
+    }
+    return RS_OK;
+}
+
+static rs_status compare_weights(hid_t f, const char *path, const char *which,
+                                 const rs_arch_t *a, const float *fresh,
+                                 float *buf, rs_error_t *err)
+{
+    for (int l = 0; l < a->n_layers; l++) {
+        for (int is_b = 0; is_b < 2; is_b++) {
+            char name[64];
+            snprintf(name, sizeof name, "weights/%s/%c%d", which,
+                     is_b ? 'b' : 'W', l);
+            size_t n = is_b ? a->sizes[l + 1]
+                            : (size_t)a->sizes[l] * a->sizes[l + 1];
+            size_t off = is_b ? rs_arch_bias_offset(a, l)
+                              : rs_arch_weight_offset(a, l);
+            if (read_ds(f, name, H5T_NATIVE_FLOAT, buf, n))
+                return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                                    "cannot read %s", name);
+            rs_status st = compare_floats(path, name, buf, fresh + off, n, err);
+            if (st)
+                return st;
+        }
+    }
+    return RS_OK;
+}
+
+static rs_status compare_curves(hid_t f, const char *path,
+                                const rs_curves_t *c, double *buf,
+                                rs_error_t *err)
+{
+    double *v[7];
+    curve_arrays(c, v);
+    for (int i = 0; i < 7; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "curves/%s", curve_names[i]);
+        if (read_ds(f, name, H5T_NATIVE_DOUBLE, buf, c->n))
+            return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                                "cannot read %s", name);
+        for (uint32_t e = 0; e < c->n; e++)
+            if (memcmp(&buf[e], &v[i][e], sizeof(double)) != 0)
+                return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                    "%s differs first at epoch %u: stored "
+                                    "%.17g, recomputed %.17g", name, e,
+                                    buf[e], v[i][e]);
+    }
+    return RS_OK;
+}
+
+static rs_status compare_masks(hid_t f, const char *path,
+                               const rs_job_result_t *r, rs_error_t *err)
+{
+    for (int l = 0; l < r->n_hidden; l++) {
+        const rs_mask_record_t *m = &r->masks[l];
+        char name[64];
+        snprintf(name, sizeof name, "masks/layer%d", l);
+        htri_t exists = H5Lexists(f, "masks", H5P_DEFAULT) > 0 &&
+                        H5Lexists(f, name, H5P_DEFAULT) > 0;
+        if (!m->n_records) {
+            if (exists)
+                return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                    "%s is stored but the rerun records no "
+                                    "mask for layer %d", name, l);
+            continue;
+        }
+        if (!exists)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s is missing from the stored job", name);
+        size_t n = (size_t)m->n_records * m->rows * m->row_bytes;
+        uint8_t *buf = malloc(n ? n : 1);
+        if (!buf)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        if (read_ds(f, name, H5T_NATIVE_UINT8, buf, n)) {
+            free(buf);
+            return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                                "cannot read %s with %u records of %u x %u "
+                                "bytes", name, m->n_records, m->rows,
+                                m->row_bytes);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != m->bits[i]) {
+                size_t per = (size_t)m->rows * m->row_bytes;
+                size_t rec = i / per, row = (i % per) / m->row_bytes;
+                free(buf);
+                return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                    "%s differs first at record %zu (epoch "
+                                    "%u, step %u), row %zu, byte %zu", name,
+                                    rec, m->epoch[rec], m->step[rec], row,
+                                    i % m->row_bytes);
+            }
+        free(buf);
+    }
+    return RS_OK;
+}
+
+rs_status rs_store_compare_job(const char *jobs_dir, const rs_spec_t *spec,
+                               const rs_job_t *job, const rs_job_result_t *r,
+                               rs_error_t *err)
+{
+    char path[1100];
+    int missing;
+    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
+                            err);
+    if (missing)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "job %s has no stored result (not run yet?)",
+                            job->id);
+    if (f < 0)
+        return RS_EINPUT;
+    size_t nbuf = r->n_params > (size_t)r->curves.n * 2 ? r->n_params
+                                                        : (size_t)r->curves.n * 2;
+    void *buf = malloc(nbuf * sizeof(float) + 16);
+    rs_status st = buf ? RS_OK
+                       : rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
+                                      "out of memory");
+    const rs_arch_t *a = &spec->settings.arch;
+    if (!st)
+        st = compare_weights(f, path, "init", a, r->params_init, buf, err);
+    if (!st)
+        st = compare_curves(f, path, &r->curves, buf, err);
+    if (!st)
+        st = compare_masks(f, path, r, err);
+    if (!st)
+        st = compare_weights(f, path, "final", a, r->params_final, buf, err);
+    free(buf);
+    H5Fclose(f);
+    return st;
+}
+
+rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
+                           double wall_s, int worker, int threads,
+                           rs_error_t *err)
+{
+    char path[1100], when[40], line[256];
+    snprintf(path, sizeof path, "%s/provenance.tsv", jobs_dir);
+    rs_store_now_iso(when, sizeof when);
+    int n = snprintf(line, sizeof line, "%s\t%llu\t%.6f\t%d\t%d\t%s\n", job->id,
+                     (unsigned long long)job->index, wall_s, worker, threads,
+                     when);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot open: %s",
+                            strerror(errno));
+    ssize_t wr = write(fd, line, (size_t)n);
+    int e = errno;
+    close(fd);
+    if (wr != n)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot append: %s",
+                            wr < 0 ? strerror(e) : "short write");
+    return RS_OK;
+}
+
+/* ---- /analysis ------------------------------------------------------------- */
+
+static rs_status copy_file(const char *from, const char *to, rs_error_t *err)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return rs_error_set(err, RS_EINPUT, from, 0, 0, "cannot open: %s",
+                            strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return rs_error_set(err, RS_EIO, to, 0, 0, "cannot create: %s",
+                            strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    int bad = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            bad = 1;
+            break;
+        }
+    bad |= ferror(in);
+    fclose(in);
+    if (fclose(out) != 0)
+        bad = 1;
+    if (bad) {
+        unlink(to);
+        return rs_error_set(err, RS_EIO, to, 0, 0, "cannot copy %s (disk "
+                            "full?)", from);
+    }
+    return RS_OK;
+}
+
+rs_status rs_store_write_analysis(const char *out_path, const char *table,
+                                  const rs_table_col_t *cols, int n_cols,
+                                  uint64_t n_rows, const char *description,
+                                  rs_error_t *err)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    rs_status st = copy_file(out_path, tmp, err);
+    if (st)
+        return st;
+    hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) {
+        unlink(tmp);
+        return rs_error_set(err, RS_EIO, tmp, 0, 0, "HDF5 cannot open it");
+    }
+    h5w w;
+    h5w_open(&w, tmp, err);
+    hid_t ga = -1;
+    if (H5Lexists(f, "analysis", H5P_DEFAULT) > 0)
+        ga = H5Gopen2(f, "analysis", H5P_DEFAULT);
+    else
+        ga = h5w_group(&w, f, "analysis");
+    if (ga >= 0) {
+        if (H5Lexists(ga, table, H5P_DEFAULT) > 0)
+            H5Ldelete(ga, table, H5P_DEFAULT);
+        hid_t g = h5w_group(&w, ga, table);
+        if (g >= 0) {
+            for (int c = 0; c < n_cols; c++) {
+                if (cols[c].is_text)
+                    ds_strings(&w, g, cols[c].name, cols[c].text, n_rows);
+                else
+                    ds_f64(&w, g, cols[c].name, cols[c].num, n_rows);
+            }
+            attr_str(&w, g, "description", description);
+            H5Gclose(g);
+        }
+        H5Gclose(ga);
+    }
+    h5w_close(&w);
+    if (H5Fclose(f) < 0 && w.st == RS_OK)
+        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0, "HDF5 could not close");
+    if (w.st) {
+        unlink(tmp);
+        return w.st;
+    }
+    return commit_file(tmp, out_path, err);
+}

@@ -1,0 +1,515 @@
+/* train.c — one training job.
+ *
+ * Memory: one allocation per job for the working set (llm.c style), sized
+ * from the architecture, batch size and evaluation chunk; pointers are carved
+ * from it.  Nothing is allocated inside the epoch loop.
+ */
+#include "regsweep/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsweep/detmath.h"
+
+/* Rows per forward pass when evaluating a whole split: large enough for
+ * efficient GEMMs, small enough to stay in cache.  The results do not depend
+ * on it (rows are independent and losses are summed in row order). */
+#define RS_EVAL_CHUNK 1024u
+
+uint32_t rs_train_steps_per_epoch(const rs_train_settings_t *s, uint32_t n)
+{
+    uint32_t b = s->batch_size >= n ? n : s->batch_size;
+    return b ? (n + b - 1) / b : 0;
+}
+
+static uint32_t effective_batch(const rs_train_settings_t *s, uint32_t n)
+{
+    return s->batch_size >= n ? n : s->batch_size;
+}
+
+static int in_list(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == x)
+            return 1;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+int rs_record_selected(const rs_record_sel_t *sel, uint32_t epoch,
+                       uint32_t step)
+{
+    if (sel->all)
+        return 1;
+    int e_ok = sel->epochs_all || in_list(sel->epochs, sel->n_epochs, epoch);
+    int s_ok = sel->steps_all || in_list(sel->steps, sel->n_steps, step);
+    return e_ok && s_ok;
+}
+
+rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
+                         rs_error_t *err)
+{
+    const rs_arch_t *a = &s->arch;
+    if (a->n_layers < 1 || a->n_layers > RS_MAX_LAYERS)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "model: 1 to %d dense layers expected, got %d",
+                            RS_MAX_LAYERS, a->n_layers);
+    if (a->sizes[0] != d->n_in)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "model.layers: the first size must be the "
+                            "dataset's %u input features, got %u",
+                            d->n_in, a->sizes[0]);
+    if (a->sizes[a->n_layers] != d->n_out)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "model.layers: the last size must be the "
+                            "dataset's %u %s, got %u", d->n_out,
+                            d->task == RS_TASK_CLASSIFICATION ? "classes"
+                                                              : "outputs",
+                            a->sizes[a->n_layers]);
+    if ((a->loss == RS_LOSS_SOFTMAX_CE) != (d->task == RS_TASK_CLASSIFICATION))
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "model.loss: %s does not fit a %s dataset",
+                            a->loss == RS_LOSS_MSE ? "mse"
+                                                   : "softmax_cross_entropy",
+                            d->task == RS_TASK_CLASSIFICATION
+                                ? "classification"
+                                : "regression");
+    if (d->train.n == 0 || d->test.n == 0)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "dataset: the train and test splits must not be "
+                            "empty");
+    uint32_t B = effective_batch(s, d->train.n);
+    if (B == 0)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "train.batch_size must be at least 1");
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        uint64_t groups = (a->sizes[l + 1] + 3u) / 4u;
+        if ((uint64_t)B * groups > (1ull << 32))
+            return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                                "batch_size %u x %u units of layer %d "
+                                "overflows the 32-bit dropout counter",
+                                B, a->sizes[l + 1], l);
+    }
+    return RS_OK;
+}
+
+/* The per-job working set, carved from one allocation. */
+typedef struct workspace {
+    float *params, *grads;
+    float *x, *y;               /* R x n0, R x n_out                      */
+    uint8_t *labels;            /* R                                      */
+    float *z[RS_MAX_LAYERS];    /* pre-activations, R x n[l+1]           */
+    float *h[RS_MAX_LAYERS];    /* activations, R x n[l+1] (hidden)       */
+    float *a[RS_MAX_LAYERS];    /* after dropout, R x n[l+1] (hidden)     */
+    float *mask[RS_MAX_LAYERS]; /* B x n[l+1] scale masks (hidden)        */
+    float *d0, *d1;             /* gradient buffers, R x max n            */
+    uint32_t *order;            /* n_train                                */
+    float *work;                /* GEMM scratch                           */
+    void *block;
+} workspace_t;
+
+static size_t round_up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static size_t gemm_work_max(const rs_arch_t *a, uint32_t R, int n_threads)
+{
+    size_t w = 0;
+    for (int l = 0; l < a->n_layers; l++) {
+        int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
+        size_t c[3] = {
+            rs_gemm_work_floats(RS_NOTRANS, RS_NOTRANS, (int)R, n_out, n_in,
+                                n_threads),
+            rs_gemm_work_floats(RS_TRANS, RS_NOTRANS, n_in, n_out, (int)R,
+                                n_threads),
+            rs_gemm_work_floats(RS_NOTRANS, RS_TRANS, (int)R, n_in, n_out,
+                                n_threads)};
+        for (int i = 0; i < 3; i++)
+            w = c[i] > w ? c[i] : w;
+    }
+    return w;
+}
+
+static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
+                                 const rs_dataset_t *d, uint32_t B, uint32_t R,
+                                 int n_threads, rs_error_t *err)
+{
+    const rs_arch_t *a = &s->arch;
+    uint32_t max_n = 0;
+    for (int l = 0; l <= a->n_layers; l++)
+        max_n = a->sizes[l] > max_n ? a->sizes[l] : max_n;
+    size_t P = rs_arch_n_params(a);
+    size_t n_floats = 2 * round_up16(P) + round_up16((size_t)R * a->sizes[0]) +
+                      round_up16((size_t)R * d->n_out) +
+                      2 * round_up16((size_t)R * max_n) +
+                      round_up16(gemm_work_max(a, R, n_threads));
+    for (int l = 0; l < a->n_layers; l++) {
+        size_t width = a->sizes[l + 1];
+        n_floats += round_up16(R * width);
+        if (l + 1 < a->n_layers)
+            n_floats += 2 * round_up16(R * width) + round_up16(B * width);
+    }
+    size_t n_bytes = n_floats * sizeof(float) + round_up16(R) +
+                     (size_t)d->train.n * sizeof(uint32_t) + 64;
+    ws->block = aligned_alloc(64, (n_bytes + 63) & ~(size_t)63);
+    if (!ws->block)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
+                            "cannot allocate %zu bytes for a job", n_bytes);
+    float *p = ws->block;
+#define CARVE(n) (p += round_up16(n), p - round_up16(n))
+    ws->params = CARVE(P);
+    ws->grads = CARVE(P);
+    ws->x = CARVE((size_t)R * a->sizes[0]);
+    ws->y = CARVE((size_t)R * d->n_out);
+    ws->d0 = CARVE((size_t)R * max_n);
+    ws->d1 = CARVE((size_t)R * max_n);
+    ws->work = CARVE(gemm_work_max(a, R, n_threads));
+    for (int l = 0; l < a->n_layers; l++) {
+        size_t width = a->sizes[l + 1];
+        ws->z[l] = CARVE(R * width);
+        if (l + 1 < a->n_layers) {
+            ws->h[l] = CARVE(R * width);
+            ws->a[l] = CARVE(R * width);
+            ws->mask[l] = CARVE((size_t)B * width);
+        }
+    }
+#undef CARVE
+    ws->labels = (uint8_t *)p;
+    ws->order = (uint32_t *)(ws->labels + round_up16(R));
+    return RS_OK;
+}
+
+void rs_train_init_params(const rs_train_settings_t *s, uint64_t seed,
+                          float *params)
+{
+    const rs_arch_t *a = &s->arch;
+    rs_key_t key = rs_key_from_seed(seed);
+    for (int l = 0; l < a->n_layers; l++) {
+        float sd = s->init == RS_INIT_HE_NORMAL
+                       ? rs_sqrtf(2.0f / (float)a->sizes[l])
+                       : s->init_sd;
+        uint32_t n_w = a->sizes[l] * a->sizes[l + 1];
+        rs_fill_normal(key, rs_ctr0(RS_PURPOSE_INIT, (uint32_t)l), 0, sd,
+                       params + rs_arch_weight_offset(a, l), n_w);
+        float *bias = params + rs_arch_bias_offset(a, l);
+        for (uint32_t i = 0; i < a->sizes[l + 1]; i++)
+            bias[i] = 0.0f;
+    }
+}
+
+/* Forward pass over nb rows already gathered into ws->x.  Hidden layer l
+ * is multiplied by ws->mask[l] where dropped[l] (training); dropped == NULL
+ * is the clean network (evaluation).  Returns the output layer's buffer. */
+static float *forward(const rs_train_settings_t *s, workspace_t *ws,
+                      const rs_kernels_t *k, uint32_t nb, const int *dropped,
+                      int n_threads)
+{
+    const rs_arch_t *a = &s->arch;
+    const float *inp = ws->x;
+    for (int l = 0; l < a->n_layers; l++) {
+        int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
+        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        const float *bias = ws->params + rs_arch_bias_offset(a, l);
+        rs_dense_forward(k, ws->z[l], inp, W, bias, (int)nb, n_in, n_out,
+                         ws->work, n_threads);
+        if (l + 1 == a->n_layers)
+            break;
+        size_t n = (size_t)nb * n_out;
+        rs_act_forward(a->act, ws->h[l], ws->z[l], n);
+        if (dropped && dropped[l]) {
+            rs_dropout_forward(ws->a[l], ws->h[l], ws->mask[l], n);
+            inp = ws->a[l];
+        } else {
+            inp = ws->h[l];
+        }
+    }
+    return ws->z[a->n_layers - 1];
+}
+
+/* Backward pass for a batch of nb rows whose output gradient is in ws->d0;
+ * fills ws->grads. */
+static void backward(const rs_train_settings_t *s, workspace_t *ws,
+                     const rs_kernels_t *k, uint32_t nb, const int *dropped,
+                     int n_threads)
+{
+    const rs_arch_t *a = &s->arch;
+    float *dout = ws->d0, *dinp = ws->d1;
+    for (int l = a->n_layers - 1; l >= 0; l--) {
+        int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
+        const float *inp = l == 0 ? ws->x : (dropped[l - 1] ? ws->a[l - 1]
+                                                             : ws->h[l - 1]);
+        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        float *dW = ws->grads + rs_arch_weight_offset(a, l);
+        float *db = ws->grads + rs_arch_bias_offset(a, l);
+        rs_dense_backward(k, l == 0 ? NULL : dinp, dW, db, dout, inp, W,
+                          (int)nb, n_in, n_out, ws->work, n_threads);
+        if (l == 0)
+            break;
+        size_t n = (size_t)nb * n_in;
+        if (dropped[l - 1])
+            rs_dropout_backward(dinp, dinp, ws->mask[l - 1], n);
+        rs_act_backward(a->act, dinp, dinp, ws->z[l - 1], ws->h[l - 1], n);
+        float *t = dout;
+        dout = dinp;
+        dinp = t;
+    }
+}
+
+/* Loss (sum over rows) and, if want_grad, its gradient into ws->d0. */
+static double batch_loss(const rs_train_settings_t *s, workspace_t *ws,
+                         const float *pred, uint32_t nb, int want_grad,
+                         uint64_t *n_correct)
+{
+    const rs_arch_t *a = &s->arch;
+    int n_out = (int)a->sizes[a->n_layers];
+    if (a->loss == RS_LOSS_MSE) {
+        if (n_correct)
+            *n_correct = 0;
+        return rs_mse_forward_backward(want_grad ? ws->d0 : NULL, pred, ws->y,
+                                       (int)nb, n_out);
+    }
+    return rs_softmax_ce_forward_backward(want_grad ? ws->d0 : NULL, pred,
+                                          ws->labels, (int)nb, n_out,
+                                          n_correct);
+}
+
+/* Clean loss and accuracy over a whole split, in chunks of R rows. */
+static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
+                     const rs_kernels_t *k, const rs_dataset_t *d,
+                     const rs_split_t *split, uint32_t R, int n_threads,
+                     double *loss, double *acc)
+{
+    double sum = 0.0;
+    uint64_t correct = 0;
+    for (uint32_t first = 0; first < split->n; first += R) {
+        uint32_t nb = split->n - first < R ? split->n - first : R;
+        rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
+        float *pred = forward(s, ws, k, nb, NULL, n_threads);
+        uint64_t c = 0;
+        sum += batch_loss(s, ws, pred, nb, 0, &c);
+        correct += c;
+    }
+    *loss = sum / split->n;
+    *acc = d->task == RS_TASK_CLASSIFICATION ? (double)correct / split->n
+                                             : NAN;
+}
+
+static uint32_t count_records(const rs_train_settings_t *s, uint32_t steps)
+{
+    if (!s->record_masks)
+        return 0;
+    uint32_t n = 0;
+    for (uint32_t e = 0; e < s->epochs; e++)
+        for (uint32_t st = 0; st < steps; st++)
+            n += (uint32_t)rs_record_selected(&s->mask_sel, e, st);
+    return n;
+}
+
+/* Allocates the result arrays in one block. */
+static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
+                              const rs_hparams_t *hp, uint32_t B,
+                              uint32_t n_records, rs_error_t *err)
+{
+    const rs_arch_t *a = &s->arch;
+    memset(r, 0, sizeof *r);
+    r->n_params = rs_arch_n_params(a);
+    r->n_hidden = a->n_layers - 1;
+    r->curves.n = s->epochs + 1;
+    size_t n_curve = r->curves.n;
+    size_t n_bytes = 2 * r->n_params * sizeof(float) + 7 * n_curve * sizeof(double);
+    for (int l = 0; l < r->n_hidden; l++) {
+        if (hp->keep_prob[l] >= 1.0f)
+            continue;
+        size_t row_bytes = (a->sizes[l + 1] + 7) / 8;
+        n_bytes += (size_t)n_records * B * row_bytes + 3 * (size_t)n_records * sizeof(uint32_t);
+    }
+    char *p = calloc(1, n_bytes + 64);
+    if (!p)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
+                            "cannot allocate %zu bytes for a job's results",
+                            n_bytes);
+    r->storage = p;
+    double *dp = (double *)p;
+    double **curves[7] = {&r->curves.train_loss, &r->curves.test_loss,
+                          &r->curves.val_loss, &r->curves.train_acc,
+                          &r->curves.test_acc, &r->curves.val_acc,
+                          &r->curves.train_loss_dropout};
+    for (int i = 0; i < 7; i++) {
+        *curves[i] = dp;
+        for (size_t e = 0; e < n_curve; e++)
+            dp[e] = NAN;
+        dp += n_curve;
+    }
+    float *fp = (float *)dp;
+    r->params_init = fp;
+    r->params_final = fp + r->n_params;
+    char *cp = (char *)(fp + 2 * r->n_params);
+    for (int l = 0; l < r->n_hidden; l++) {
+        rs_mask_record_t *m = &r->masks[l];
+        m->n_units = a->sizes[l + 1];
+        m->rows = B;
+        m->row_bytes = (a->sizes[l + 1] + 7) / 8;
+        if (hp->keep_prob[l] >= 1.0f)
+            continue;  /* every unit kept: nothing to record */
+        m->n_records = n_records;
+        m->epoch = (uint32_t *)cp;
+        m->step = m->epoch + n_records;
+        m->n_rows = m->step + n_records;
+        cp = (char *)(m->n_rows + n_records);
+        m->bits = (uint8_t *)cp;
+        cp += (size_t)n_records * B * m->row_bytes;
+    }
+    return RS_OK;
+}
+
+void rs_job_result_free(rs_job_result_t *r)
+{
+    if (!r)
+        return;
+    free(r->storage);
+    memset(r, 0, sizeof *r);
+}
+
+rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                       const rs_dataset_t *d, const rs_kernels_t *k,
+                       int n_threads, volatile sig_atomic_t *stop,
+                       rs_job_result_t *out, rs_error_t *err)
+{
+    rs_status st = rs_train_check(s, d, err);
+    if (st)
+        return st;
+    const rs_arch_t *a = &s->arch;
+    const uint32_t n = d->train.n, B = effective_batch(s, n);
+    const uint32_t steps = rs_train_steps_per_epoch(s, n);
+    uint32_t R = B > RS_EVAL_CHUNK ? B : RS_EVAL_CHUNK;
+    workspace_t ws;
+    memset(&ws, 0, sizeof ws);
+    if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, err)))
+        return st;
+    uint32_t n_records = count_records(s, steps);
+    if ((st = result_alloc(out, s, hp, B, n_records, err))) {
+        free(ws.block);
+        return st;
+    }
+
+    rs_key_t key = rs_key_from_seed(hp->seed);
+    const int n_hidden = a->n_layers - 1;
+    int dropped[RS_MAX_LAYERS] = {0};
+    uint32_t threshold[RS_MAX_LAYERS];
+    float scale[RS_MAX_LAYERS];
+    for (int l = 0; l < n_hidden; l++) {
+        dropped[l] = hp->keep_prob[l] < 1.0f;
+        threshold[l] = rs_keep_threshold(hp->keep_prob[l]);
+        scale[l] = 1.0f / hp->keep_prob[l];
+    }
+
+    rs_train_init_params(s, hp->seed, ws.params);
+    memcpy(out->params_init, ws.params, out->n_params * sizeof(float));
+    rs_curves_t *c = &out->curves;
+    uint32_t record = 0;
+
+    for (uint32_t e = 0; e <= s->epochs; e++) {
+        if (e > 0) {
+            uint32_t epoch = e - 1;
+            if (s->shuffle)
+                rs_permutation(key, rs_ctr0(RS_PURPOSE_SHUFFLE, 0), epoch,
+                               ws.order, n);
+            else
+                for (uint32_t i = 0; i < n; i++)
+                    ws.order[i] = i;
+            double seen = 0.0;
+            for (uint32_t step = 0; step < steps; step++) {
+                if (stop && *stop) {
+                    free(ws.block);
+                    rs_job_result_free(out);
+                    return rs_error_set(err, RS_EINTR, NULL, 0, 0,
+                                        "stopped at epoch %u step %u", epoch,
+                                        step);
+                }
+                uint32_t first = step * B, nb = n - first < B ? n - first : B;
+                rs_data_gather(d, &d->train, ws.order + first, 0, nb, ws.x,
+                               ws.y, ws.labels);
+                int rec = s->record_masks &&
+                          rs_record_selected(&s->mask_sel, epoch, step);
+                for (int l = 0; l < n_hidden; l++) {
+                    if (!dropped[l])
+                        continue;
+                    rs_mask_record_t *m = &out->masks[l];
+                    uint8_t *bits = NULL;
+                    if (rec) {
+                        bits = m->bits + (size_t)record * m->rows * m->row_bytes;
+                        m->epoch[record] = epoch;
+                        m->step[record] = step;
+                        m->n_rows[record] = nb;
+                    }
+                    k->dropout_mask(key, (uint32_t)l, epoch, step, nb,
+                                    a->sizes[l + 1], threshold[l], scale[l],
+                                    ws.mask[l], bits);
+                }
+                record += (uint32_t)rec;
+                float *pred = forward(s, &ws, k, nb, dropped, n_threads);
+                seen += batch_loss(s, &ws, pred, nb, 1, NULL);
+                backward(s, &ws, k, nb, dropped, n_threads);
+                rs_sgd_update(a, ws.params, ws.grads, s->lr, hp->l2, hp->l1);
+                out->steps_done++;
+            }
+            c->train_loss_dropout[e] = seen / n;
+        }
+        if (s->eval_train)
+            evaluate(s, &ws, k, d, &d->train, R, n_threads, &c->train_loss[e],
+                     &c->train_acc[e]);
+        evaluate(s, &ws, k, d, &d->test, R, n_threads, &c->test_loss[e],
+                 &c->test_acc[e]);
+        if (d->val.n)
+            evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
+                     &c->val_acc[e]);
+    }
+    memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
+    free(ws.block);
+    return RS_OK;
+}
+
+rs_status rs_train_batch_grad(const rs_train_settings_t *s,
+                              const rs_kernels_t *k, const float *params,
+                              const float *x, const float *y,
+                              const uint8_t *labels, uint32_t nb,
+                              float *const *masks, float *grads, double *loss,
+                              rs_error_t *err)
+{
+    const rs_arch_t *a = &s->arch;
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    d.n_in = a->sizes[0];
+    d.n_out = a->sizes[a->n_layers];
+    d.train.n = nb;
+    workspace_t ws;
+    memset(&ws, 0, sizeof ws);
+    rs_status st = workspace_alloc(&ws, s, &d, nb, nb, 1, err);
+    if (st)
+        return st;
+    size_t P = rs_arch_n_params(a);
+    memcpy(ws.params, params, P * sizeof(float));
+    memcpy(ws.x, x, (size_t)nb * d.n_in * sizeof(float));
+    if (a->loss == RS_LOSS_MSE)
+        memcpy(ws.y, y, (size_t)nb * d.n_out * sizeof(float));
+    else
+        memcpy(ws.labels, labels, nb);
+    int dropped[RS_MAX_LAYERS] = {0};
+    for (int l = 0; l + 1 < a->n_layers; l++)
+        if (masks && masks[l]) {
+            dropped[l] = 1;
+            memcpy(ws.mask[l], masks[l],
+                   (size_t)nb * a->sizes[l + 1] * sizeof(float));
+        }
+    float *pred = forward(s, &ws, k, nb, dropped, 1);
+    *loss = batch_loss(s, &ws, pred, nb, 1, NULL) / nb;
+    backward(s, &ws, k, nb, dropped, 1);
+    memcpy(grads, ws.grads, P * sizeof(float));
+    free(ws.block);
+    return RS_OK;
+}

@@ -1,0 +1,302 @@
+/* yamltree.c — YAML text to a yt_node tree, via libyaml's event parser. */
+#include "yamltree.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static yt_node *node_new(yt_type type, const char *src, yaml_mark_t mark)
+{
+    yt_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->type = type;
+    n->src = src;
+    n->line = (int)mark.line + 1;
+    n->col = (int)mark.column + 1;
+    return n;
+}
+
+yt_node *yt_new_map(const char *src, int line, int col)
+{
+    yt_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->type = YT_MAP;
+    n->src = src;
+    n->line = line;
+    n->col = col;
+    return n;
+}
+
+void yt_free(yt_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n; i++)
+        yt_free(n->kids[i]);
+    free(n->kids);
+    free(n->value);
+    free(n);
+}
+
+static int push_kid(yt_node *parent, yt_node *kid)
+{
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? 2 * parent->cap : 8;
+        yt_node **k = realloc(parent->kids, cap * sizeof *k);
+        if (!k)
+            return -1;
+        parent->kids = k;
+        parent->cap = cap;
+    }
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+yt_node *yt_get(const yt_node *map, const char *key)
+{
+    if (!map || map->type != YT_MAP)
+        return NULL;
+    for (size_t i = 0; i + 1 < map->n; i += 2)
+        if (strcmp(map->kids[i]->value, key) == 0)
+            return map->kids[i + 1];
+    return NULL;
+}
+
+int yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
+           int line, int col)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2)
+        if (strcmp(map->kids[i]->value, key) == 0) {
+            yt_free(map->kids[i + 1]);
+            map->kids[i + 1] = value;
+            return 0;
+        }
+    yt_node *k = calloc(1, sizeof *k);
+    if (!k)
+        return -1;
+    k->type = YT_SCALAR;
+    k->src = src;
+    k->line = line;
+    k->col = col;
+    k->value = strdup(key);
+    if (!k->value || push_kid(map, k)) {
+        yt_free(k);
+        return -1;
+    }
+    if (push_kid(map, value)) {
+        map->n--;
+        yt_free(k);
+        return -1;
+    }
+    return 0;
+}
+
+/* The parse stack: open sequences and mappings. */
+typedef struct builder {
+    const char *src;
+    const char *text;
+    size_t len;
+    int max_depth, max_nodes, n_nodes, depth;
+    yt_node *stack[64];
+    yt_node *root;
+    rs_error_t *err;
+} builder;
+
+static rs_status fail_at(builder *b, yaml_mark_t mark, const char *msg)
+{
+    return rs_error_set(b->err, RS_EINPUT, b->src, (int)mark.line + 1,
+                        (int)mark.column + 1, "%s", msg);
+}
+
+/* Adds a finished node to the open container (or makes it the root). */
+static rs_status attach(builder *b, yt_node *n, yaml_mark_t mark)
+{
+    if (++b->n_nodes > b->max_nodes) {
+        yt_free(n);
+        return rs_error_set(b->err, RS_EINPUT, b->src, (int)mark.line + 1,
+                            (int)mark.column + 1,
+                            "spec too large: more than %d YAML nodes",
+                            b->max_nodes);
+    }
+    if (b->depth == 0) {
+        b->root = n;
+        return RS_OK;
+    }
+    yt_node *parent = b->stack[b->depth - 1];
+    if (parent->type == YT_MAP && parent->n % 2 == 0) {
+        /* n is a key: keys must be scalars and unique */
+        if (n->type != YT_SCALAR) {
+            rs_status st = fail_at(b, mark, "mapping keys must be plain "
+                                            "scalars");
+            yt_free(n);
+            return st;
+        }
+        for (size_t i = 0; i < parent->n; i += 2)
+            if (strcmp(parent->kids[i]->value, n->value) == 0) {
+                rs_status st = rs_error_set(
+                    b->err, RS_EINPUT, b->src, n->line, n->col,
+                    "duplicate key '%s' (first given at line %d, column %d)",
+                    n->value, parent->kids[i]->line, parent->kids[i]->col);
+                yt_free(n);
+                return st;
+            }
+    }
+    if (push_kid(parent, n)) {
+        yt_free(n);
+        return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
+                            "out of memory parsing the spec");
+    }
+    return RS_OK;
+}
+
+static rs_status check_node_props(builder *b, yaml_char_t *anchor,
+                                  yaml_char_t *tag, int implicit,
+                                  yaml_mark_t mark)
+{
+    if (anchor)
+        return fail_at(b, mark, "anchors (&name) are not supported in "
+                                "specs: write the value out");
+    if (tag && !implicit)
+        return fail_at(b, mark, "YAML tags (!tag) are not supported in specs");
+    return RS_OK;
+}
+
+/* libyaml's message for a tab in indentation is generic; say what it is. */
+static rs_status syntax_error(builder *b, yaml_parser_t *p)
+{
+    yaml_mark_t m = p->problem_mark;
+    const char *ctx = p->context ? p->context : "";
+    if (m.index < b->len && b->text[m.index] == '\t')
+        return rs_error_set(b->err, RS_EINPUT, b->src, (int)m.line + 1,
+                            (int)m.column + 1,
+                            "tab character: YAML indentation must use spaces");
+    if (p->error == YAML_READER_ERROR)
+        return rs_error_set(b->err, RS_EINPUT, b->src, 0, 0,
+                            "not valid UTF-8 text (%s at byte %zu)",
+                            p->problem ? p->problem : "bad byte",
+                            p->problem_offset);
+    return rs_error_set(b->err, RS_EINPUT, b->src, (int)m.line + 1,
+                        (int)m.column + 1, "YAML syntax error: %s%s%s",
+                        p->problem ? p->problem : "malformed input",
+                        *ctx ? " " : "", ctx);
+}
+
+static rs_status handle_event(builder *b, yaml_event_t *ev, int *n_docs,
+                              int *done)
+{
+    yaml_mark_t mark = ev->start_mark;
+    rs_status st;
+    switch (ev->type) {
+    case YAML_STREAM_START_EVENT:
+    case YAML_NO_EVENT:
+        return RS_OK;
+    case YAML_STREAM_END_EVENT:
+        *done = 1;
+        return RS_OK;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++*n_docs > 1)
+            return fail_at(b, mark, "a spec must be a single YAML document "
+                                    "(found a second '---')");
+        return RS_OK;
+    case YAML_DOCUMENT_END_EVENT:
+        return RS_OK;
+    case YAML_ALIAS_EVENT:
+        return fail_at(b, mark, "aliases (*name) are not supported in specs: "
+                                "write the value out");
+    case YAML_SCALAR_EVENT: {
+        if ((st = check_node_props(b, ev->data.scalar.anchor,
+                                   ev->data.scalar.tag,
+                                   ev->data.scalar.plain_implicit ||
+                                       ev->data.scalar.quoted_implicit,
+                                   mark)))
+            return st;
+        yt_node *n = node_new(YT_SCALAR, b->src, mark);
+        if (!n)
+            return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
+                                "out of memory parsing the spec");
+        n->value = malloc(ev->data.scalar.length + 1);
+        if (!n->value) {
+            yt_free(n);
+            return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
+                                "out of memory parsing the spec");
+        }
+        memcpy(n->value, ev->data.scalar.value, ev->data.scalar.length);
+        n->value[ev->data.scalar.length] = '\0';
+        if (strlen(n->value) != ev->data.scalar.length) {
+            yt_free(n);
+            return fail_at(b, mark, "NUL character in a string");
+        }
+        n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        return attach(b, n, mark);
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        int is_seq = ev->type == YAML_SEQUENCE_START_EVENT;
+        if ((st = check_node_props(
+                 b, is_seq ? ev->data.sequence_start.anchor
+                           : ev->data.mapping_start.anchor,
+                 is_seq ? ev->data.sequence_start.tag
+                        : ev->data.mapping_start.tag,
+                 is_seq ? ev->data.sequence_start.implicit
+                        : ev->data.mapping_start.implicit,
+                 mark)))
+            return st;
+        if (b->depth >= b->max_depth)
+            return rs_error_set(b->err, RS_EINPUT, b->src,
+                                (int)mark.line + 1, (int)mark.column + 1,
+                                "nesting deeper than %d levels",
+                                b->max_depth);
+        yt_node *n = node_new(is_seq ? YT_SEQ : YT_MAP, b->src, mark);
+        if (!n)
+            return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
+                                "out of memory parsing the spec");
+        b->stack[b->depth++] = n;
+        return RS_OK;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        yt_node *n = b->stack[--b->depth];
+        return attach(b, n, (yaml_mark_t){0, (size_t)n->line - 1,
+                                          (size_t)n->col - 1});
+    }
+    }
+    return RS_OK;
+}
+
+rs_status yt_parse(const char *text, size_t len, const char *src,
+                   int max_depth, int max_nodes, yt_node **root,
+                   rs_error_t *err)
+{
+    builder b = {.src = src, .text = text, .len = len,
+                 .max_depth = max_depth < 64 ? max_depth : 63,
+                 .max_nodes = max_nodes, .err = err};
+    yaml_parser_t p;
+    *root = NULL;
+    if (!yaml_parser_initialize(&p))
+        return rs_error_set(err, RS_ENOMEM, src, 0, 0,
+                            "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+    rs_status st = RS_OK;
+    int n_docs = 0, done = 0;
+    while (!done && st == RS_OK) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            st = syntax_error(&b, &p);
+            break;
+        }
+        st = handle_event(&b, &ev, &n_docs, &done);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    while (b.depth > 0)
+        yt_free(b.stack[--b.depth]);
+    if (st) {
+        yt_free(b.root);
+        return st;
+    }
+    *root = b.root;
+    return RS_OK;
+}

@@ -1,0 +1,190 @@
+/* test_rng.c — Philox4x32-10 against Random123's known answers, and the
+ * documented mapping from counters to draws. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsweep/rng.h"
+
+/* Random123 tests/kat_vectors (philox4x32, 10 rounds): counter, key,
+ * expected output.  Copied from the published file (commit 9545ff64). */
+static const uint32_t KAT[3][10] = {
+    {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+    {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+     0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+    {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+     0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
+
+Test(rng, philox4x32_10_known_answers)
+{
+    for (int i = 0; i < 3; i++) {
+        rs_key_t key = {{KAT[i][4], KAT[i][5]}};
+        uint32_t out[4] = {0xdeadbeef, 0xdeadbeef, 0xdeadbeef, 0xdeadbeef};
+        rs_philox4x32_10(KAT[i], key, out);
+        for (int j = 0; j < 4; j++)
+            cr_assert_eq(out[j], KAT[i][6 + j], "vector %d word %d: %08x != %08x",
+                         i, j, out[j], KAT[i][6 + j]);
+    }
+}
+
+Test(rng, key_from_seed_splits_words)
+{
+    rs_key_t k = rs_key_from_seed(0x0123456789abcdefull);
+    cr_assert_eq(k.k[0], 0x89abcdefu);
+    cr_assert_eq(k.k[1], 0x01234567u);
+}
+
+/* keep iff (w >> 8) < threshold must equal keep iff u01(w) < keep_prob, for
+ * every one of the 2^24 values the top 24 bits can take. */
+Test(rng, keep_threshold_matches_float_comparison)
+{
+    const float probs[] = {0.5f, 0.7f, 0.9f, 0.2f, 1e-7f, 0.99999994f, 1.0f};
+    for (size_t p = 0; p < sizeof probs / sizeof *probs; p++) {
+        uint32_t t = rs_keep_threshold(probs[p]);
+        for (uint32_t top = 0; top < (1u << 24); top++) {
+            uint32_t w = top << 8 | 0xA5;
+            int by_int = top < t, by_float = rs_u01(w) < probs[p];
+            if (by_int != by_float)
+                cr_assert_fail("keep %.9g top %u: int %d float %d", probs[p],
+                               top, by_int, by_float);
+        }
+    }
+    /* exact values: 0.5 -> 2^23; 0.7f = 11744051 * 2^-24 -> 11744051 */
+    cr_assert_eq(rs_keep_threshold(0.5f), 1u << 23);
+    cr_assert_eq(rs_keep_threshold(0.7f), 11744051u);
+    cr_assert_eq(rs_keep_threshold(1.0f), 1u << 24);
+}
+
+Test(rng, u01_ranges_are_exact)
+{
+    cr_assert_eq(rs_u01(0), 0.0f);
+    cr_assert_eq(rs_u01(0xffffffffu), 1.0f - 0x1p-24f);
+    cr_assert_eq(rs_u01_nonzero(0), 0x1p-24f);
+    cr_assert_eq(rs_u01_nonzero(0xffffffffu), 1.0f);
+}
+
+/* The mask of unit u of sample b must come from word u%4 of the block with
+ * counter (4 | layer<<8, epoch, step, b*ceil(H/4) + u/4): recomputed here
+ * directly from the formula in docs/FORMAT.md. */
+Test(rng, dropout_mask_counter_mapping)
+{
+    rs_key_t key = rs_key_from_seed(12345);
+    const uint32_t B = 7, H = 13, layer = 1, epoch = 3, step = 2;
+    float scale = 1.0f / 0.7f;
+    uint32_t t = rs_keep_threshold(0.7f);
+    float *m = malloc(B * H * sizeof *m);
+    uint8_t bits[7 * 2];
+    memset(bits, 0xEE, sizeof bits);
+    uint64_t kept = rs_dropout_mask_ref(key, layer, epoch, step, B, H, t, scale,
+                                        m, bits);
+    uint64_t count = 0;
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t u = 0; u < H; u++) {
+            uint32_t ctr[4] = {4u | layer << 8, epoch, step, b * 4 + u / 4}, w[4];
+            rs_philox4x32_10(ctr, key, w);
+            int keep = (w[u % 4] >> 8) < t;
+            count += keep;
+            cr_assert_eq(m[b * H + u], keep ? scale : 0.0f);
+            cr_assert_eq((bits[b * 2 + u / 8] >> (u % 8)) & 1, keep);
+        }
+    cr_assert_eq(kept, count);
+    for (uint32_t b = 0; b < B; b++)   /* padding bits 13..15 are zero */
+        cr_assert_eq(bits[b * 2 + 1] >> 5, 0);
+    free(m);
+}
+
+/* Independent statistical check: the share kept is keep_prob within 6
+ * binomial standard deviations, and smaller keep sets are subsets. */
+Test(rng, dropout_share_and_subsets)
+{
+    rs_key_t key = rs_key_from_seed(99);
+    const uint32_t B = 256, H = 512;
+    uint8_t *lo = malloc(B * H / 8), *hi = malloc(B * H / 8);
+    uint64_t k_lo = rs_dropout_mask_ref(key, 0, 0, 0, B, H, rs_keep_threshold(0.5f),
+                                        2.0f, NULL, lo);
+    uint64_t k_hi = rs_dropout_mask_ref(key, 0, 0, 0, B, H, rs_keep_threshold(0.8f),
+                                        1.25f, NULL, hi);
+    double n = (double)B * H;
+    cr_assert(fabs(k_lo - 0.5 * n) < 6 * sqrt(n * 0.25), "kept %llu", (unsigned long long)k_lo);
+    cr_assert(fabs(k_hi - 0.8 * n) < 6 * sqrt(n * 0.16), "kept %llu", (unsigned long long)k_hi);
+    for (uint32_t i = 0; i < B * H / 8; i++)
+        cr_assert_eq(lo[i] & ~hi[i], 0, "unit kept at 0.5 but dropped at 0.8");
+    free(lo);
+    free(hi);
+}
+
+Test(rng, permutation_is_a_permutation_and_depends_on_epoch)
+{
+    rs_key_t key = rs_key_from_seed(5);
+    const uint32_t n = 1000;
+    uint32_t p0[1000], p1[1000];
+    rs_permutation(key, rs_ctr0(RS_PURPOSE_SHUFFLE, 0), 0, p0, n);
+    rs_permutation(key, rs_ctr0(RS_PURPOSE_SHUFFLE, 0), 1, p1, n);
+    uint8_t seen[1000] = {0};
+    int same = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        cr_assert_lt(p0[i], n);
+        cr_assert_eq(seen[p0[i]]++, 0, "index %u twice", p0[i]);
+        same += p0[i] == p1[i];
+    }
+    cr_assert_lt(same, 20, "epochs 0 and 1 agree in %d places", same);
+    /* the first swap is documented: j = n-1 swaps with
+     * rs_bounded(word 3 of block 249, n) */
+    uint32_t ctr[4] = {3, 0, (n - 1) / 4, 0}, w[4];
+    rs_philox4x32_10(ctr, key, w);
+    uint32_t k = (uint32_t)(((uint64_t)w[(n - 1) % 4] * n) >> 32);
+    /* after all swaps p[n-1] is never touched again: it holds k */
+    cr_assert_eq(p0[n - 1], k);
+}
+
+/* Box-Muller in float with detmath against the same formula in double with
+ * libm: they agree to a few float ulps. */
+Test(rng, normal_pair_matches_double_formula)
+{
+    rs_key_t key = rs_key_from_seed(2024);
+    for (uint32_t i = 0; i < 20000; i++) {
+        uint32_t ctr[4] = {1, 0, i, 0}, w[4];
+        rs_philox4x32_10(ctr, key, w);
+        float z0, z1;
+        rs_normal_pair(w[0], w[1], &z0, &z1);
+        double u1 = ((w[0] >> 8) + 1) * 0x1p-24, u2 = (w[1] >> 8) * 0x1p-24;
+        double r = sqrt(-2 * log(u1)), t = 2 * 3.141592653589793 * u2;
+        double e0 = r * cos(t), e1 = r * sin(t);
+        cr_assert(fabs(z0 - e0) <= 1e-5 * (1 + fabs(e0)), "%g vs %g", z0, e0);
+        cr_assert(fabs(z1 - e1) <= 1e-5 * (1 + fabs(e1)), "%g vs %g", z1, e1);
+    }
+}
+
+/* 400k normal draws: mean, variance and a Kolmogorov-Smirnov distance
+ * against Phi computed with libm's erfc. */
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+Test(rng, fill_normal_is_standard_normal)
+{
+    const uint32_t n = 400000;
+    float *z = malloc(n * sizeof *z);
+    rs_fill_normal(rs_key_from_seed(77), rs_ctr0(RS_PURPOSE_INIT, 0), 0, 1.0f, z, n);
+    double s = 0, s2 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        s += z[i];
+        s2 += (double)z[i] * z[i];
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    cr_assert(fabs(mean) < 5 / sqrt(n), "mean %g", mean);
+    cr_assert(fabs(var - 1) < 5 * sqrt(2.0 / n), "var %g", var);
+    qsort(z, n, sizeof *z, cmp_float);
+    double d = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double f = 0.5 * erfc(-z[i] / sqrt(2.0));
+        double a = fabs(f - (double)i / n), b = fabs(f - (double)(i + 1) / n);
+        d = fmax(d, fmax(a, b));
+    }
+    /* KS critical value at alpha = 0.001: 1.95 / sqrt(n) */
+    cr_assert(d < 1.95 / sqrt(n), "KS distance %g", d);
+    free(z);
+}
