@@ -1,0 +1,223 @@
+/* test_nn.c — every layer's backward pass against finite differences, and
+ * the losses and the SGD update against values worked out by hand.
+ *
+ * Finite differences: for a layer y = f(x) and a fixed random weighting c,
+ * the scalar g(x) = sum(c * f(x)) has gradient backward(dout = c).  Each
+ * input coordinate is perturbed by +-h and (g(x+h) - g(x-h)) / 2h, summed in
+ * double, must match the analytic gradient to the stated tolerance.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regsweep/nn.h"
+#include "regsweep/rng.h"
+
+static rs_kernels_t K;
+
+static void setup(void) { rs_kernels_init(&K, RS_SIMD_SCALAR); }
+
+/* Deterministic test values in [lo, hi) from the counter RNG. */
+static void fill(float *v, size_t n, uint32_t tag, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t ctr[4] = {tag, (uint32_t)i, 0, 0}, w[4];
+        rs_philox4x32_10(ctr, rs_key_from_seed(31337), w);
+        v[i] = lo + (hi - lo) * rs_u01(w[0]);
+    }
+}
+
+static double weighted_sum(const float *y, const float *c, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)y[i] * c[i];
+    return s;
+}
+
+static void assert_close(double fd, double an, double rtol, double atol,
+                         const char *what, size_t i)
+{
+    cr_assert(fabs(fd - an) <= atol + rtol * fabs(fd),
+              "%s[%zu]: finite difference %.7g, backward %.7g", what, i, fd, an);
+}
+
+/* Dense layer: gradients w.r.t. input, weights and bias. */
+Test(nn, dense_backward_matches_finite_differences, .init = setup)
+{
+    enum { B = 5, I = 7, O = 6 };
+    float x[B * I], W[I * O], b[O], c[B * O], y[B * O];
+    float dx[B * I], dW[I * O], db[O];
+    fill(x, B * I, 1, -1, 1);
+    fill(W, I * O, 2, -1, 1);
+    fill(b, O, 3, -1, 1);
+    fill(c, B * O, 4, -1, 1);
+    static float work[1 << 16];   /* >= rs_gemm_work_floats of any call here */
+    cr_assert_leq(rs_gemm_work_floats(RS_TRANS, RS_NOTRANS, I, O, B, 1), 1 << 16);
+    cr_assert_leq(rs_gemm_work_floats(RS_NOTRANS, RS_TRANS, B, I, O, 1), 1 << 16);
+    rs_dense_backward(&K, dx, dW, db, c, x, W, B, I, O, work, 1);
+    const float h = 1e-2f;
+    /* the layer is linear in each argument: differences are exact up to
+     * float rounding of the outputs */
+    float *args[3] = {x, W, b}, *grads[3] = {dx, dW, db};
+    size_t sizes[3] = {B * I, I * O, O};
+    const char *names[3] = {"dx", "dW", "db"};
+    for (int a = 0; a < 3; a++)
+        for (size_t i = 0; i < sizes[a]; i++) {
+            float keep = args[a][i];
+            args[a][i] = keep + h;
+            rs_dense_forward(&K, y, x, W, b, B, I, O, work, 1);
+            double up = weighted_sum(y, c, B * O);
+            args[a][i] = keep - h;
+            rs_dense_forward(&K, y, x, W, b, B, I, O, work, 1);
+            double down = weighted_sum(y, c, B * O);
+            args[a][i] = keep;
+            assert_close((up - down) / (2 * h), grads[a][i], 2e-3, 2e-4,
+                         names[a], i);
+        }
+}
+
+static void check_activation(rs_act act, float lo, float hi)
+{
+    enum { N = 64 };
+    float z[N], c[N], y[N], d[N];
+    fill(z, N, 10 + act, lo, hi);
+    fill(c, N, 20 + act, -1, 1);
+    /* keep ReLU inputs away from its kink at 0 */
+    for (int i = 0; i < N && act == RS_ACT_RELU; i++)
+        if (fabsf(z[i]) < 0.05f)
+            z[i] = 0.5f;
+    rs_act_forward(act, y, z, N);
+    rs_act_backward(act, d, c, z, y, N);
+    const float h = 1e-3f;
+    for (int i = 0; i < N; i++) {
+        float keep = z[i], yp, ym;
+        z[i] = keep + h;
+        rs_act_forward(act, &yp, &z[i], 1);
+        z[i] = keep - h;
+        rs_act_forward(act, &ym, &z[i], 1);
+        z[i] = keep;
+        double fd = ((double)yp - ym) / (2 * h) * c[i];
+        assert_close(fd, d[i], 2e-2, 2e-4, "dz", (size_t)i);
+    }
+}
+
+Test(nn, relu_backward, .init = setup) { check_activation(RS_ACT_RELU, -2, 2); }
+Test(nn, tanh_backward, .init = setup) { check_activation(RS_ACT_TANH, -3, 3); }
+Test(nn, sigmoid_backward, .init = setup) { check_activation(RS_ACT_SIGMOID, -5, 5); }
+
+Test(nn, relu_values)
+{
+    float in[4] = {-1.0f, -0.0f, 0.0f, 2.5f}, out[4];
+    rs_act_forward(RS_ACT_RELU, out, in, 4);
+    cr_assert_eq(out[0], 0.0f);
+    cr_assert(!signbit(out[1]), "relu(-0) must be +0");
+    cr_assert_eq(out[3], 2.5f);
+}
+
+/* Dropout with a fixed mask is linear: its backward is the mask itself. */
+Test(nn, dropout_backward_is_the_mask, .init = setup)
+{
+    enum { N = 40 };
+    float x[N], m[N], c[N], d[N], y[N];
+    fill(x, N, 30, -1, 1);
+    fill(c, N, 31, -1, 1);
+    for (int i = 0; i < N; i++)
+        m[i] = (i % 3) ? 1.0f / 0.7f : 0.0f;
+    rs_dropout_forward(y, x, m, N);
+    rs_dropout_backward(d, c, m, N);
+    const float h = 1e-2f;
+    for (int i = 0; i < N; i++) {
+        float keep = x[i], yp, ym;
+        x[i] = keep + h;
+        rs_dropout_forward(&yp, &x[i], &m[i], 1);
+        x[i] = keep - h;
+        rs_dropout_forward(&ym, &x[i], &m[i], 1);
+        x[i] = keep;
+        assert_close(((double)yp - ym) / (2 * h) * c[i], d[i], 1e-3, 1e-5, "dx",
+                     (size_t)i);
+        cr_assert_eq(y[i], x[i] * m[i]);
+    }
+}
+
+/* MSE of predictions (1, 2) against targets (0, 0): the chapter's
+ * np.mean((A3 - Y)^2) = (1 + 4) / 2 = 2.5; gradient 2 (p - y) / n = (1, 2). */
+Test(nn, mse_by_hand)
+{
+    float p[2] = {1, 2}, y[2] = {0, 0}, d[2];
+    double sum = rs_mse_forward_backward(d, p, y, 2, 1);
+    cr_assert_float_eq(sum / 2, 2.5, 1e-12);
+    cr_assert_eq(d[0], 1.0f);
+    cr_assert_eq(d[1], 2.0f);
+    /* two outputs per row: loss per row is the mean over its outputs */
+    float p2[4] = {1, 3, 0, 0}, y2[4] = {0, 0, 0, 2}, d2[4];
+    sum = rs_mse_forward_backward(d2, p2, y2, 2, 2);
+    cr_assert_float_eq(sum, (1 + 9) / 2.0 + 4 / 2.0, 1e-12);
+    cr_assert_float_eq(d2[1], 2 * 3 / 4.0, 1e-7);
+}
+
+/* Softmax cross-entropy with logits (0, ln 3), label 1: p = (1/4, 3/4),
+ * loss = -ln(3/4) = 0.2876820724517809, gradient (p - onehot) / B. */
+Test(nn, softmax_ce_by_hand)
+{
+    float z[4] = {0.0f, 1.0986123f, 5.0f, 5.0f}, d[4];
+    uint8_t y[2] = {1, 0};
+    uint64_t correct;
+    double sum = rs_softmax_ce_forward_backward(d, z, y, 2, 2, &correct);
+    /* row 2: equal logits, loss ln 2, argmax is the first class = label */
+    cr_assert_float_eq(sum, 0.2876820724517809 + 0.6931471805599453, 1e-6);
+    cr_assert_float_eq(d[0], 0.25f / 2, 1e-6);
+    cr_assert_float_eq(d[1], -0.25f / 2, 1e-6);
+    cr_assert_float_eq(d[2], -0.5f / 2, 1e-6);
+    cr_assert_eq(correct, 2);
+}
+
+/* Softmax cross-entropy gradient against finite differences, including
+ * large logits that would overflow a naive exp. */
+Test(nn, softmax_ce_backward_matches_finite_differences)
+{
+    enum { B = 4, C = 10 };
+    float z[B * C], d[B * C];
+    uint8_t y[B] = {3, 0, 9, 5};
+    fill(z, B * C, 40, -4, 4);
+    z[7] = 80.0f;  /* exp(80) overflows float: the max shift must handle it */
+    rs_softmax_ce_forward_backward(d, z, y, B, C, NULL);
+    const float h = 1e-2f;
+    for (int i = 0; i < B * C; i++) {
+        float keep = z[i];
+        z[i] = keep + h;
+        double up = rs_softmax_ce_forward_backward(NULL, z, y, B, C, NULL) / B;
+        z[i] = keep - h;
+        double down = rs_softmax_ce_forward_backward(NULL, z, y, B, C, NULL) / B;
+        z[i] = keep;
+        assert_close((up - down) / (2 * h), d[i], 2e-2, 5e-5, "dz", (size_t)i);
+    }
+}
+
+/* w = 0.5, g = 0.1, l2 = 0.01, l1 = 0.001, lr = 0.1:
+ * g2 = 0.1 + 0.005 = 0.105, g3 = 0.106, w' = 0.5 - 0.0106 = 0.4894;
+ * a zero weight gets no L1 push (sign(0) = 0); biases only see lr * g. */
+Test(nn, sgd_update_by_hand)
+{
+    rs_arch_t a = {.n_layers = 1, .sizes = {2, 1}};
+    float p[3] = {0.5f, 0.0f, 1.0f}, g[3] = {0.1f, 0.1f, 0.1f};
+    rs_sgd_update(&a, p, g, 0.1f, 0.01f, 0.001f);
+    cr_assert_float_eq(p[0], 0.4894f, 1e-7);
+    cr_assert_float_eq(p[1], -0.01f, 1e-8);
+    cr_assert_float_eq(p[2], 0.99f, 1e-7);
+    /* negative weight: L1 pushes it towards 0 */
+    float q[3] = {-0.5f, 0, 0}, gq[3] = {0, 0, 0};
+    rs_sgd_update(&a, q, gq, 1.0f, 0.0f, 0.1f);
+    cr_assert_float_eq(q[0], -0.4f, 1e-7);
+}
+
+Test(nn, parameter_layout)
+{
+    rs_arch_t a = {.n_layers = 3, .sizes = {784, 256, 256, 10}};
+    cr_assert_eq(rs_arch_weight_offset(&a, 0), 0);
+    cr_assert_eq(rs_arch_bias_offset(&a, 0), 784 * 256);
+    cr_assert_eq(rs_arch_weight_offset(&a, 1), 784 * 256 + 256);
+    /* 784*256 + 256 + 256*256 + 256 + 256*10 + 10 = 269322 (the D2L MLP) */
+    cr_assert_eq(rs_arch_n_params(&a), 269322);
+}

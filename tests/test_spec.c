@@ -1,0 +1,266 @@
+/* test_spec.c — spec parsing, validation messages with their locations,
+ * overrides, and the job grid. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "regsweep/sha256.h"
+#include "regsweep/spec.h"
+
+static const char *BASE =
+    "name: t\n"                                  /* 1 */
+    "dataset:\n"                                 /* 2 */
+    "  kind: sin\n"                              /* 3 */
+    "  n_train: 50\n"                            /* 4 */
+    "  seed: 1\n"                                /* 5 */
+    "model:\n"                                   /* 6 */
+    "  layers: [1, 8, 8, 1]\n"                   /* 7 */
+    "train:\n"                                   /* 8 */
+    "  lr: 0.01\n"                               /* 9 */
+    "  epochs: 5\n"                              /* 10 */
+    "axes:\n"                                    /* 11 */
+    "  seed: {from: 0, to: 2}\n"                 /* 12 */
+    "  keep_prob: [1.0, 0.5, [0.8, 0.6]]\n"      /* 13 */
+    "  l2: [0, 0.001]\n";                        /* 14 */
+
+static rs_status parse(const char *text, rs_spec_t *s, rs_error_t *err)
+{
+    return rs_spec_parse(text, strlen(text), "t.yaml", 0, NULL, s, err);
+}
+
+/* Replaces the first occurrence of `from` in BASE by `to`. */
+static const char *edit(const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *at = strstr(BASE, from);
+    cr_assert_not_null(at, "test bug: '%s' not in BASE", from);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - BASE), BASE, to,
+             at + strlen(from));
+    return buf;
+}
+
+static void expect_error(const char *text, int line, int col, const char *needle)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    rs_error_clear(&err);
+    rs_status st = parse(text, &s, &err);
+    cr_assert_eq(st, RS_EINPUT, "accepted:\n%s", text);
+    char msg[2048];
+    rs_error_format(&err, msg, sizeof msg);
+    cr_assert(strstr(err.msg, needle), "message '%s' lacks '%s'", msg, needle);
+    cr_assert_str_eq(err.path, "t.yaml", "%s", msg);
+    if (line)
+        cr_assert_eq(err.line, line, "%s", msg);
+    if (col)
+        cr_assert_eq(err.column, col, "%s", msg);
+}
+
+Test(spec, base_spec_parses_into_the_grid)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    cr_assert_eq(parse(BASE, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_seeds, 3);
+    cr_assert_eq(s.n_keep, 3);
+    cr_assert_eq(s.n_l2, 2);
+    cr_assert_eq(s.n_l1, 1);
+    cr_assert_eq(s.n_jobs, 18);
+    cr_assert_eq(s.settings.arch.n_layers, 3);
+    cr_assert_eq(s.settings.batch_size, UINT32_MAX);
+    /* seed varies fastest, then l1, l2, keep_prob */
+    rs_job_t j;
+    rs_spec_job(&s, 7, &j);   /* 7 = ((1*2 + 0)*1 + 0)*3 + 1 */
+    cr_assert_eq(j.i_seed, 1);
+    cr_assert_eq(j.i_l2, 0);
+    cr_assert_eq(j.i_keep, 1);
+    cr_assert_eq(j.hp.seed, 1);
+    cr_assert_eq(j.hp.keep_prob[0], 0.5f);
+    cr_assert_eq(j.hp.keep_prob[1], 0.5f);
+    rs_spec_job(&s, 17, &j);
+    cr_assert_eq(j.hp.keep_prob[0], 0.8f);
+    cr_assert_eq(j.hp.keep_prob[1], 0.6f);
+    cr_assert_eq(j.hp.l2, 0.001f);
+    rs_spec_free(&s);
+}
+
+/* A job's id is the first 12 hex digits of the SHA-256 of its canonical
+ * settings, computed here independently of rs_spec_job. */
+Test(spec, job_id_is_hash_of_canonical_settings)
+{
+    rs_spec_t s;
+    cr_assert_eq(parse(BASE, &s, NULL), RS_OK);
+    rs_job_t j;
+    rs_spec_job(&s, 17, &j);
+    const char *canon = "seed=2;keep_prob=0.80000000000000004,"
+                        "0.59999999999999998;l2=0.001;l1=0";
+    char hex[65];
+    rs_sha256_hex(canon, strlen(canon), hex);
+    cr_assert_eq(strncmp(j.id, hex, 12), 0, "%s vs %.12s", j.id, hex);
+    rs_spec_free(&s);
+}
+
+/* Growing the grid does not rename existing jobs. */
+Test(spec, job_ids_survive_a_larger_grid)
+{
+    rs_spec_t a, b;
+    cr_assert_eq(parse(BASE, &a, NULL), RS_OK);
+    cr_assert_eq(parse(edit("to: 2", "to: 5"), &b, NULL), RS_OK);
+    for (uint64_t i = 0; i < a.n_jobs; i++) {
+        rs_job_t ja, jb;
+        rs_spec_job(&a, i, &ja);
+        cr_assert_eq(rs_spec_find_job(&b, ja.id, &jb), 0, "job %s lost", ja.id);
+        cr_assert_eq(jb.hp.seed, ja.hp.seed);
+    }
+    rs_spec_free(&a);
+    rs_spec_free(&b);
+}
+
+Test(spec, overrides_apply_and_change_the_hash)
+{
+    rs_spec_t a, b;
+    char *over[] = {"train.lr=0.05", "axes.seed=[4, 5]", "record.masks=none"};
+    cr_assert_eq(parse(BASE, &a, NULL), RS_OK);
+    rs_error_t err;
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 3, over, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.lr, 0.05f);
+    cr_assert_eq(b.n_seeds, 2);
+    cr_assert_eq(b.seeds[0], 4);
+    cr_assert_eq(b.settings.record_masks, 0);
+    cr_assert_neq(strcmp(a.sha256, b.sha256), 0);
+    rs_spec_free(&a);
+    rs_spec_free(&b);
+}
+
+Test(spec, bad_override_names_itself)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    char *over[] = {"train.lr=fast"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over, &s, &err),
+                 RS_EINPUT);
+    cr_assert(strstr(err.path, "train.lr=fast"), "%s", err.path);
+    cr_assert(strstr(err.msg, "train.lr"), "%s", err.msg);
+    char *over2[] = {"noequals"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over2, &s, &err),
+                 RS_EINPUT);
+    char *over3[] = {"train.lrr=0.1"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over3, &s, &err),
+                 RS_EINPUT);
+    cr_assert(strstr(err.msg, "did you mean 'lr'"), "%s", err.msg);
+}
+
+Test(spec, unknown_key_with_suggestion)
+{
+    expect_error(edit("  epochs: 5", "  epoch: 5"), 10, 3, "did you mean 'epochs'");
+    expect_error(edit("name: t", "nmae: t"), 1, 1, "did you mean 'name'");
+    expect_error(edit("  seed: 1\n", "  seed: 1\n  colour: red\n"), 6, 3,
+                 "unknown key 'colour'");
+}
+
+Test(spec, wrong_types)
+{
+    expect_error(edit("lr: 0.01", "lr: fast"), 9, 7, "train.lr");
+    expect_error(edit("epochs: 5", "epochs: 2.5"), 10, 11, "integer");
+    expect_error(edit("lr: 0.01", "lr: \"0.01\""), 9, 7, "quoted");
+    expect_error(edit("layers: [1, 8, 8, 1]", "layers: 8"), 7, 11, "list");
+    expect_error(edit("kind: sin", "kind: cos"), 3, 9, "one of sin, idx");
+}
+
+Test(spec, out_of_range_values)
+{
+    expect_error(edit("[1.0, 0.5,", "[1.0, 0.0,"), 13, 20, "in (0, 1]");
+    expect_error(edit("[1.0, 0.5,", "[1.5, 0.5,"), 13, 15, "in (0, 1]");
+    expect_error(edit("l2: [0, 0.001]", "l2: [0, -0.001]"), 14, 11, ">= 0");
+    expect_error(edit("lr: 0.01", "lr: .nan"), 9, 7, "finite");
+    expect_error(edit("lr: 0.01", "lr: -.inf"), 9, 7, "finite");
+    expect_error(edit("lr: 0.01", "lr: 1e999"), 9, 7, "> 0");
+    expect_error(edit("[0.8, 0.6]", "[0.8, 0.6, 0.5]"), 13, 25, "per-layer");
+}
+
+Test(spec, empty_and_duplicate_axis_values)
+{
+    expect_error(edit("l2: [0, 0.001]", "l2: []"), 14, 7, "empty");
+    expect_error(edit("l2: [0, 0.001]", "l2: [0.001, 0.001]"), 14, 15, "repeats");
+    expect_error(edit("{from: 0, to: 2}", "[3, 1, 3]"), 12, 16, "twice");
+    expect_error(edit("{from: 0, to: 2}", "{from: 5, to: 2}"), 12, 23, "from 5");
+}
+
+Test(spec, yaml_level_errors)
+{
+    expect_error(edit("name: t\n", "name: t\nname: u\n"), 2, 1, "duplicate key 'name'");
+    expect_error(edit("  lr: 0.01", "\tlr: 0.01"), 9, 1, "tab");
+    expect_error(edit("  lr: 0.01", "  lr: &x 0.01"), 9, 7, "anchors");
+    expect_error(edit("  epochs: 5", "  epochs: *x"), 10, 11, "aliases");
+    expect_error(edit("  epochs: 5\n", "  epochs: 5\n---\n"), 11, 1, "single YAML document");
+    expect_error(edit("  lr: 0.01", "  lr: [0.01"), 0, 0, "YAML syntax error");
+    expect_error("", 1, 1, "empty spec");
+    expect_error("- a\n- b\n", 1, 1, "mapping");
+}
+
+Test(spec, non_utf8_is_refused)
+{
+    expect_error(edit("name: t", "name: t\xff\xfe"), 0, 0, "UTF-8");
+}
+
+Test(spec, deep_nesting_is_refused)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s  l1: ", BASE);
+    for (int i = 0; i < 100; i++)
+        strcat(text, "[");
+    expect_error(text, 15, 0, "nesting deeper");
+}
+
+/* The billion-laughs pattern is refused at its first anchor, long before
+ * anything could be expanded. */
+Test(spec, billion_laughs_is_refused)
+{
+    const char *bomb =
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n";
+    expect_error(bomb, 1, 4, "anchors");
+}
+
+Test(spec, grid_cap)
+{
+    /* 100000 seeds x 3 keep x 2 l2 = 600000 jobs is allowed ... */
+    rs_spec_t s;
+    cr_assert_eq(parse(edit("{from: 0, to: 2}", "{from: 0, to: 99999}"), &s, NULL), RS_OK);
+    cr_assert_eq(s.n_jobs, 600000);
+    rs_spec_free(&s);
+    /* ... 100000 x 3 x 4 = 1.2 million is not; one axis may not exceed 1e5 */
+    char text[2048];
+    snprintf(text, sizeof text, "%s  l1: [0, 1, 2, 3]\n",
+             edit("{from: 0, to: 2}", "{from: 0, to: 99999}"));
+    expect_error(text, 12, 3, "more than 1000000 jobs");
+    expect_error(edit("{from: 0, to: 2}", "{from: 0, to: 100000}"), 12, 9, "at most 100000");
+}
+
+Test(spec, missing_required_keys)
+{
+    expect_error(edit("  lr: 0.01\n", ""), 9, 3, "missing required key 'lr'");
+    expect_error(edit("model:\n  layers: [1, 8, 8, 1]\n", ""), 1, 1, "missing required key 'model'");
+}
+
+Test(spec, mask_volume_is_capped_with_advice)
+{
+    const char *big =
+        "dataset: {kind: sin, n_train: 100000}\n"
+        "model: {layers: [1, 4096, 4096, 1]}\n"
+        "train: {lr: 0.01, epochs: 100}\n"
+        "axes: {seed: 0, keep_prob: 0.5}\n";
+    expect_error(big, 0, 0, "MiB per job");
+}
+
+Test(spec, load_reports_missing_file)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    cr_assert_eq(rs_spec_load("/nonexistent/spec.yaml", 0, NULL, &s, &err), RS_EINPUT);
+    cr_assert_str_eq(err.path, "/nonexistent/spec.yaml");
+    cr_assert_eq(rs_spec_load("/", 0, NULL, &s, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "directory"), "%s", err.msg);
+}
