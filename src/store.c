@@ -493,55 +493,91 @@ static int read_ds(hid_t loc, const char *name, hid_t mem_type, void *out,
     return rc;
 }
 
-/* Opens a job file and checks it is ours and belongs to this spec/job. */
-static hid_t open_job_file(const char *jobs_dir, const rs_spec_t *spec,
-                           const rs_job_t *job, int *missing, char *path,
-                           size_t n_path, rs_error_t *err)
+/* Where a job's data live: the root of its job file, or the group
+ * /runs/<id> of OUT.h5. */
+typedef struct job_loc {
+    hid_t file, loc;
+    char path[1200];      /* for messages: "file" or "file:/runs/<id>" */
+} job_loc;
+
+static void close_job(job_loc *jl)
 {
-    snprintf(path, n_path, "%s/%s.h5", jobs_dir, job->id);
-    *missing = 0;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        *missing = 1;
-        return -1;
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        rs_error_set(err, RS_EINPUT, path, 0, 0,
-                     "not a readable HDF5 file (damaged job file?)");
-        return -1;
-    }
+    if (jl->loc >= 0 && jl->loc != jl->file)
+        H5Gclose(jl->loc);
+    if (jl->file >= 0)
+        H5Fclose(jl->file);
+    jl->file = jl->loc = -1;
+}
+
+/* Checks that loc holds job `job` of this spec in our format. */
+static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
+                           const rs_job_t *job, rs_error_t *err)
+{
     char fmt[64], hash[80], id[32];
     int64_t version = 0;
-    if (read_attr_str(f, "format", fmt, sizeof fmt) ||
-        strcmp(fmt, RS_JOB_FORMAT_NAME) != 0) {
-        rs_error_set(err, RS_EINPUT, path, 0, 0, "not a regsweep job file");
-        H5Fclose(f);
+    if (read_attr_str(jl->loc, "format", fmt, sizeof fmt) ||
+        strcmp(fmt, RS_JOB_FORMAT_NAME) != 0)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "not a regsweep job"), -1;
+    if (read_attr_i64(jl->loc, "format_version", &version) ||
+        version != RS_FORMAT_VERSION)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "job format version %lld; this regsweep reads "
+                            "version %d", (long long)version,
+                            RS_FORMAT_VERSION), -1;
+    if (read_attr_str(jl->loc, "spec_sha256", hash, sizeof hash) ||
+        strcmp(hash, spec->sha256) != 0)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "job was made by another spec (sha256 %.12s..., "
+                            "this spec %.12s...)", hash, spec->sha256), -1;
+    if (read_attr_str(jl->loc, "job_id", id, sizeof id) || strcmp(id, job->id))
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "holds job '%s', expected '%s'", id, job->id), -1;
+    return 0;
+}
+
+/* Opens job `job` from its job file in the directory `where`, or (from_top)
+ * from /runs/<id> of the results file `where`.  Returns 0 on success, 1 if
+ * the job is not there (*jl closed), -1 on error (err filled). */
+static int open_job(const char *where, int from_top, const rs_spec_t *spec,
+                    const rs_job_t *job, job_loc *jl, rs_error_t *err)
+{
+    jl->file = jl->loc = -1;
+    if (from_top) {
+        snprintf(jl->path, sizeof jl->path, "%s:/runs/%s", where, job->id);
+        jl->file = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (jl->file < 0)
+            return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                                "HDF5 cannot open it"), -1;
+        char link[64];
+        snprintf(link, sizeof link, "runs/%s", job->id);
+        if (H5Lexists(jl->file, "runs", H5P_DEFAULT) <= 0 ||
+            H5Lexists(jl->file, link, H5P_DEFAULT) <= 0) {
+            close_job(jl);
+            return 1;
+        }
+        jl->loc = H5Gopen2(jl->file, link, H5P_DEFAULT);
+        if (jl->loc < 0) {
+            close_job(jl);
+            return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                                "cannot open /runs/%s", job->id), -1;
+        }
+    } else {
+        snprintf(jl->path, sizeof jl->path, "%s/%s.h5", where, job->id);
+        struct stat sb;
+        if (stat(jl->path, &sb) != 0)
+            return 1;
+        jl->file = jl->loc = H5Fopen(jl->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (jl->file < 0)
+            return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                                "not a readable HDF5 file (damaged job "
+                                "file?)"), -1;
+    }
+    if (check_job_attrs(jl, spec, job, err)) {
+        close_job(jl);
         return -1;
     }
-    if (read_attr_i64(f, "format_version", &version) ||
-        version != RS_FORMAT_VERSION) {
-        rs_error_set(err, RS_EINPUT, path, 0, 0,
-                     "job file format version %lld; this regsweep reads "
-                     "version %d", (long long)version, RS_FORMAT_VERSION);
-        H5Fclose(f);
-        return -1;
-    }
-    if (read_attr_str(f, "spec_sha256", hash, sizeof hash) ||
-        strcmp(hash, spec->sha256) != 0) {
-        rs_error_set(err, RS_EINPUT, path, 0, 0,
-                     "job file was made by another spec (sha256 %.12s..., "
-                     "this spec %.12s...)", hash, spec->sha256);
-        H5Fclose(f);
-        return -1;
-    }
-    if (read_attr_str(f, "job_id", id, sizeof id) || strcmp(id, job->id)) {
-        rs_error_set(err, RS_EINPUT, path, 0, 0,
-                     "job file holds job '%s', expected '%s'", id, job->id);
-        H5Fclose(f);
-        return -1;
-    }
-    return f;
+    return 0;
 }
 
 static int read_curves(hid_t f, rs_curves_t *c)
@@ -558,27 +594,25 @@ static int read_curves(hid_t f, rs_curves_t *c)
     return rc;
 }
 
-rs_status rs_store_read_summary(const char *jobs_dir, const rs_spec_t *spec,
-                                const rs_job_t *job, rs_job_summary_t *out,
-                                rs_error_t *err)
+rs_status rs_store_read_summary(const char *where, int from_top,
+                                const rs_spec_t *spec, const rs_job_t *job,
+                                rs_job_summary_t *out, rs_error_t *err)
 {
-    char path[1100];
-    int missing;
     memset(out, 0, sizeof *out);
-    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
-                            err);
-    if (missing) {
+    job_loc jl;
+    int rc = open_job(where, from_top, spec, job, &jl, err);
+    if (rc == 1) {
         out->status = RS_JOB_MISSING;
         return RS_OK;
     }
-    if (f < 0)
+    if (rc < 0)
         return RS_EINPUT;
     rs_job_result_t r;
     memset(&r, 0, sizeof r);
     uint32_t n = spec->settings.epochs + 1;
-    double *buf = malloc(7 * n * sizeof *buf);
+    double *buf = malloc(7 * (size_t)n * sizeof *buf);
     if (!buf) {
-        H5Fclose(f);
+        close_job(&jl);
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     }
     r.curves.n = n;
@@ -588,37 +622,33 @@ rs_status rs_store_read_summary(const char *jobs_dir, const rs_spec_t *spec,
                          &r.curves.train_loss_dropout};
     for (int i = 0; i < 7; i++)
         *slots[i] = buf + (size_t)i * n;
-    int rc = read_curves(f, &r.curves);
-    H5Fclose(f);
+    rc = read_curves(jl.loc, &r.curves);
+    close_job(&jl);
     if (rc) {
         free(buf);
-        return rs_error_set(err, RS_EINPUT, path, 0, 0,
-                            "job file has no readable curves of %u epochs",
-                            n);
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
+                            "no readable curves of %u epochs", n);
     }
     rs_store_summarise(&r, out);
     free(buf);
     return RS_OK;
 }
 
-rs_status rs_store_read_curves(const char *jobs_dir, const rs_spec_t *spec,
-                               const rs_job_t *job, rs_curves_t *c,
-                               rs_error_t *err)
+rs_status rs_store_read_curves(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               rs_curves_t *c, rs_error_t *err)
 {
-    char path[1100];
-    int missing;
-    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
-                            err);
-    if (missing)
-        return rs_error_set(err, RS_EINPUT, path, 0, 0, "no such job file");
-    if (f < 0)
+    job_loc jl;
+    int rc = open_job(where, from_top, spec, job, &jl, err);
+    if (rc == 1)
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
+    if (rc < 0)
         return RS_EINPUT;
-    int rc = read_curves(f, c);
-    H5Fclose(f);
+    rc = read_curves(jl.loc, c);
+    close_job(&jl);
     if (rc)
-        return rs_error_set(err, RS_EINPUT, path, 0, 0,
-                            "job file has no readable curves of %u epochs",
-                            c->n);
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
+                            "no readable curves of %u epochs", c->n);
     return RS_OK;
 }
 
@@ -722,30 +752,36 @@ out:
     H5Gclose(g);
 }
 
-static void write_runs_links(h5w *w, hid_t f, const rs_spec_t *spec,
-                             const rs_job_summary_t *rows, const char *out_path)
+/* Copies every finished job's file into /runs/<id>, so OUT.h5 holds all
+ * results itself: one file to share, and h5diff compares content (HDF5
+ * 1.10's h5diff --follow-symlinks does not: it takes the roots of different
+ * linked files, which share an address, for one object seen twice). */
+static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
+                      const rs_job_summary_t *rows, const char *jobs_dir)
 {
     hid_t g = h5w_group(w, f, "runs");
     if (g < 0)
         return;
-    char dir[1024];
-    rs_store_jobs_dir(out_path, dir, sizeof dir);
-    const char *base = strrchr(dir, '/');
-    base = base ? base + 1 : dir;
     for (uint64_t i = 0; i < spec->n_jobs && !w->st; i++) {
         if (rows[i].status != RS_JOB_DONE)
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        char target[1100];
-        snprintf(target, sizeof target, "%s/%s.h5", base, job.id);
-        if (H5Lcreate_external(target, "/", g, job.id, H5P_DEFAULT,
-                               H5P_DEFAULT) < 0)
-            h5w_fail(w, "create the external link", job.id);
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+        hid_t jf = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (jf < 0) {
+            w->st = rs_error_set(w->err, RS_EINPUT, path, 0, 0,
+                                 "cannot open a finished job's file");
+            break;
+        }
+        if (H5Ocopy(jf, "/", g, job.id, H5P_DEFAULT, H5P_DEFAULT) < 0)
+            h5w_fail(w, "copy the job", job.id);
+        H5Fclose(jf);
     }
     attr_str(w, g, "description",
-             "external links to the job files in the .jobs directory beside "
-             "this file (resolved relative to this file's directory)");
+             "one group per finished job, named by its id: a copy of the "
+             "job file OUT.jobs/<id>.h5");
     H5Gclose(g);
 }
 
@@ -837,7 +873,7 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
     attr_u64(&w, f, "n_failed", failed);
     write_spec_group(&w, f, spec);
     write_jobs_table(&w, f, spec, rows);
-    write_runs_links(&w, f, spec, rows, out_path);
+    copy_runs(&w, f, spec, rows, jobs_dir);
     write_provenance(&w, f, spec, prov, jobs_dir);
     h5w_close(&w);
     if (H5Fclose(f) < 0 && w.st == RS_OK)
@@ -1036,19 +1072,17 @@ static rs_status compare_masks(hid_t f, const char *path,
     return RS_OK;
 }
 
-rs_status rs_store_compare_job(const char *jobs_dir, const rs_spec_t *spec,
-                               const rs_job_t *job, const rs_job_result_t *r,
-                               rs_error_t *err)
+rs_status rs_store_compare_job(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               const rs_job_result_t *r, rs_error_t *err)
 {
-    char path[1100];
-    int missing;
-    hid_t f = open_job_file(jobs_dir, spec, job, &missing, path, sizeof path,
-                            err);
-    if (missing)
-        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+    job_loc jl;
+    int rc = open_job(where, from_top, spec, job, &jl, err);
+    if (rc == 1)
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
                             "job %s has no stored result (not run yet?)",
                             job->id);
-    if (f < 0)
+    if (rc < 0)
         return RS_EINPUT;
     size_t nbuf = r->n_params > (size_t)r->curves.n * 2 ? r->n_params
                                                         : (size_t)r->curves.n * 2;
@@ -1058,15 +1092,16 @@ rs_status rs_store_compare_job(const char *jobs_dir, const rs_spec_t *spec,
                                       "out of memory");
     const rs_arch_t *a = &spec->settings.arch;
     if (!st)
-        st = compare_weights(f, path, "init", a, r->params_init, buf, err);
+        st = compare_weights(jl.loc, jl.path, "init", a, r->params_init, buf, err);
     if (!st)
-        st = compare_curves(f, path, &r->curves, buf, err);
+        st = compare_curves(jl.loc, jl.path, &r->curves, buf, err);
     if (!st)
-        st = compare_masks(f, path, r, err);
+        st = compare_masks(jl.loc, jl.path, r, err);
     if (!st)
-        st = compare_weights(f, path, "final", a, r->params_final, buf, err);
+        st = compare_weights(jl.loc, jl.path, "final", a, r->params_final, buf,
+                             err);
     free(buf);
-    H5Fclose(f);
+    close_job(&jl);
     return st;
 }
 

@@ -149,7 +149,7 @@ static rs_status scan_jobs(const char *jobs_dir, const rs_spec_t *spec,
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        rs_status st = rs_store_read_summary(jobs_dir, spec, &job, &rows[i], err);
+        rs_status st = rs_store_read_summary(jobs_dir, 0, spec, &job, &rows[i], err);
         if (st)
             return st;
         *n_done += rows[i].status == RS_JOB_DONE;
@@ -465,8 +465,6 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
                          const rs_job_t *job, rs_simd simd_cap, int threads,
                          rs_error_t *err)
 {
-    char jobs_dir[1024];
-    rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
     rs_kernels_t k;
     rs_kernels_init(&k, simd_cap);
     rs_dataset_t data;
@@ -479,7 +477,7 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
     rs_data_free(&data);
     if (st)
         return st;
-    st = rs_store_compare_job(jobs_dir, spec, job, &res, err);
+    st = rs_store_compare_job(out_path, 1, spec, job, &res, err);
     rs_job_result_free(&res);
     return st;
 }

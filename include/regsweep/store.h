@@ -7,9 +7,9 @@
  *                     finished, whatever kills the process and when;
  *   OUT.jobs/provenance.tsv  wall times etc., appended per job (volatile);
  *   OUT.h5            the spec, the /jobs summary table, /runs/<id>
- *                     external links to the job files, /provenance; always
- *                     rewritten whole (tmp + rename), so it can be rebuilt
- *                     from the job files at any time.
+ *                     (a copy of each finished job file), /provenance;
+ *                     always rewritten whole (tmp + rename), so it always
+ *                     opens and can be rebuilt from the job files.
  * Everything outside /provenance is a pure function of the spec text and
  * the regsweep version.  HDF5 is called by one thread at a time: callers
  * serialise (the sweep does it with one critical section).
@@ -72,20 +72,24 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
                              rs_error_t *err);
 
-/* Reads the summary of job `job` from jobs_dir.  RS_OK and status DONE if
- * its file exists and belongs to this spec; status MISSING if no file;
- * RS_EINPUT if the file is damaged, of another format version, or made by
- * another spec (hash mismatch). */
-rs_status rs_store_read_summary(const char *jobs_dir, const rs_spec_t *spec,
-                                const rs_job_t *job, rs_job_summary_t *out,
-                                rs_error_t *err);
+/* The reading functions below take `where`: the OUT.jobs directory (its
+ * job files: what --resume trusts) or, with from_top, the results file
+ * OUT.h5 (its /runs/<id> groups: all a user may have been sent). */
+
+/* Reads the summary of job `job`.  RS_OK and status DONE if the job is
+ * there and belongs to this spec; status MISSING if it is not there;
+ * RS_EINPUT if it is damaged, of another format version, or made by another
+ * spec (hash mismatch). */
+rs_status rs_store_read_summary(const char *where, int from_top,
+                                const rs_spec_t *spec, const rs_job_t *job,
+                                rs_job_summary_t *out, rs_error_t *err);
 
 /* Reads a finished job's curves into c (c->n = epochs + 1 and the seven
- * arrays must be allocated by the caller).  RS_EINPUT if the job file is
+ * arrays must be allocated by the caller).  RS_EINPUT if the job is
  * missing, foreign or damaged. */
-rs_status rs_store_read_curves(const char *jobs_dir, const rs_spec_t *spec,
-                               const rs_job_t *job, rs_curves_t *c,
-                               rs_error_t *err);
+rs_status rs_store_read_curves(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               rs_curves_t *c, rs_error_t *err);
 
 /* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
  * entries in job index order; prov may be NULL. */
@@ -99,13 +103,13 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
 rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
                              rs_error_t *err);
 
-/* Compares a recomputed job with its stored file bit for bit: weights, masks,
- * curves.  RS_OK if identical; RS_EMISMATCH with err->msg saying where they
- * first differ (dataset, element, both values); RS_EINPUT if the file is
- * missing or damaged. */
-rs_status rs_store_compare_job(const char *jobs_dir, const rs_spec_t *spec,
-                               const rs_job_t *job, const rs_job_result_t *r,
-                               rs_error_t *err);
+/* Compares a recomputed job with its stored copy bit for bit: weights,
+ * masks, curves.  RS_OK if identical; RS_EMISMATCH with err->msg saying
+ * where they first differ (dataset, element, both values); RS_EINPUT if the
+ * job is missing or damaged. */
+rs_status rs_store_compare_job(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               const rs_job_result_t *r, rs_error_t *err);
 
 /* Appends one line to OUT.jobs/provenance.tsv: id, index, wall_s, worker,
  * threads, finished (ISO 8601). */

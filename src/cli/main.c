@@ -423,7 +423,7 @@ static int cmd_info(int argc, char **argv)
         rs_job_t job;
         rs_job_summary_t row;
         rs_spec_job(&spec, i, &job);
-        if (rs_store_read_summary(jobs_dir, &spec, &job, &row, &err))
+        if (rs_store_read_summary(out, 1, &spec, &job, &row, &err))
             bad++;
         else
             done += row.status == RS_JOB_DONE;

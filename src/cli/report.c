@@ -551,8 +551,6 @@ static rs_status trajectory(const report *r, int print, int store,
 {
     const rs_spec_t *s = &r->spec;
     uint32_t E1 = s->settings.epochs + 1;
-    char jobs_dir[1024];
-    rs_store_jobs_dir(r->out, jobs_dir, sizeof jobs_dir);
     size_t n_rows = (size_t)r->n_cfg * E1;
     double *mean = malloc(n_rows * sizeof *mean), *lo = malloc(n_rows * sizeof *lo),
            *hi = malloc(n_rows * sizeof *hi), *nn = malloc(n_rows * sizeof *nn),
@@ -579,7 +577,7 @@ static rs_status trajectory(const report *r, int print, int store,
                 continue;
             rs_job_t job;
             rs_spec_job(s, idx, &job);
-            if ((st = rs_store_read_curves(jobs_dir, s, &job, &cv, err)))
+            if ((st = rs_store_read_curves(r->out, 1, s, &job, &cv, err)))
                 goto out;
             for (uint32_t e = 0; e < E1; e++)
                 gaps[(size_t)n * E1 + e] = cv.test_loss[e] - cv.train_loss[e];
@@ -794,8 +792,6 @@ int rs_cli_report(int argc, char **argv)
     const rs_spec_t *s = &r.spec;
     r.hidden = rs_spec_n_hidden(s);
     r.classifier = s->settings.arch.loss == RS_LOSS_SOFTMAX_CE;
-    char jobs_dir[1024];
-    rs_store_jobs_dir(out, jobs_dir, sizeof jobs_dir);
     uint32_t n_cfg = s->n_keep * s->n_l2 * s->n_l1;
     size_t ns = s->n_seeds;
     r.rows = calloc(s->n_jobs, sizeof *r.rows);
@@ -811,7 +807,7 @@ int rs_cli_report(int argc, char **argv)
     for (uint64_t i = 0; i < s->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(s, i, &job);
-        if (rs_store_read_summary(jobs_dir, s, &job, &r.rows[i], &err)) {
+        if (rs_store_read_summary(out, 1, s, &job, &r.rows[i], &err)) {
             code = rs_cli_fail(&err);
             goto out;
         }
