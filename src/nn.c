@@ -102,6 +102,45 @@ void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
         dinp[i] = dout[i] * mask[i];
 }
 
+void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
+                            const float *mask, size_t n)
+{
+    if (act == RS_ACT_RELU && mask) {
+        for (size_t i = 0; i < n; i++) {
+            float v = z[i] > 0.0f ? z[i] : 0.0f;
+            h[i] = v;
+            a[i] = v * mask[i];
+        }
+        return;
+    }
+    rs_act_forward(act, h, z, n);
+    if (mask)
+        rs_dropout_forward(a, h, mask, n);
+}
+
+void rs_dropout_act_backward(rs_act act, float *dz, const float *da,
+                             const float *mask, const float *h, size_t n)
+{
+    switch (act) {
+    case RS_ACT_RELU:
+        if (mask)
+            for (size_t i = 0; i < n; i++) {
+                float d = da[i] * mask[i];
+                dz[i] = h[i] > 0.0f ? d : 0.0f;
+            }
+        else
+            for (size_t i = 0; i < n; i++)
+                dz[i] = h[i] > 0.0f ? da[i] : 0.0f;
+        break;
+    case RS_ACT_TANH:
+    case RS_ACT_SIGMOID:
+        if (mask)
+            rs_dropout_backward(dz, da, mask, n);
+        rs_act_backward(act, dz, mask ? dz : da, NULL, h, n);
+        break;
+    }
+}
+
 double rs_mse_forward_backward(float *dpred, const float *pred,
                                const float *target, int B, int n_out)
 {

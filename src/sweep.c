@@ -420,10 +420,16 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         goto out;
     report(&s, RS_EV_START, NULL, NULL, 0);
 #ifdef _OPENMP
-    if (s.inner > 1)
-        omp_set_max_active_levels(2);
+    /* one worker: run it on this thread, so that a job's GEMM threads form
+     * a first-level team instead of a nested one */
+    if (s.outer == 1) {
+        worker_loop(&s, 0);
+    } else {
+        if (s.inner > 1)
+            omp_set_max_active_levels(2);
 #pragma omp parallel num_threads(s.outer)
-    worker_loop(&s, omp_get_thread_num());
+        worker_loop(&s, omp_get_thread_num());
+    }
 #else
     worker_loop(&s, 0);
 #endif

@@ -220,13 +220,10 @@ static float *forward(const rs_train_settings_t *s, workspace_t *ws,
         if (l + 1 == a->n_layers)
             break;
         size_t n = (size_t)nb * n_out;
-        rs_act_forward(a->act, ws->h[l], ws->z[l], n);
-        if (dropped && dropped[l]) {
-            rs_dropout_forward(ws->a[l], ws->h[l], ws->mask[l], n);
-            inp = ws->a[l];
-        } else {
-            inp = ws->h[l];
-        }
+        int drop = dropped && dropped[l];
+        rs_act_dropout_forward(a->act, ws->h[l], ws->a[l], ws->z[l],
+                               drop ? ws->mask[l] : NULL, n);
+        inp = drop ? ws->a[l] : ws->h[l];
     }
     return ws->z[a->n_layers - 1];
 }
@@ -251,9 +248,9 @@ static void backward(const rs_train_settings_t *s, workspace_t *ws,
         if (l == 0)
             break;
         size_t n = (size_t)nb * n_in;
-        if (dropped[l - 1])
-            rs_dropout_backward(dinp, dinp, ws->mask[l - 1], n);
-        rs_act_backward(a->act, dinp, dinp, ws->z[l - 1], ws->h[l - 1], n);
+        rs_dropout_act_backward(a->act, dinp, dinp,
+                                dropped[l - 1] ? ws->mask[l - 1] : NULL,
+                                ws->h[l - 1], n);
         float *t = dout;
         dout = dinp;
         dinp = t;

@@ -221,3 +221,32 @@ Test(nn, parameter_layout)
     /* 784*256 + 256 + 256*256 + 256 + 256*10 + 10 = 269322 (the D2L MLP) */
     cr_assert_eq(rs_arch_n_params(&a), 269322);
 }
+
+/* The fused training forms give the bits of the separate calls. */
+Test(nn, fused_forms_equal_separate_calls)
+{
+    enum { N = 333 };
+    float z[N], m[N], da[N];
+    fill(z, N, 50, -3, 3);
+    fill(da, N, 51, -1, 1);
+    for (int i = 0; i < N; i++)
+        m[i] = (i % 3) ? 1.0f / 0.7f : 0.0f;
+    z[0] = -0.0f;
+    for (int act = RS_ACT_RELU; act <= RS_ACT_SIGMOID; act++)
+        for (int with_mask = 0; with_mask < 2; with_mask++) {
+            const float *mask = with_mask ? m : NULL;
+            float h1[N], a1[N], h2[N], a2[N], d1[N], d2[N];
+            rs_act_dropout_forward((rs_act)act, h1, a1, z, mask, N);
+            rs_act_forward((rs_act)act, h2, z, N);
+            if (mask)
+                rs_dropout_forward(a2, h2, mask, N);
+            cr_assert_eq(memcmp(h1, h2, sizeof h1), 0);
+            if (mask)
+                cr_assert_eq(memcmp(a1, a2, sizeof a1), 0);
+            rs_dropout_act_backward((rs_act)act, d1, da, mask, h1, N);
+            if (mask)
+                rs_dropout_backward(d2, da, mask, N);
+            rs_act_backward((rs_act)act, d2, mask ? d2 : da, z, h2, N);
+            cr_assert_eq(memcmp(d1, d2, sizeof d1), 0, "act %d mask %d", act, with_mask);
+        }
+}

@@ -75,6 +75,17 @@ void rs_dropout_forward(float *out, const float *inp, const float *mask,
 void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
                          size_t n);
 
+/* Fused forms used in training (one pass instead of two; the same float
+ * operations in the same order, so the same bits as the separate calls):
+ *   forward:  h = act(z); a = h * mask           (mask NULL: a untouched)
+ *   backward: dz = (da * mask) * act'(h)         (mask NULL: dz = da * act')
+ * where relu' is taken from the activation (h > 0 iff z > 0). dz may be
+ * da. */
+void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
+                            const float *mask, size_t n);
+void rs_dropout_act_backward(rs_act act, float *dz, const float *da,
+                             const float *mask, const float *h, size_t n);
+
 /* ---- losses -------------------------------------------------------------
  * Each returns the SUM of the per-sample losses over the B rows (double,
  * summed in row order) and, when dpred is not NULL, writes the gradient of
