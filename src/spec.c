@@ -436,8 +436,9 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 
 /* A list of distinct non-negative integers below limit, or "all". */
 static rs_status parse_index_list(const yt_node *n, const char *what,
-                                  uint32_t limit, uint32_t **out,
-                                  uint32_t *n_out, int *all, rs_error_t *err)
+                                  uint32_t limit, int allow_negative,
+                                  uint32_t **out, uint32_t *n_out, int *all,
+                                  rs_error_t *err)
 {
     if (n->type == YT_SCALAR && !n->quoted && strcmp(n->value, "all") == 0) {
         *all = 1;
@@ -451,8 +452,14 @@ static rs_status parse_index_list(const yt_node *n, const char *what,
     if (!v)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     *out = v;
-    for (size_t i = 0; i < n->n; i++)
-        TRY(get_u32(n->kids[i], what, 0, limit - 1, &v[i], err));
+    /* negative indices count from the end when allowed: -1 is the last
+     * epoch, so a spec keeps meaning the same under train.epochs=... */
+    for (size_t i = 0; i < n->n; i++) {
+        int64_t x;
+        TRY(get_i64(n->kids[i], what, allow_negative ? -(int64_t)limit : 0,
+                    (int64_t)limit - 1, &x, err));
+        v[i] = (uint32_t)(x < 0 ? x + (int64_t)limit : x);
+    }
     /* sort (insertion: lists are short) and refuse duplicates */
     for (size_t i = 1; i < n->n; i++)
         for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
@@ -460,11 +467,12 @@ static rs_status parse_index_list(const yt_node *n, const char *what,
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
-    for (size_t i = 1; i < n->n; i++)
-        if (v[i] == v[i - 1])
-            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
-                                "%s: index %u is listed twice", what, v[i]);
-    *n_out = (uint32_t)n->n;
+    /* a selection: repeats (e.g. 0 and -1 with one epoch) select once */
+    size_t k = 0;
+    for (size_t i = 0; i < n->n; i++)
+        if (k == 0 || v[i] != v[k - 1])
+            v[k++] = v[i];
+    *n_out = (uint32_t)k;
     return RS_OK;
 }
 
@@ -498,13 +506,13 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     const yt_node *e = yt_get(v, "epochs"), *st = yt_get(v, "steps");
     if (e) {
         t->mask_sel.epochs_all = 0;
-        TRY(parse_index_list(e, "record.masks.epochs", t->epochs,
+        TRY(parse_index_list(e, "record.masks.epochs", t->epochs, 1,
                              &s->mask_epochs, &t->mask_sel.n_epochs,
                              &t->mask_sel.epochs_all, err));
     }
     if (st) {
         t->mask_sel.steps_all = 0;
-        TRY(parse_index_list(st, "record.masks.steps", UINT32_MAX,
+        TRY(parse_index_list(st, "record.masks.steps", UINT32_MAX, 0,
                              &s->mask_steps, &t->mask_sel.n_steps,
                              &t->mask_sel.steps_all, err));
     }

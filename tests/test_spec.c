@@ -264,3 +264,28 @@ Test(spec, load_reports_missing_file)
     cr_assert_eq(rs_spec_load("/", 0, NULL, &s, &err), RS_EINPUT);
     cr_assert(strstr(err.msg, "directory"), "%s", err.msg);
 }
+
+/* record.masks.epochs may count from the end: -1 is the last epoch, and a
+ * repeat (0 and -1 with one epoch) selects once. */
+Test(spec, mask_epochs_count_from_the_end)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    char text[2048];
+    snprintf(text, sizeof text, "%srecord: {masks: {epochs: [-1, 0, 2], steps: [0]}}\n", BASE);
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.settings.mask_sel.n_epochs, 3);
+    cr_assert_eq(s.mask_epochs[0], 0);
+    cr_assert_eq(s.mask_epochs[1], 2);
+    cr_assert_eq(s.mask_epochs[2], 4);   /* epochs: 5 */
+    rs_spec_free(&s);
+    char *over[] = {"train.epochs=1"};
+    cr_assert_eq(rs_spec_parse(text, strlen(text), "t.yaml", 1, over, &s, &err),
+                 RS_EINPUT);           /* 2 is out of range for one epoch */
+    snprintf(text, sizeof text, "%srecord: {masks: {epochs: [0, -1]}}\n", BASE);
+    cr_assert_eq(rs_spec_parse(text, strlen(text), "t.yaml", 1, over, &s, &err), RS_OK);
+    cr_assert_eq(s.settings.mask_sel.n_epochs, 1);
+    rs_spec_free(&s);
+    snprintf(text, sizeof text, "%srecord: {masks: {epochs: [-6]}}\n", BASE);
+    expect_error(text, 15, 27, "from -5 to 4");
+}
