@@ -1162,50 +1162,97 @@ static rs_status copy_file(const char *from, const char *to, rs_error_t *err)
     return RS_OK;
 }
 
-rs_status rs_store_write_analysis(const char *out_path, const char *table,
+struct rs_analysis {
+    hid_t file, group;
+    h5w w;
+    char path[1100], tmp[1100];
+};
+
+rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
+                                  rs_error_t *err)
+{
+    *out = NULL;
+    rs_analysis_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    snprintf(a->path, sizeof a->path, "%s", out_path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", out_path);
+    rs_status st = copy_file(out_path, a->tmp, err);
+    if (st) {
+        free(a);
+        return st;
+    }
+    a->file = H5Fopen(a->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (a->file < 0) {
+        unlink(a->tmp);
+        free(a);
+        return rs_error_set(err, RS_EIO, out_path, 0, 0,
+                            "HDF5 cannot open a copy of it for writing");
+    }
+    h5w_open(&a->w, a->tmp, err);
+    if (H5Lexists(a->file, "analysis", H5P_DEFAULT) > 0)
+        H5Ldelete(a->file, "analysis", H5P_DEFAULT);
+    a->group = h5w_group(&a->w, a->file, "analysis");
+    if (a->group >= 0)
+        attr_str(&a->w, a->group, "description",
+                 "written by regsweep report; dropped whenever the sweep "
+                 "rewrites this file");
+    if (a->w.st) {
+        st = a->w.st;
+        rs_store_analysis_abort(&a);
+        return st;
+    }
+    *out = a;
+    return RS_OK;
+}
+
+rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
                                   const rs_table_col_t *cols, int n_cols,
                                   uint64_t n_rows, const char *description,
                                   rs_error_t *err)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-    rs_status st = copy_file(out_path, tmp, err);
-    if (st)
-        return st;
-    hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0) {
-        unlink(tmp);
-        return rs_error_set(err, RS_EIO, tmp, 0, 0, "HDF5 cannot open it");
-    }
-    h5w w;
-    h5w_open(&w, tmp, err);
-    hid_t ga = -1;
-    if (H5Lexists(f, "analysis", H5P_DEFAULT) > 0)
-        ga = H5Gopen2(f, "analysis", H5P_DEFAULT);
-    else
-        ga = h5w_group(&w, f, "analysis");
-    if (ga >= 0) {
-        if (H5Lexists(ga, table, H5P_DEFAULT) > 0)
-            H5Ldelete(ga, table, H5P_DEFAULT);
-        hid_t g = h5w_group(&w, ga, table);
-        if (g >= 0) {
-            for (int c = 0; c < n_cols; c++) {
-                if (cols[c].is_text)
-                    ds_strings(&w, g, cols[c].name, cols[c].text, n_rows);
-                else
-                    ds_f64(&w, g, cols[c].name, cols[c].num, n_rows);
-            }
-            attr_str(&w, g, "description", description);
-            H5Gclose(g);
+    a->w.err = err;
+    hid_t g = h5w_group(&a->w, a->group, table);
+    if (g >= 0) {
+        for (int c = 0; c < n_cols; c++) {
+            if (cols[c].is_text)
+                ds_strings(&a->w, g, cols[c].name, cols[c].text, n_rows);
+            else
+                ds_f64(&a->w, g, cols[c].name, cols[c].num, n_rows);
         }
-        H5Gclose(ga);
+        attr_str(&a->w, g, "description", description);
+        H5Gclose(g);
     }
-    h5w_close(&w);
-    if (H5Fclose(f) < 0 && w.st == RS_OK)
-        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0, "HDF5 could not close");
-    if (w.st) {
-        unlink(tmp);
-        return w.st;
-    }
-    return commit_file(tmp, out_path, err);
+    return a->w.st;
+}
+
+void rs_store_analysis_abort(rs_analysis_t **pa)
+{
+    rs_analysis_t *a = *pa;
+    if (!a)
+        return;
+    if (a->group >= 0)
+        H5Gclose(a->group);
+    h5w_close(&a->w);
+    H5Fclose(a->file);
+    unlink(a->tmp);
+    free(a);
+    *pa = NULL;
+}
+
+rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
+{
+    rs_analysis_t *a = *pa;
+    rs_status st = a->w.st;
+    H5Gclose(a->group);
+    h5w_close(&a->w);
+    if (H5Fclose(a->file) < 0 && st == RS_OK)
+        st = rs_error_set(err, RS_EIO, a->tmp, 0, 0, "HDF5 could not close");
+    if (st == RS_OK)
+        st = commit_file(a->tmp, a->path, err);
+    else
+        unlink(a->tmp);
+    free(a);
+    *pa = NULL;
+    return st;
 }

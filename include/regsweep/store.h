@@ -117,8 +117,10 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
                            double wall_s, int worker, int threads,
                            rs_error_t *err);
 
-/* Writes the report's tables under /analysis of OUT.h5 (replacing any
- * earlier /analysis).  Each table is a group of 1-D columns. */
+/* The report's tables under /analysis of OUT.h5.  begin copies OUT.h5 to
+ * OUT.h5.tmp and drops any earlier /analysis; each table call writes one
+ * group of 1-D columns; commit closes, fsyncs and renames the copy over
+ * OUT.h5 (abort deletes it).  OUT.h5 is never modified in place. */
 typedef struct rs_table_col {
     const char *name;
     int is_text;               /* 1: text (vlen UTF-8), 0: float64        */
@@ -126,10 +128,16 @@ typedef struct rs_table_col {
     const char *const *text;
 } rs_table_col_t;
 
-rs_status rs_store_write_analysis(const char *out_path, const char *table,
+typedef struct rs_analysis rs_analysis_t;
+
+rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
+                                  rs_error_t *err);
+rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
                                   const rs_table_col_t *cols, int n_cols,
                                   uint64_t n_rows, const char *description,
                                   rs_error_t *err);
+rs_status rs_store_analysis_commit(rs_analysis_t **a, rs_error_t *err);
+void rs_store_analysis_abort(rs_analysis_t **a);
 
 /* The time now as ISO 8601 UTC ("2026-11-23T09:30:44Z"). */
 void rs_store_now_iso(char *buf, size_t n_bytes);

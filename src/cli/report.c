@@ -546,7 +546,7 @@ static void print_json(const report *r)
 
 /* Mean gap per epoch for every config: stored in /analysis/trajectory and
  * printed at about ten epochs.  Reads every job's curves. */
-static rs_status trajectory(const report *r, int print, int store,
+static rs_status trajectory(const report *r, int print, rs_analysis_t *store,
                             rs_error_t *err)
 {
     const rs_spec_t *s = &r->spec;
@@ -620,7 +620,7 @@ static rs_status trajectory(const report *r, int print, int store,
                                  {"gap_mean", 0, mean, NULL},
                                  {"gap_ci_lo", 0, lo, NULL},
                                  {"gap_ci_hi", 0, hi, NULL}};
-        st = rs_store_write_analysis(r->out, "trajectory", cols, 6, n_rows,
+        st = rs_store_analysis_table(store, "trajectory", cols, 6, n_rows,
                                      "mean clean gap (test - train loss) per "
                                      "config and epoch over the finished "
                                      "seeds, with its t-interval", err);
@@ -633,14 +633,15 @@ out:
 
 /* ---- /analysis tables ------------------------------------------------------ */
 
-static rs_status store_tables(const report *r, rs_error_t *err)
+static rs_status store_tables(const report *r, rs_analysis_t *an,
+                              rs_error_t *err)
 {
     uint32_t nc = r->n_cfg;
-    int n_num = 3 + 4 * N_METRICS + 3;
+    int n_num = 3 + 4 * N_METRICS + 2 + 16;
     double *num = calloc((size_t)n_num * nc + 1, sizeof *num);
     const char **lab = malloc((nc + 1) * sizeof *lab);
-    rs_table_col_t cols[64];
-    char names[64][40];
+    rs_table_col_t cols[80];
+    char names[80][40];
     int k = 0;
     rs_status st = RS_OK;
     if (!num || !lab) {
@@ -676,11 +677,15 @@ static rs_status store_tables(const report *r, rs_error_t *err)
         snprintf(nm, sizeof nm, "%s_ci_hi", METRIC[m]);
         COL(nm, r->cfg[c].sum[m].ci_hi);
     }
-    COL("keep_prob_1", r->hidden ? r->spec.keep[(size_t)r->cfg[c].i_keep * r->hidden] : 1.0);
+    for (int l = 0; l < r->hidden && l < 16; l++) {
+        char nm[40];
+        snprintf(nm, sizeof nm, "keep_prob_%d", l + 1);
+        COL(nm, r->spec.keep[(size_t)r->cfg[c].i_keep * r->hidden + l]);
+    }
     COL("l2", r->spec.l2[r->cfg[c].i_l2]);
     COL("l1", r->spec.l1[r->cfg[c].i_l1]);
 #undef COL
-    st = rs_store_write_analysis(r->out, "configs", cols, k, nc,
+    st = rs_store_analysis_table(an, "configs", cols, k, nc,
                                  r->at_best ? "per config over seeds, at each "
                                               "job's epoch of smallest test loss"
                                             : "per config over seeds, at the "
@@ -734,7 +739,7 @@ static rs_status store_tables(const report *r, rs_error_t *err)
                  "seed %llu, %u replicates, stream = row",
                  r->cfg[r->baseline].label,
                  (unsigned long long)r->spec.boot_seed, r->spec.n_boot);
-        st = rs_store_write_analysis(r->out, "comparisons", cc, 19, n, desc, err);
+        st = rs_store_analysis_table(an, "comparisons", cc, 19, n, desc, err);
         free(v); free(cl); free(ml); free(tl);
     }
 out:
@@ -847,12 +852,20 @@ int rs_cli_report(int argc, char **argv)
                    (unsigned long long)r.n_missing);
     }
     free(order);
-    if (store && store_tables(&r, &err)) {
+    rs_analysis_t *an = NULL;
+    if (store && (rs_store_analysis_begin(out, &an, &err) ||
+                  store_tables(&r, an, &err))) {
+        rs_store_analysis_abort(&an);
         code = rs_cli_fail(&err);
         goto out;
     }
     if ((traj || store) &&
-        trajectory(&r, traj && (f == F_TEXT || f == F_MD), store, &err)) {
+        trajectory(&r, traj && (f == F_TEXT || f == F_MD), an, &err)) {
+        rs_store_analysis_abort(&an);
+        code = rs_cli_fail(&err);
+        goto out;
+    }
+    if (an && rs_store_analysis_commit(&an, &err)) {
         code = rs_cli_fail(&err);
         goto out;
     }
