@@ -37,16 +37,27 @@ typedef enum rs_trans { RS_NOTRANS = 0, RS_TRANS = 1 } rs_trans;
  *   op(A) is M x K: A itself (row-major, row stride lda) or, with RS_TRANS,
  *          A stored K x M (row stride lda) read transposed;
  *   op(B) is K x N: B itself (row stride ldb) or B stored N x K, transposed;
- *   init: accumulate ? C[i][j] : (bias ? bias[j] : +0.0f).
- * work: at least rs_gemm_work_floats(...) floats, 64-byte aligned.
- * n_threads >= 1: the outputs are split into fixed blocks over that many
- * OpenMP threads (ignored when built without OpenMP). */
+ *   init: accumulate ? C[i][j] : (bias ? bias[j] : +0.0f) (bias is ignored
+ *         when accumulating); K == 0 leaves every output at init.
+ * C must not overlap A, B, bias or work.  M, N, K >= 0; M or N == 0 does
+ * nothing.
+ * work: at least rs_gemm_work_floats(...) floats, 64-byte aligned (NULL
+ * when that is 0); its contents on entry and exit mean nothing.
+ * n_threads: at most that many OpenMP threads, each computing a fixed block
+ * of outputs.  Fewer are used when the product is small (about 2^17 FMAs a
+ * thread at least), and one inside a parallel region that may not nest
+ * (omp_get_max_active_levels); without OpenMP it is ignored.  The bits of
+ * C never depend on it.
+ * Bit-identity is tested for finite inputs.  Where NaNs arise or are input,
+ * outputs are NaN in every path, but which NaN payload survives when two
+ * NaNs meet in one fmaf may differ between paths. */
 typedef void (*rs_gemm_fn)(rs_trans ta, rs_trans tb, int M, int N, int K,
                            const float *A, int lda, const float *B, int ldb,
                            const float *bias, int accumulate, float *C,
                            int ldc, float *work, int n_threads);
 
-/* Fills scale_mask and/or bits exactly as rs_dropout_mask_ref (rng.h). */
+/* Fills scale_mask and/or bits and returns the kept count exactly as
+ * rs_dropout_mask_ref (rng.h), with the same preconditions. */
 typedef uint64_t (*rs_dropout_mask_fn)(rs_key_t key, uint32_t layer,
                                        uint32_t epoch, uint32_t step,
                                        uint32_t n_samples, uint32_t n_units,
@@ -71,11 +82,16 @@ const char *rs_simd_name(rs_simd simd);
 /* Fills k with the best path <= cap that the CPU supports; returns it. */
 rs_simd rs_kernels_init(rs_kernels_t *k, rs_simd cap);
 
-/* Scratch floats the fast GEMM needs for this call (0 allowed). */
+/* Scratch floats a GEMM call needs (0 allowed): the same for every path
+ * and thread count, so one buffer sized for the largest call of a job
+ * serves all of them.  Non-zero when tb == RS_TRANS (op(B) is packed:
+ * K x N rounded up to 32) and when ta == RS_NOTRANS with N <= 8 (op(A) is
+ * transposed for the narrow-output kernels: about K x M). */
 size_t rs_gemm_work_floats(rs_trans ta, rs_trans tb, int M, int N, int K,
                            int n_threads);
 
-/* The naive triple loop: the definition every fast path must match. */
+/* The naive triple loop: the definition every fast path must match.
+ * Single-threaded; work and n_threads are ignored. */
 void rs_gemm_ref(rs_trans ta, rs_trans tb, int M, int N, int K,
                  const float *A, int lda, const float *B, int ldb,
                  const float *bias, int accumulate, float *C, int ldc,

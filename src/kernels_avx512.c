@@ -1,0 +1,734 @@
+/* kernels_avx512.c — the AVX-512 path (compiled with -mavx512f -mavx512vl
+ * -mavx512dq -mavx512bw -mfma; called only when rs_simd_detect() says the
+ * CPU and OS support it).
+ *
+ * GEMM: a register tile of mr rows x 32 columns (two zmm per row), or mr x 16
+ * for a last panel of at most 16 columns, held in registers across the whole
+ * k loop.  Per k it loads the 32 values of op(B) row k once, broadcasts
+ * op(A)[i][k] for each tile row and issues one _mm512_fmadd_ps per vector:
+ * lane j of that instruction is exactly fmaf(opA[i][k], opB[k][j], c[i][j]),
+ * so every output is the reference chain, k in increasing order.  Nothing is
+ * summed across lanes or across k blocks.
+ *
+ * Dropout: Philox4x32-10 on 16 counters at once (one block per lane), the
+ * words transposed back into unit order, then the scalar rule of
+ * rs_dropout_mask_ref: kept iff (word >> 8) < threshold.
+ */
+#if defined(__x86_64__) && defined(RS_HAVE_X86_SIMD)
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+
+/* Tile heights.  Zen 4 retires one zmm FMA per cycle with latency 4, so a
+ * tile needs at least 4 independent accumulators.  8, 12 and 14 rows x 32
+ * all measured ~115 GFLOP/s at 256x256x256 (the core's peak is ~117: 3.66
+ * GHz x 32 flops); 8 leaves the fewest remainder rows. */
+#define MR2 8  /* rows of an mr x 32 tile: 16 accumulators            */
+#define MR1 16 /* rows of an mr x 16 tile (last panel, <= 16 columns) */
+/* Rows per cache block, a multiple of MR2 and MR1: of 64, 128, 256 and
+ * unblocked, 64 was best at 10000x256x784 (108 vs 83 GFLOP/s unblocked)
+ * and no worse elsewhere. */
+#define MC 64
+
+#define RS_INLINE static inline __attribute__((always_inline))
+
+/* X(r) for every row a tile can have (MR1 = 16). */
+#define FOR_ROWS(X)                                                           \
+    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)      \
+        X(13) X(14) X(15)
+
+/* The mask of the first n of 16 lanes (n clamped to 0..16). */
+static inline __mmask16 lanes(int n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF
+                   : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* One tile: rows r < mr of c (row stride ldc), nv vectors of 16 columns, the
+ * last vector's lanes limited by m_last (the others are full).
+ * a points at op(A)[i0][0]; a_kc says op(A) is k-contiguous (A not
+ * transposed: the next row is a + a_s, the next k a + 1) or i-contiguous
+ * (transposed: next row a + 1, next k a + a_s).  b points at op(B)[0][j0],
+ * row stride b_ks; lanes outside m_last are not loaded (masked loads) when
+ * nv == 1 or b_masked, else they must be readable (packed panels). */
+RS_INLINE void tile(const int mr, const int nv, const int a_kc, int K,
+                    const float *a, ptrdiff_t a_s, const float *b,
+                    ptrdiff_t b_ks, int b_masked, __mmask16 m_last, float *c,
+                    ptrdiff_t ldc, const float *bias, int accumulate)
+{
+    const __mmask16 m0 = nv == 1 ? m_last : (__mmask16)0xFFFF;
+    const __mmask16 m1 = m_last;
+    /* Accumulators c<r>_<v> for row r, vector v: named variables rather
+     * than an array, so that gcc and clang keep them in registers; rows
+     * r >= mr (a constant in each instance) are dead code. */
+#define ACC_DECL(r) __m512 c##r##_0 = _mm512_setzero_ps(), c##r##_1 = c##r##_0;
+#define ACC_INIT(r)                                                           \
+    if (r < mr) {                                                             \
+        if (accumulate) {                                                     \
+            c##r##_0 = _mm512_maskz_loadu_ps(m0, c + r * ldc);                \
+            if (nv == 2)                                                      \
+                c##r##_1 = _mm512_maskz_loadu_ps(m1, c + r * ldc + 16);       \
+        } else if (bias) {                                                    \
+            c##r##_0 = _mm512_maskz_loadu_ps(m0, bias);                       \
+            if (nv == 2)                                                      \
+                c##r##_1 = _mm512_maskz_loadu_ps(m1, bias + 16);              \
+        }                                                                     \
+    }
+#define ACC_FMA(r)                                                            \
+    if (r < mr) {                                                             \
+        __m512 ar = _mm512_set1_ps(a_kc ? a[r * a_s] : a[r]);                 \
+        c##r##_0 = _mm512_fmadd_ps(ar, b0, c##r##_0);                         \
+        if (nv == 2)                                                          \
+            c##r##_1 = _mm512_fmadd_ps(ar, b1, c##r##_1);                     \
+    }
+#define ACC_STORE(r)                                                          \
+    if (r < mr) {                                                             \
+        _mm512_mask_storeu_ps(c + r * ldc, m0, c##r##_0);                     \
+        if (nv == 2)                                                          \
+            _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c##r##_1);            \
+    }
+    FOR_ROWS(ACC_DECL)
+    FOR_ROWS(ACC_INIT)
+    for (int k = 0; k < K; k++) {
+        /* A tile of <= 16 columns always loads through its mask (all ones
+         * when it is full; no branch in its loop, which gcc did not
+         * unswitch); 32-column tiles only when they must, since masked
+         * loads cost about 3% there. */
+        __m512 b0, b1 = _mm512_setzero_ps();
+        if (nv == 1) {
+            b0 = _mm512_maskz_loadu_ps(m0, b);
+        } else {
+            b0 = _mm512_loadu_ps(b);
+            b1 = b_masked ? _mm512_maskz_loadu_ps(m1, b + 16)
+                          : _mm512_loadu_ps(b + 16);
+        }
+        FOR_ROWS(ACC_FMA)
+        a += a_kc ? 1 : a_s;
+        b += b_ks;
+    }
+    FOR_ROWS(ACC_STORE)
+#undef ACC_DECL
+#undef ACC_INIT
+#undef ACC_FMA
+#undef ACC_STORE
+}
+
+typedef void (*tile_fn)(int K, const float *a, ptrdiff_t a_s, const float *b,
+                        ptrdiff_t b_ks, int b_masked, __mmask16 m_last,
+                        float *c, ptrdiff_t ldc, const float *bias,
+                        int accumulate);
+
+/* Instances for each constant (mr, nv, a_kc), so that the accumulators live
+ * in registers. */
+#define TILE_INSTANCE(mr, nv, kc)                                             \
+    static void tile_##mr##_##nv##_##kc(                                      \
+        int K, const float *a, ptrdiff_t a_s, const float *b, ptrdiff_t b_ks, \
+        int b_masked, __mmask16 m_last, float *c, ptrdiff_t ldc,              \
+        const float *bias, int accumulate)                                    \
+    {                                                                         \
+        tile(mr, nv, kc, K, a, a_s, b, b_ks, b_masked, m_last, c, ldc, bias,  \
+             accumulate);                                                     \
+    }
+#define TILE_ROWS8(nv, kc)                                                    \
+    TILE_INSTANCE(1, nv, kc)                                                  \
+    TILE_INSTANCE(2, nv, kc)                                                  \
+    TILE_INSTANCE(3, nv, kc)                                                  \
+    TILE_INSTANCE(4, nv, kc)                                                  \
+    TILE_INSTANCE(5, nv, kc)                                                  \
+    TILE_INSTANCE(6, nv, kc)                                                  \
+    TILE_INSTANCE(7, nv, kc)                                                  \
+    TILE_INSTANCE(8, nv, kc)
+#define TILE_ROWS16(nv, kc)                                                   \
+    TILE_ROWS8(nv, kc)                                                        \
+    TILE_INSTANCE(9, nv, kc)                                                  \
+    TILE_INSTANCE(10, nv, kc)                                                 \
+    TILE_INSTANCE(11, nv, kc)                                                 \
+    TILE_INSTANCE(12, nv, kc)                                                 \
+    TILE_INSTANCE(13, nv, kc)                                                 \
+    TILE_INSTANCE(14, nv, kc)                                                 \
+    TILE_INSTANCE(15, nv, kc)                                                 \
+    TILE_INSTANCE(16, nv, kc)
+
+TILE_ROWS8(2, 0)
+TILE_ROWS8(2, 1)
+TILE_ROWS16(1, 0)
+TILE_ROWS16(1, 1)
+
+#define LIST8(nv, kc)                                                         \
+    tile_1_##nv##_##kc, tile_2_##nv##_##kc, tile_3_##nv##_##kc,               \
+        tile_4_##nv##_##kc, tile_5_##nv##_##kc, tile_6_##nv##_##kc,           \
+        tile_7_##nv##_##kc, tile_8_##nv##_##kc
+#define LIST16(nv, kc)                                                        \
+    LIST8(nv, kc), tile_9_##nv##_##kc, tile_10_##nv##_##kc,                   \
+        tile_11_##nv##_##kc, tile_12_##nv##_##kc, tile_13_##nv##_##kc,        \
+        tile_14_##nv##_##kc, tile_15_##nv##_##kc, tile_16_##nv##_##kc
+
+/* [a_kc][mr - 1] */
+static const tile_fn tiles2[2][MR2] = {{LIST8(2, 0)}, {LIST8(2, 1)}};
+static const tile_fn tiles1[2][MR1] = {{LIST16(1, 0)}, {LIST16(1, 1)}};
+
+/* ----------------------------------------------------- transposition -- */
+
+/* dst[c * ds + r] = src[r * ss + c] for r < 16, c < n_cols, where rows
+ * r >= n_rows read as zeros (n_rows may be <= 0: src is then not read);
+ * only the lanes (rows) in store_mask are written. */
+static void transpose16(const float *src, ptrdiff_t ss, int n_rows,
+                        int n_cols, float *dst, ptrdiff_t ds,
+                        __mmask16 store_mask)
+{
+    const __mmask16 lm = lanes(n_cols);
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < n_rows ? _mm512_maskz_loadu_ps(lm, src + i * ss)
+                          : _mm512_setzero_ps();
+    /* t[2i], t[2i+1]: rows 2i, 2i+1 interleaved per 128-bit lane. */
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* r[4g+q], 128-bit lane L: column 4L+q of rows 4g .. 4g+3. */
+    for (int g4 = 0; g4 < 4; g4++) {
+        __m512d a = _mm512_castps_pd(t[4 * g4]);
+        __m512d b = _mm512_castps_pd(t[4 * g4 + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * g4 + 2]);
+        __m512d d = _mm512_castps_pd(t[4 * g4 + 3]);
+        r[4 * g4 + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * g4 + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * g4 + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * g4 + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* A 4 x 4 transpose of 128-bit lanes: column 4L+q = lane L of r[q],
+     * r[4+q], r[8+q], r[12+q]. */
+    for (int q = 0; q < 4; q++) {
+        __m512 a0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44);
+        __m512 a1 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44);
+        __m512 a2 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
+        __m512 a3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
+        t[q] = _mm512_shuffle_f32x4(a0, a1, 0x88);
+        t[4 + q] = _mm512_shuffle_f32x4(a0, a1, 0xDD);
+        t[8 + q] = _mm512_shuffle_f32x4(a2, a3, 0x88);
+        t[12 + q] = _mm512_shuffle_f32x4(a2, a3, 0xDD);
+    }
+    for (int c = 0; c < n_cols; c++)
+        _mm512_mask_storeu_ps(dst + c * ds, store_mask, t[c]);
+}
+
+void rs_gemm_pack_bt_avx512(const float *B, ptrdiff_t ldb, int N, int K,
+                            int p0, int p1, float *dst)
+{
+    for (int p = p0; p < p1; p++) {
+        float *panel = dst + (ptrdiff_t)p * K * RS_GEMM_PANEL;
+        for (int h = 0; h < RS_GEMM_PANEL; h += 16) {
+            const int j = p * RS_GEMM_PANEL + h, n_rows = N - j;
+            const float *src = n_rows > 0 ? B + (ptrdiff_t)j * ldb : B;
+            for (int k0 = 0; k0 < K; k0 += 16)
+                transpose16(src + k0, ldb, n_rows, K - k0 < 16 ? K - k0 : 16,
+                            panel + (ptrdiff_t)k0 * RS_GEMM_PANEL + h,
+                            RS_GEMM_PANEL, 0xFFFF);
+        }
+    }
+}
+
+/* at[k * at_ld + i] = A[i * lda + k] for i in [i0, i1), k < K: only those
+ * rows of at are written (other threads own the others). */
+static void fill_at(const rs_gemm_args_t *g, int i0, int i1)
+{
+    for (int i = i0; i < i1; i += 16) {
+        const int n_rows = i1 - i < 16 ? i1 - i : 16;
+        for (int k0 = 0; k0 < g->K; k0 += 16)
+            transpose16(g->A + i * g->a_rs + k0, g->a_rs, n_rows,
+                        g->K - k0 < 16 ? g->K - k0 : 16,
+                        g->at + k0 * g->at_ld + i, g->at_ld, lanes(n_rows));
+    }
+}
+
+/* --------------------------------------------------- narrow outputs -- */
+
+/* For N <= 8 (and transposed A with N < 16) a tile is n columns x up to
+ * 16 * nvec rows, one vector per 16 rows: lane l of accumulator (v, j) is
+ * output (16v + l, j), and per k one fmadd multiplies op(A) column k (16
+ * rows, loaded from the i-contiguous copy) by the broadcast op(B)[k][j].
+ * Again exactly fmaf(opA[i][k], opB[k][j], c) per lane, k increasing. */
+#define FOR_J(X, v)                                                           \
+    X(v, 0) X(v, 1) X(v, 2) X(v, 3) X(v, 4) X(v, 5) X(v, 6) X(v, 7)
+#define FOR_VJ(X)                                                             \
+    FOR_J(X, 0) FOR_J(X, 1) FOR_J(X, 2) FOR_J(X, 3) FOR_J(X, 4) FOR_J(X, 5)  \
+        FOR_J(X, 6) FOR_J(X, 7)
+#define FOR_V(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* Row vectors per tile for n columns: 4 to 16 accumulators (4 chains keep
+ * one FMA a cycle busy at latency 4; 8 for n = 1 measured no faster). */
+static inline int narrow_vecs(int n)
+{
+    return n <= 3 ? 4 : n <= 5 ? 3 : 2;
+}
+
+/* t holds a tile column-major, column j at t + 64 j (rows <= 64): copies
+ * C's rows 0 .. rows-1, columns 0 .. n-1 in (gather) or out (scatter).
+ * Out of line: unrolled into every tile instance they were most of the
+ * code. */
+__attribute__((noinline)) static void gather_cols(const float *c,
+                                                  ptrdiff_t ldc, int rows,
+                                                  int n, float *t)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n; j++)
+            t[64 * j + r] = c[r * ldc + j];
+    for (int j = 0; j < n; j++) /* lanes past the last row: defined, unused */
+        for (int r = rows; r < 64; r++)
+            t[64 * j + r] = 0.0f;
+}
+
+__attribute__((noinline)) static void scatter_cols(float *c, ptrdiff_t ldc,
+                                                   int rows, int n,
+                                                   const float *t)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n; j++)
+            c[r * ldc + j] = t[64 * j + r];
+}
+
+/* at: op(A)[i0][0], i-contiguous, k stride at_ks; rows: valid rows of the
+ * tile (1 .. 16 nvec); b: op(B)[0][j0], k stride b_ks; c: C[i0][j0]. */
+RS_INLINE void narrow_tile(const int n, const int nvec, int K,
+                           const float *at, ptrdiff_t at_ks, int rows,
+                           const float *b, ptrdiff_t b_ks, float *c,
+                           ptrdiff_t ldc, const float *bias, int accumulate)
+{
+    const __mmask16 m_last = lanes(rows - 16 * (nvec - 1));
+    float t[64 * 8];
+#define N_DECL(v, j) __m512 c##v##_##j = _mm512_setzero_ps();
+#define N_LOAD_C(v, j)                                                        \
+    if (v < nvec && j < n)                                                    \
+        c##v##_##j = _mm512_loadu_ps(t + 64 * j + 16 * v);
+#define N_BIAS(v, j)                                                          \
+    if (v < nvec && j < n)                                                    \
+        c##v##_##j = _mm512_set1_ps(bias[j]);
+#define N_LOAD_A(v)                                                           \
+    __m512 x##v = _mm512_setzero_ps();                                        \
+    if (v < nvec)                                                             \
+        x##v = v == nvec - 1 ? _mm512_maskz_loadu_ps(m_last, at + 16 * v)     \
+                             : _mm512_loadu_ps(at + 16 * v);
+#define N_FMA_J(j)                                                            \
+    if (j < n) {                                                              \
+        __m512 bj = _mm512_set1_ps(b[j]);                                     \
+        FOR_V_J(N_FMA, j)                                                     \
+    }
+#define N_FMA(v, j)                                                           \
+    if (v < nvec)                                                             \
+        c##v##_##j = _mm512_fmadd_ps(x##v, bj, c##v##_##j);
+#define FOR_V_J(X, j)                                                         \
+    X(0, j) X(1, j) X(2, j) X(3, j) X(4, j) X(5, j) X(6, j) X(7, j)
+#define N_STORE(v, j)                                                         \
+    if (v < nvec && j < n)                                                    \
+        _mm512_storeu_ps(t + 64 * j + 16 * v, c##v##_##j);
+    FOR_VJ(N_DECL)
+    if (accumulate) {
+        gather_cols(c, ldc, rows, n, t);
+        FOR_VJ(N_LOAD_C)
+    } else if (bias) {
+        FOR_VJ(N_BIAS)
+    }
+    for (int k = 0; k < K; k++) {
+        FOR_V(N_LOAD_A)
+        N_FMA_J(0) N_FMA_J(1) N_FMA_J(2) N_FMA_J(3)
+        N_FMA_J(4) N_FMA_J(5) N_FMA_J(6) N_FMA_J(7)
+        at += at_ks;
+        b += b_ks;
+    }
+    FOR_VJ(N_STORE)
+    scatter_cols(c, ldc, rows, n, t);
+#undef N_DECL
+#undef N_LOAD_C
+#undef N_BIAS
+#undef N_LOAD_A
+#undef N_FMA_J
+#undef N_FMA
+#undef FOR_V_J
+#undef N_STORE
+}
+
+typedef void (*narrow_fn)(int K, const float *at, ptrdiff_t at_ks, int rows,
+                          const float *b, ptrdiff_t b_ks, float *c,
+                          ptrdiff_t ldc, const float *bias, int accumulate);
+
+#define NARROW_INSTANCE(n, v)                                                 \
+    static void narrow_##n##_##v(int K, const float *at, ptrdiff_t at_ks,     \
+                                 int rows, const float *b, ptrdiff_t b_ks,    \
+                                 float *c, ptrdiff_t ldc, const float *bias,  \
+                                 int accumulate)                              \
+    {                                                                         \
+        narrow_tile(n, v, K, at, at_ks, rows, b, b_ks, c, ldc, bias,          \
+                    accumulate);                                              \
+    }
+NARROW_INSTANCE(1, 1) NARROW_INSTANCE(1, 2) NARROW_INSTANCE(1, 3)
+NARROW_INSTANCE(1, 4)
+NARROW_INSTANCE(2, 1) NARROW_INSTANCE(2, 2) NARROW_INSTANCE(2, 3)
+NARROW_INSTANCE(2, 4)
+NARROW_INSTANCE(3, 1) NARROW_INSTANCE(3, 2) NARROW_INSTANCE(3, 3)
+NARROW_INSTANCE(3, 4)
+NARROW_INSTANCE(4, 1) NARROW_INSTANCE(4, 2) NARROW_INSTANCE(4, 3)
+NARROW_INSTANCE(5, 1) NARROW_INSTANCE(5, 2) NARROW_INSTANCE(5, 3)
+NARROW_INSTANCE(6, 1) NARROW_INSTANCE(6, 2)
+NARROW_INSTANCE(7, 1) NARROW_INSTANCE(7, 2)
+NARROW_INSTANCE(8, 1) NARROW_INSTANCE(8, 2)
+
+/* [n - 1][nvec - 1], nvec <= narrow_vecs(n) */
+static const narrow_fn narrow_tiles[8][4] = {
+    {narrow_1_1, narrow_1_2, narrow_1_3, narrow_1_4},
+    {narrow_2_1, narrow_2_2, narrow_2_3, narrow_2_4},
+    {narrow_3_1, narrow_3_2, narrow_3_3, narrow_3_4},
+    {narrow_4_1, narrow_4_2, narrow_4_3},
+    {narrow_5_1, narrow_5_2, narrow_5_3},
+    {narrow_6_1, narrow_6_2},
+    {narrow_7_1, narrow_7_2},
+    {narrow_8_1, narrow_8_2}};
+
+static int use_narrow(const rs_gemm_args_t *g)
+{
+    if (g->a_trans)
+        return g->N < 16;
+    return rs_gemm_needs_at(0, g->N) && g->at;
+}
+
+/* Rows per block of the narrow path: op(A)^T of a block (K x NARROW_ROWS
+ * floats) is copied just before its tiles run, so it is still in L1. */
+#define NARROW_ROWS 64
+
+static void block_narrow(const rs_gemm_args_t *g, int i0, int i1, int j0,
+                         int j1)
+{
+    const float *at = g->a_trans ? g->A : g->at;
+    const ptrdiff_t at_ks = g->a_trans ? g->a_ks : g->at_ld;
+    for (int ib = i0; ib < i1; ib += NARROW_ROWS) {
+        const int ib_end = i1 - ib < NARROW_ROWS ? i1 : ib + NARROW_ROWS;
+        if (!g->a_trans)
+            fill_at(g, ib, ib_end);
+        for (int jg = j0; jg < j1; jg += 8) {
+            const int n = j1 - jg < 8 ? j1 - jg : 8;
+            const float *b;
+            ptrdiff_t b_ks;
+            if (g->b_trans) {
+                b = g->packed +
+                    (ptrdiff_t)(jg / RS_GEMM_PANEL) * g->K * RS_GEMM_PANEL +
+                    jg % RS_GEMM_PANEL;
+                b_ks = RS_GEMM_PANEL;
+            } else {
+                b = g->B + jg;
+                b_ks = g->ldb;
+            }
+            const float *bias = g->bias ? g->bias + jg : NULL;
+            const int step = 16 * narrow_vecs(n);
+            for (int i = ib; i < ib_end; i += step) {
+                const int rows = ib_end - i < step ? ib_end - i : step;
+                narrow_tiles[n - 1][(rows + 15) / 16 - 1](
+                    g->K, at + i, at_ks, rows, b, b_ks,
+                    g->C + i * g->ldc + jg, g->ldc, bias, g->accumulate);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- blocks -- */
+
+void rs_gemm_block_avx512(const rs_gemm_args_t *g, int i0, int i1, int j0,
+                          int j1)
+{
+    if (use_narrow(g)) {
+        block_narrow(g, i0, i1, j0, j1);
+        return;
+    }
+    const int K = g->K, a_kc = !g->a_trans;
+    const ptrdiff_t a_s = g->a_trans ? g->a_ks : g->a_rs;
+    /* Rows in blocks of MC, each block across all panels: the block's
+     * op(A) (MC x K) stays in L2 while the panels of op(B) stream past. */
+    for (int ib = i0; ib < i1; ib += MC) {
+        const int ib_end = i1 - ib < MC ? i1 : ib + MC;
+        for (int jp = j0; jp < j1; jp += RS_GEMM_PANEL) {
+            const int nj = j1 - jp < RS_GEMM_PANEL ? j1 - jp : RS_GEMM_PANEL;
+            const float *b;
+            ptrdiff_t b_ks;
+            int b_masked;
+            if (g->b_trans) {
+                b = g->packed +
+                    (size_t)(jp / RS_GEMM_PANEL) * K * RS_GEMM_PANEL;
+                b_ks = RS_GEMM_PANEL;
+                b_masked = 0;
+            } else {
+                b = g->B + jp;
+                b_ks = g->ldb;
+                b_masked = nj < RS_GEMM_PANEL;
+            }
+            const float *bias = g->bias ? g->bias + jp : NULL;
+            const int nv = nj > 16 ? 2 : 1, mr_max = nv == 2 ? MR2 : MR1;
+            const __mmask16 m_last = lanes(nv == 2 ? nj - 16 : nj);
+            for (int i = ib; i < ib_end; i += mr_max) {
+                const int mr = ib_end - i < mr_max ? ib_end - i : mr_max;
+                const float *a = g->A + i * g->a_rs;
+                float *c = g->C + i * g->ldc + jp;
+                tile_fn f =
+                    nv == 2 ? tiles2[a_kc][mr - 1] : tiles1[a_kc][mr - 1];
+                f(K, a, a_s, b, b_ks, b_masked, m_last, c, g->ldc, bias,
+                  g->accumulate);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ dropout -- */
+
+/* Low and high 32 bits of the 32x32-bit products of each lane with m.
+ * _mm512_mul_epu32 multiplies the even lanes; 0xB1 swaps the dwords of each
+ * qword, so a masked shuffle moves each half to its lane in one step. */
+RS_INLINE void mulhilo16(__m512i x, __m512i m, __m512i *lo, __m512i *hi)
+{
+    __m512i even = _mm512_mul_epu32(x, m);
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, (_MM_PERM_ENUM)0xB1);
+    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, (_MM_PERM_ENUM)0xB1);
+}
+
+/* Philox4x32-10 on two sets of 16 blocks at once (the two chains hide
+ * each other's latency): lane l of x[s][w] is word w of block l of set s.
+ * rk0/rk1: the 10 round keys (key, then += the Weyl increments). */
+RS_INLINE void philox16x2(__m512i x[2][4], const uint32_t *rk0,
+                          const uint32_t *rk1)
+{
+    const __m512i m0 = _mm512_set1_epi32((int)RS_PHILOX_M0);
+    const __m512i m1 = _mm512_set1_epi32((int)RS_PHILOX_M1);
+    for (int round = 0; round < 10; round++) {
+        const __m512i k0 = _mm512_set1_epi32((int)rk0[round]);
+        const __m512i k1 = _mm512_set1_epi32((int)rk1[round]);
+        for (int s = 0; s < 2; s++) {
+            __m512i lo0, hi0, lo1, hi1;
+            mulhilo16(x[s][0], m0, &lo0, &hi0);
+            mulhilo16(x[s][2], m1, &lo1, &hi1);
+            /* 0x96: the truth table of a ^ b ^ c. */
+            x[s][0] = _mm512_ternarylogic_epi32(hi1, x[s][1], k0, 0x96);
+            x[s][2] = _mm512_ternarylogic_epi32(hi0, x[s][3], k1, 0x96);
+            x[s][1] = lo1;
+            x[s][3] = lo0;
+        }
+    }
+}
+
+/* Words 0..3 of 16 blocks (SoA, x[w] lane l) into unit order: u[q] lane l
+ * is word (16q + l) % 4 of block (16q + l) / 4. */
+RS_INLINE void words_in_order(const __m512i x[4], __m512i u[4])
+{
+    __m512i t0 = _mm512_unpacklo_epi32(x[0], x[1]);
+    __m512i t1 = _mm512_unpackhi_epi32(x[0], x[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(x[2], x[3]);
+    __m512i t3 = _mm512_unpackhi_epi32(x[2], x[3]);
+    /* s_p, 128-bit lane c: words 0..3 of block 4c + p. */
+    __m512i s0 = _mm512_unpacklo_epi64(t0, t2);
+    __m512i s1 = _mm512_unpackhi_epi64(t0, t2);
+    __m512i s2 = _mm512_unpacklo_epi64(t1, t3);
+    __m512i s3 = _mm512_unpackhi_epi64(t1, t3);
+    __m512i a0 = _mm512_shuffle_i32x4(s0, s1, 0x44);
+    __m512i a1 = _mm512_shuffle_i32x4(s2, s3, 0x44);
+    __m512i a2 = _mm512_shuffle_i32x4(s0, s1, 0xEE);
+    __m512i a3 = _mm512_shuffle_i32x4(s2, s3, 0xEE);
+    u[0] = _mm512_shuffle_i32x4(a0, a1, 0x88);
+    u[1] = _mm512_shuffle_i32x4(a0, a1, 0xDD);
+    u[2] = _mm512_shuffle_i32x4(a2, a3, 0x88);
+    u[3] = _mm512_shuffle_i32x4(a2, a3, 0xDD);
+}
+
+static inline uint64_t popcount64(uint64_t v)
+{
+    v = v - ((v >> 1) & 0x5555555555555555u);
+    v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0Fu;
+    return (v * 0x0101010101010101u) >> 56;
+}
+
+/* The counters and constants of one mask call. */
+typedef struct mask_call {
+    uint32_t rk0[10], rk1[10]; /* round keys                       */
+    __m512i c0, c1, c2;        /* counter words 0..2, broadcast     */
+    __m512i thr;               /* threshold, broadcast              */
+    __m512 scale;              /* scale, broadcast                  */
+} mask_call_t;
+
+/* Philox blocks base[s] .. base[s] + 15 for s = 0, 1, in unit order. */
+static inline void gen_two_chunks(const mask_call_t *mc, const uint32_t base[2],
+                                  __m512i u[2][4])
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                           11, 12, 13, 14, 15);
+    __m512i x[2][4];
+    for (int s = 0; s < 2; s++) {
+        x[s][0] = mc->c0;
+        x[s][1] = mc->c1;
+        x[s][2] = mc->c2;
+        x[s][3] = _mm512_add_epi32(_mm512_set1_epi32((int)base[s]), iota);
+    }
+    philox16x2(x, mc->rk0, mc->rk1);
+    words_in_order(x[0], u[0]);
+    words_in_order(x[1], u[1]);
+}
+
+/* The first n (1..64) units of a chunk: scale mask floats to out (if not
+ * NULL); returns the keep bits, bit i = unit i, zero from bit n on. */
+static inline uint64_t emit_chunk(const mask_call_t *mc, const __m512i u[4],
+                                  int n, float *out)
+{
+    uint64_t keep_bits = 0;
+    for (int q = 0; q < 4 && 16 * q < n; q++) {
+        const __mmask16 valid = lanes(n - 16 * q);
+        const __mmask16 keep = _mm512_mask_cmplt_epu32_mask(
+            valid, _mm512_srli_epi32(u[q], 8), mc->thr);
+        keep_bits |= (uint64_t)keep << (16 * q);
+        if (out)
+            _mm512_mask_storeu_ps(out + 16 * q, valid,
+                                  _mm512_maskz_mov_ps(keep, mc->scale));
+    }
+    return keep_bits;
+}
+
+/* n (1..8) little-endian bytes of v to dst. */
+static inline void put_bytes(uint8_t *dst, uint64_t v, uint32_t n)
+{
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)(v >> (8 * i));
+    memcpy(dst, le, n);
+}
+
+/* Rows that fill whole bytes (or no bits wanted) and whole blocks: the
+ * masks of all rows are one stream, unit f = b * H + u of the call being
+ * word f % 4 of block f / 4, bit f of the bits. */
+static uint64_t masks_linear(const mask_call_t *mc, uint64_t n_units,
+                             float *scale_mask, uint8_t *bits)
+{
+    const uint64_t n_chunks = (n_units + 63) / 64;
+    uint64_t kept = 0;
+    for (uint64_t c = 0; c < n_chunks; c += 2) {
+        const uint32_t base[2] = {(uint32_t)(16 * c), (uint32_t)(16 * c + 16)};
+        __m512i u[2][4];
+        gen_two_chunks(mc, base, u);
+        for (int s = 0; s < 2 && c + s < n_chunks; s++) {
+            const uint64_t f = 64 * (c + s);
+            const int n = n_units - f < 64 ? (int)(n_units - f) : 64;
+            uint64_t kb =
+                emit_chunk(mc, u[s], n, scale_mask ? scale_mask + f : NULL);
+            kept += popcount64(kb);
+            if (bits)
+                put_bytes(bits + f / 8, kb, (uint32_t)(n + 7) / 8);
+        }
+    }
+    return kept;
+}
+
+/* Any H with at least 16 blocks a row: 64-unit chunks within each row
+ * (the last one of a row partly used), two chunks at a time. */
+static uint64_t masks_by_row(const mask_call_t *mc, uint32_t n_samples,
+                             uint32_t n_units, float *scale_mask,
+                             uint8_t *bits)
+{
+    const uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
+    const uint32_t per_row = (groups + 15) / 16;
+    const uint64_t n_chunks = (uint64_t)n_samples * per_row;
+    uint64_t kept = 0;
+    for (uint64_t c = 0; c < n_chunks; c += 2) {
+        uint32_t b[2], q[2], base[2];
+        for (int s = 0; s < 2; s++) {
+            uint64_t cs = c + s < n_chunks ? c + s : c;
+            b[s] = (uint32_t)(cs / per_row);
+            q[s] = (uint32_t)(cs % per_row);
+            base[s] = b[s] * groups + 16 * q[s];
+        }
+        __m512i u[2][4];
+        gen_two_chunks(mc, base, u);
+        for (int s = 0; s < 2 && c + s < n_chunks; s++) {
+            const uint32_t unit0 = 64 * q[s];
+            const int n = n_units - unit0 < 64 ? (int)(n_units - unit0) : 64;
+            float *out = scale_mask
+                             ? scale_mask + (uint64_t)b[s] * n_units + unit0
+                             : NULL;
+            uint64_t kb = emit_chunk(mc, u[s], n, out);
+            kept += popcount64(kb);
+            if (bits)
+                put_bytes(bits + (uint64_t)b[s] * row_bytes + unit0 / 8, kb,
+                          (uint32_t)(n + 7) / 8);
+        }
+    }
+    return kept;
+}
+
+/* Narrow rows that do not fill whole bytes: blocks generated 32 at a time
+ * over all rows, then placed one word at a time. */
+static uint64_t masks_narrow(const mask_call_t *mc, uint32_t n_samples,
+                             uint32_t n_units, uint32_t threshold, float scale,
+                             float *scale_mask, uint8_t *bits)
+{
+    const uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
+    const uint64_t n_blocks = (uint64_t)n_samples * groups;
+    if (bits)
+        memset(bits, 0, (size_t)n_samples * row_bytes);
+    uint64_t kept = 0;
+    uint32_t b = 0, g = 0; /* the row and group of block t */
+    for (uint64_t t0 = 0; t0 < n_blocks; t0 += 32) {
+        const uint32_t base[2] = {(uint32_t)t0, (uint32_t)t0 + 16};
+        __m512i u[2][4];
+        uint32_t w[128];
+        gen_two_chunks(mc, base, u);
+        for (int s = 0; s < 2; s++)
+            for (int q = 0; q < 4; q++)
+                _mm512_storeu_si512(w + 64 * s + 16 * q, u[s][q]);
+        for (uint32_t l = 0; l < 32 && t0 + l < n_blocks; l++) {
+            for (uint32_t j = 0; j < 4 && 4 * g + j < n_units; j++) {
+                const uint32_t unit = 4 * g + j;
+                const int keep = (w[4 * l + j] >> 8) < threshold;
+                kept += (uint64_t)keep;
+                if (scale_mask)
+                    scale_mask[(uint64_t)b * n_units + unit] =
+                        keep ? scale : 0.0f;
+                if (bits && keep)
+                    bits[(uint64_t)b * row_bytes + unit / 8] |=
+                        (uint8_t)(1u << (unit % 8));
+            }
+            if (++g == groups) {
+                g = 0;
+                b++;
+            }
+        }
+    }
+    return kept;
+}
+
+uint64_t rs_dropout_mask_avx512(rs_key_t key, uint32_t layer, uint32_t epoch,
+                                uint32_t step, uint32_t n_samples,
+                                uint32_t n_units, uint32_t threshold,
+                                float scale, float *scale_mask, uint8_t *bits)
+{
+    if (!n_samples || !n_units)
+        return 0;
+    mask_call_t mc;
+    uint32_t k0 = key.k[0], k1 = key.k[1];
+    for (int r = 0; r < 10; r++) {
+        mc.rk0[r] = k0;
+        mc.rk1[r] = k1;
+        k0 += RS_PHILOX_W0;
+        k1 += RS_PHILOX_W1;
+    }
+    mc.c0 = _mm512_set1_epi32((int)rs_ctr0(RS_PURPOSE_DROPOUT, layer));
+    mc.c1 = _mm512_set1_epi32((int)epoch);
+    mc.c2 = _mm512_set1_epi32((int)step);
+    mc.thr = _mm512_set1_epi32((int)threshold);
+    mc.scale = _mm512_set1_ps(scale);
+    if (n_units % 4 == 0 && (!bits || n_units % 8 == 0))
+        return masks_linear(&mc, (uint64_t)n_samples * n_units, scale_mask,
+                            bits);
+    if (n_units > 60)
+        return masks_by_row(&mc, n_samples, n_units, scale_mask, bits);
+    return masks_narrow(&mc, n_samples, n_units, threshold, scale, scale_mask,
+                        bits);
+}
+
+#else
+/* ISO C wants at least one declaration in a translation unit. */
+typedef int rs_kernels_simd_not_built;
+#endif /* __x86_64__ && RS_HAVE_X86_SIMD */
