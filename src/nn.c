@@ -1,7 +1,30 @@
 /* nn.c — dense layers, activations, dropout, losses and the SGD update. */
 #include "regsweep/nn.h"
 
+#include <string.h>
+
 #include "regsweep/detmath.h"
+
+/* Elementwise loops are exact whatever the vector width (no reductions), so
+ * on x86-64 they are compiled for AVX-512, AVX2 and the baseline and chosen
+ * by the loader (ifunc): speed only, the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define RS_ELEMENTWISE __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RS_ELEMENTWISE
+#endif
+
+/* d where c > 0, else +0: a select written with bit operations so that
+ * compilers vectorise it (a ?: on floats inside a loop often stays a
+ * branch). */
+static inline float keep_if_positive(float c, float d)
+{
+    uint32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= -(uint32_t)(c > 0.0f);
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
 
 size_t rs_arch_weight_offset(const rs_arch_t *a, int layer)
 {
@@ -75,7 +98,7 @@ void rs_act_backward(rs_act act, float *dinp, const float *dout,
     switch (act) {
     case RS_ACT_RELU:
         for (size_t i = 0; i < n; i++)
-            dinp[i] = pre[i] > 0.0f ? dout[i] : 0.0f;
+            dinp[i] = keep_if_positive(pre ? pre[i] : post[i], dout[i]);
         break;
     case RS_ACT_TANH:
         for (size_t i = 0; i < n; i++)
@@ -88,21 +111,21 @@ void rs_act_backward(rs_act act, float *dinp, const float *dout,
     }
 }
 
-void rs_dropout_forward(float *out, const float *inp, const float *mask,
+RS_ELEMENTWISE void rs_dropout_forward(float *out, const float *inp, const float *mask,
                         size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] * mask[i];
 }
 
-void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
+RS_ELEMENTWISE void rs_dropout_backward(float *dinp, const float *dout, const float *mask,
                          size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dinp[i] = dout[i] * mask[i];
 }
 
-void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
+RS_ELEMENTWISE void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
                             const float *mask, size_t n)
 {
     if (act == RS_ACT_RELU && mask) {
@@ -118,19 +141,17 @@ void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
         rs_dropout_forward(a, h, mask, n);
 }
 
-void rs_dropout_act_backward(rs_act act, float *dz, const float *da,
+RS_ELEMENTWISE void rs_dropout_act_backward(rs_act act, float *dz, const float *da,
                              const float *mask, const float *h, size_t n)
 {
     switch (act) {
     case RS_ACT_RELU:
         if (mask)
-            for (size_t i = 0; i < n; i++) {
-                float d = da[i] * mask[i];
-                dz[i] = h[i] > 0.0f ? d : 0.0f;
-            }
+            for (size_t i = 0; i < n; i++)
+                dz[i] = keep_if_positive(h[i], da[i] * mask[i]);
         else
             for (size_t i = 0; i < n; i++)
-                dz[i] = h[i] > 0.0f ? da[i] : 0.0f;
+                dz[i] = keep_if_positive(h[i], da[i]);
         break;
     case RS_ACT_TANH:
     case RS_ACT_SIGMOID:
@@ -193,9 +214,25 @@ double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
     return sum;
 }
 
-static inline float sign_of(float w)
+/* One flat loop per tensor, written so compilers vectorise it: sign(w) as
+ * the difference of two comparisons (no branch), the float operations in
+ * the documented order. */
+RS_ELEMENTWISE static void sgd_weights(float *restrict w, const float *restrict g, size_t n,
+                        float lr, float l2, float l1)
 {
-    return w > 0.0f ? 1.0f : (w < 0.0f ? -1.0f : 0.0f);
+    for (size_t i = 0; i < n; i++) {
+        float sign = (float)((w[i] > 0.0f) - (w[i] < 0.0f));
+        float g2 = g[i] + l2 * w[i];
+        float g3 = g2 + l1 * sign;
+        w[i] = w[i] - lr * g3;
+    }
+}
+
+RS_ELEMENTWISE static void sgd_biases(float *restrict b, const float *restrict g, size_t n,
+                       float lr)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = b[i] - lr * g[i];
 }
 
 void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
@@ -203,15 +240,8 @@ void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
 {
     for (int l = 0; l < a->n_layers; l++) {
         size_t w0 = rs_arch_weight_offset(a, l), b0 = rs_arch_bias_offset(a, l);
-        size_t n_w = (size_t)a->sizes[l] * a->sizes[l + 1];
-        float *w = params + w0;
-        const float *g = grads + w0;
-        for (size_t i = 0; i < n_w; i++) {
-            float g2 = g[i] + l2 * w[i];
-            float g3 = g2 + l1 * sign_of(w[i]);
-            w[i] = w[i] - lr * g3;
-        }
-        for (size_t i = 0; i < a->sizes[l + 1]; i++)
-            params[b0 + i] = params[b0 + i] - lr * grads[b0 + i];
+        sgd_weights(params + w0, grads + w0,
+                    (size_t)a->sizes[l] * a->sizes[l + 1], lr, l2, l1);
+        sgd_biases(params + b0, grads + b0, a->sizes[l + 1], lr);
     }
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "regsweep/detmath.h"
 
@@ -16,6 +17,13 @@
  * efficient GEMMs, small enough to stay in cache.  The results do not depend
  * on it (rows are independent and losses are summed in row order). */
 #define RS_EVAL_CHUNK 1024u
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 uint32_t rs_train_steps_per_epoch(const rs_train_settings_t *s, uint32_t n)
 {
@@ -318,7 +326,7 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->n_hidden = a->n_layers - 1;
     r->curves.n = s->epochs + 1;
     size_t n_curve = r->curves.n;
-    size_t n_bytes = 2 * r->n_params * sizeof(float) + 7 * n_curve * sizeof(double);
+    size_t n_bytes = 2 * r->n_params * sizeof(float) + 8 * n_curve * sizeof(double);
     for (int l = 0; l < r->n_hidden; l++) {
         if (hp->keep_prob[l] >= 1.0f)
             continue;
@@ -342,6 +350,9 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
             dp[e] = NAN;
         dp += n_curve;
     }
+    r->epoch_train_s = dp;
+    memset(dp, 0, n_curve * sizeof *dp);
+    dp += n_curve;
     float *fp = (float *)dp;
     r->params_init = fp;
     r->params_final = fp + r->n_params;
@@ -411,6 +422,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     uint32_t record = 0;
 
     for (uint32_t e = 0; e <= s->epochs; e++) {
+        double t_epoch = now_s();
         if (e > 0) {
             uint32_t epoch = e - 1;
             if (s->shuffle)
@@ -456,7 +468,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                 out->steps_done++;
             }
             c->train_loss_dropout[e] = seen / n;
+            out->epoch_train_s[e] = now_s() - t_epoch;
         }
+        double t_eval = now_s();
         if (s->eval_train)
             evaluate(s, &ws, k, d, &d->train, R, n_threads, &c->train_loss[e],
                      &c->train_acc[e]);
@@ -465,6 +479,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
         if (d->val.n)
             evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
                      &c->val_acc[e]);
+        out->eval_s += now_s() - t_eval;
     }
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);

@@ -80,6 +80,11 @@ typedef struct rs_job_result {
     int n_hidden;
     rs_mask_record_t masks[RS_MAX_LAYERS];
     uint64_t steps_done;
+    /* volatile timings (monotonic clock), never part of the results:
+     * epoch_train_s[e] is the training time of epoch e (entry 0 is 0),
+     * eval_s the total time spent on the clean evaluations */
+    double *epoch_train_s;
+    double eval_s;
     void *storage;           /* owned; freed by rs_job_result_free       */
 } rs_job_result_t;
 
