@@ -74,12 +74,12 @@ void rs_dense_backward(const rs_kernels_t *k, float *dinp, float *dW,
                 NULL, 0, dinp, n_in, work, n_threads);
 }
 
-void rs_act_forward(rs_act act, float *out, const float *inp, size_t n)
+RS_ELEMENTWISE void rs_act_forward(rs_act act, float *out, const float *inp, size_t n)
 {
     switch (act) {
     case RS_ACT_RELU:
         for (size_t i = 0; i < n; i++)
-            out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+            out[i] = keep_if_positive(inp[i], inp[i]);
         break;
     case RS_ACT_TANH:
         for (size_t i = 0; i < n; i++)
@@ -92,7 +92,7 @@ void rs_act_forward(rs_act act, float *out, const float *inp, size_t n)
     }
 }
 
-void rs_act_backward(rs_act act, float *dinp, const float *dout,
+RS_ELEMENTWISE void rs_act_backward(rs_act act, float *dinp, const float *dout,
                      const float *pre, const float *post, size_t n)
 {
     switch (act) {

@@ -214,11 +214,11 @@ void rs_train_init_params(const rs_train_settings_t *s, uint64_t seed,
  * is multiplied by ws->mask[l] where dropped[l] (training); dropped == NULL
  * is the clean network (evaluation).  Returns the output layer's buffer. */
 static float *forward(const rs_train_settings_t *s, workspace_t *ws,
-                      const rs_kernels_t *k, uint32_t nb, const int *dropped,
-                      int n_threads)
+                      const rs_kernels_t *k, const float *x, uint32_t nb,
+                      const int *dropped, int n_threads)
 {
     const rs_arch_t *a = &s->arch;
-    const float *inp = ws->x;
+    const float *inp = x;
     for (int l = 0; l < a->n_layers; l++) {
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
         const float *W = ws->params + rs_arch_weight_offset(a, l);
@@ -267,7 +267,8 @@ static void backward(const rs_train_settings_t *s, workspace_t *ws,
 
 /* Loss (sum over rows) and, if want_grad, its gradient into ws->d0. */
 static double batch_loss(const rs_train_settings_t *s, workspace_t *ws,
-                         const float *pred, uint32_t nb, int want_grad,
+                         const float *pred, const float *y,
+                         const uint8_t *labels, uint32_t nb, int want_grad,
                          uint64_t *n_correct)
 {
     const rs_arch_t *a = &s->arch;
@@ -275,11 +276,11 @@ static double batch_loss(const rs_train_settings_t *s, workspace_t *ws,
     if (a->loss == RS_LOSS_MSE) {
         if (n_correct)
             *n_correct = 0;
-        return rs_mse_forward_backward(want_grad ? ws->d0 : NULL, pred, ws->y,
+        return rs_mse_forward_backward(want_grad ? ws->d0 : NULL, pred, y,
                                        (int)nb, n_out);
     }
     return rs_softmax_ce_forward_backward(want_grad ? ws->d0 : NULL, pred,
-                                          ws->labels, (int)nb, n_out,
+                                          labels, (int)nb, n_out,
                                           n_correct);
 }
 
@@ -293,10 +294,19 @@ static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
     uint64_t correct = 0;
     for (uint32_t first = 0; first < split->n; first += R) {
         uint32_t nb = split->n - first < R ? split->n - first : R;
-        rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
-        float *pred = forward(s, ws, k, nb, NULL, n_threads);
+        /* float data are read in place; bytes are converted in chunks */
+        const float *x = ws->x, *y = ws->y;
+        const uint8_t *labels = ws->labels;
+        if (split->x) {
+            x = split->x + (size_t)first * d->n_in;
+            y = split->y ? split->y + (size_t)first * d->n_out : NULL;
+            labels = split->label ? split->label + first : NULL;
+        } else {
+            rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
+        }
+        float *pred = forward(s, ws, k, x, nb, NULL, n_threads);
         uint64_t c = 0;
-        sum += batch_loss(s, ws, pred, nb, 0, &c);
+        sum += batch_loss(s, ws, pred, y, labels, nb, 0, &c);
         correct += c;
     }
     *loss = sum / split->n;
@@ -461,8 +471,8 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                                     ws.mask[l], bits);
                 }
                 record += (uint32_t)rec;
-                float *pred = forward(s, &ws, k, nb, dropped, n_threads);
-                seen += batch_loss(s, &ws, pred, nb, 1, NULL);
+                float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
+                seen += batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL);
                 backward(s, &ws, k, nb, dropped, n_threads);
                 rs_sgd_update(a, ws.params, ws.grads, s->lr, hp->l2, hp->l1);
                 out->steps_done++;
@@ -518,8 +528,8 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
             memcpy(ws.mask[l], masks[l],
                    (size_t)nb * a->sizes[l + 1] * sizeof(float));
         }
-    float *pred = forward(s, &ws, k, nb, dropped, 1);
-    *loss = batch_loss(s, &ws, pred, nb, 1, NULL) / nb;
+    float *pred = forward(s, &ws, k, ws.x, nb, dropped, 1);
+    *loss = batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL) / nb;
     backward(s, &ws, k, nb, dropped, 1);
     memcpy(grads, ws.grads, P * sizeof(float));
     free(ws.block);
