@@ -21,7 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* RS_NO_ZLIB: the training core without zlib (e.g. cross-compiled for the
+ * architecture check): the sin data only; IDX loading reports that. */
+#ifndef RS_NO_ZLIB
 #include <zlib.h>
+#endif
 
 #include "regsweep/detmath.h"
 
@@ -104,6 +108,8 @@ rs_status rs_data_sin(const rs_sin_params_t *p, rs_dataset_t *out,
     return RS_OK;
 }
 
+#ifndef RS_NO_ZLIB
+
 /* ---------------------------------------------------------------- IDX -- */
 
 /* Offsets below count bytes of content: the file itself when plain, the
@@ -170,6 +176,10 @@ static rs_status idx_read_failed(const idx_file_t *f, rs_error_t *err)
 {
     int errnum = Z_OK;
     const char *msg = gzerror(f->gz, &errnum);
+    /* zlib prefixes its message with the name gzdopen gave the stream,
+     * "<fd:N>: ", which means nothing to a user: the path is ours */
+    if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": "))
+        msg = strstr(msg, ": ") + 2;
     if (errnum == Z_ERRNO)
         return rs_error_set(err, RS_EIO, f->path, 0, 0,
                             "read failed after %llu bytes: %s",
@@ -587,6 +597,20 @@ rs_status rs_data_idx(const rs_idx_params_t *p, rs_dataset_t *out,
     out->storage = store;
     return RS_OK;
 }
+
+#else /* RS_NO_ZLIB */
+
+rs_status rs_data_idx(const rs_idx_params_t *p, rs_dataset_t *out,
+                      rs_error_t *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    return rs_error_set(err, RS_EINPUT, p ? p->train_images : NULL, 0, 0,
+                        "this build of regsweep has no IDX support (built "
+                        "without zlib)");
+}
+
+#endif /* RS_NO_ZLIB */
 
 /* ------------------------------------------------------------- common -- */
 

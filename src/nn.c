@@ -8,7 +8,8 @@
 /* Elementwise loops are exact whatever the vector width (no reductions), so
  * on x86-64 they are compiled for AVX-512, AVX2 and the baseline and chosen
  * by the loader (ifunc): speed only, the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define RS_ELEMENTWISE __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RS_ELEMENTWISE

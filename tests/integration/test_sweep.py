@@ -84,6 +84,21 @@ class Sweep(unittest.TestCase):
             w[0, 0] = w[0, 0] + 1.0
         self.assertEqual(h5diff(a, b).returncode, 1)
 
+    @unittest.skipUnless(os.environ.get("REGSWEEP_OTHER"),
+                         "REGSWEEP_OTHER (a second build, e.g. clang -O0) not set")
+    def test_other_build_gives_identical_files(self):
+        """Another compiler and build type (tools/test.sh passes a clang
+        debug build) writes the same results."""
+        a, b = self.out("this.h5"), self.out("other.h5")
+        run("run", self.spec, "-o", a, check=0)
+        p = subprocess.run([os.environ["REGSWEEP_OTHER"], "run", self.spec, "-o", b],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        with h5py.File(b, "r") as f:
+            self.assertIn("clang", f["provenance"].attrs["build"])
+
     def test_simd_paths_give_identical_files(self):
         a, b = self.out("scalar.h5"), self.out("best.h5")
         run("run", self.spec, "-o", a, "--simd", "scalar", check=0)
