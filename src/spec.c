@@ -2,6 +2,7 @@
 #include "regsweep/spec.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -145,6 +146,15 @@ static rs_status get_f64(const yt_node *n, const char *what, range r,
         return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
                             "%s: expected a number %s, got %s", what, r.text,
                             s);
+    /* Training uses every number as a float32: 1e300 would become inf and
+     * 1e-60 would become 0 (a keep_prob of 0 divides by zero), so nonzero
+     * magnitudes must lie in float32's normal range. */
+    if (v != 0.0 && !(fabs(v) >= FLT_MIN && fabs(v) <= FLT_MAX))
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: %s is outside float32's range (training "
+                            "is float32: nonzero magnitudes from %.9g to "
+                            "%.9g)", what, s, (double)FLT_MIN,
+                            (double)FLT_MAX);
     *out = v;
     return RS_OK;
 }
@@ -523,6 +533,54 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 
 /* ---- axes ---------------------------------------------------------------- */
 
+/* Duplicate detection in O(n log n): an axis may list 1e5 values, and a
+ * pairwise check took seconds on such a list (minutes under ASan).  Each
+ * entry is keyed by its value(s) as used in training (float32 bits, with -0
+ * folded into +0, or the seed) and sorted by (key, position). */
+typedef struct axis_entry {
+    uint64_t key[RS_MAX_LAYERS];
+    int width;
+    size_t index;               /* position in the list */
+} axis_entry;
+
+static int cmp_axis_entry(const void *pa, const void *pb)
+{
+    const axis_entry *a = pa, *b = pb;
+    for (int l = 0; l < a->width; l++)
+        if (a->key[l] != b->key[l])
+            return a->key[l] < b->key[l] ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static uint64_t float32_key(double v)
+{
+    float f = (float)v;
+    uint32_t bits;
+    if (f == 0.0f)
+        f = 0.0f;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+/* Sorts e and returns the smallest position that repeats an earlier entry
+ * (*earlier: the first position with that value), or n if all differ. */
+static size_t first_repeat(axis_entry *e, size_t n, size_t *earlier)
+{
+    qsort(e, n, sizeof *e, cmp_axis_entry);
+    size_t best = n, group = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (memcmp(e[i].key, e[i - 1].key, (size_t)e[i].width * sizeof e[i].key[0])) {
+            group = i;
+            continue;
+        }
+        if (i == group + 1 && e[i].index < best) {
+            best = e[i].index;
+            *earlier = e[group].index;
+        }
+    }
+    return best;
+}
+
 static rs_status parse_seeds(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     if (n->type == YT_MAP) {
@@ -536,8 +594,9 @@ static rs_status parse_seeds(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(get_i64(b, "axes.seed.to", lo, INT64_MAX, &hi, err));
         if ((uint64_t)(hi - lo) >= RS_SPEC_MAX_AXIS)
             return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
-                                "axes.seed: %lld seeds; at most %u per axis",
-                                (long long)(hi - lo) + 1, RS_SPEC_MAX_AXIS);
+                                "axes.seed: %llu seeds; at most %u per axis",
+                                (unsigned long long)(hi - lo) + 1,
+                                RS_SPEC_MAX_AXIS);
         s->n_seeds = (uint32_t)(hi - lo + 1);
         s->seeds = calloc(s->n_seeds, sizeof *s->seeds);
         if (!s->seeds)
@@ -562,12 +621,20 @@ static rs_status parse_seeds(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         const yt_node *v = n->type == YT_SEQ ? n->kids[i] : n;
         int64_t x;
         TRY(get_i64(v, "axes.seed", 0, INT64_MAX, &x, err));
-        for (size_t j = 0; j < i; j++)
-            if (s->seeds[j] == (uint64_t)x)
-                return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
-                                    "axes.seed: seed %lld is listed twice",
-                                    (long long)x);
         s->seeds[i] = (uint64_t)x;
+    }
+    axis_entry *e = calloc(count, sizeof *e);
+    if (!e)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < count; i++)
+        e[i] = (axis_entry){.key = {s->seeds[i]}, .width = 1, .index = i};
+    size_t earlier = 0, dup = first_repeat(e, count, &earlier);
+    free(e);
+    if (dup < count) {
+        const yt_node *v = n->kids[dup];
+        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                            "axes.seed: seed %llu is listed twice",
+                            (unsigned long long)s->seeds[dup]);
     }
     return RS_OK;
 }
@@ -597,11 +664,19 @@ static rs_status parse_number_axis(const yt_node *n, const char *what,
     for (size_t i = 0; i < count; i++) {
         const yt_node *k = n->type == YT_SEQ ? n->kids[i] : n;
         TRY(get_f64(k, what, r, &v[i], err));
-        for (size_t j = 0; j < i; j++)
-            if ((float)v[j] == (float)v[i])
-                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
-                                    "%s: value %s repeats an earlier value "
-                                    "(equal as float32)", what, k->value);
+    }
+    axis_entry *e = calloc(count, sizeof *e);
+    if (!e)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < count; i++)
+        e[i] = (axis_entry){.key = {float32_key(v[i])}, .width = 1, .index = i};
+    size_t earlier = 0, dup = first_repeat(e, count, &earlier);
+    free(e);
+    if (dup < count) {
+        const yt_node *k = n->kids[dup];
+        return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                            "%s: value %s repeats an earlier value "
+                            "(equal as float32)", what, k->value);
     }
     return RS_OK;
 }
@@ -649,15 +724,23 @@ static rs_status parse_keep(const yt_node *n, rs_spec_t *s, rs_error_t *err)
             return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
                                 "axes.keep_prob: the model has no hidden "
                                 "layer to drop; only 1 is allowed");
-        for (size_t j = 0; j < i; j++) {
-            int same = 1;
-            for (int l = 0; l < width; l++)
-                same &= (float)s->keep[j * width + l] == (float)row[l];
-            if (same)
-                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
-                                    "axes.keep_prob: entry %zu repeats entry "
-                                    "%zu", i + 1, j + 1);
-        }
+    }
+    axis_entry *e = calloc(count, sizeof *e);
+    if (!e)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        e[i].width = width;
+        e[i].index = i;
+        for (int l = 0; l < width; l++)
+            e[i].key[l] = float32_key(s->keep[i * width + l]);
+    }
+    size_t earlier = 0, dup = first_repeat(e, count, &earlier);
+    free(e);
+    if (dup < count) {
+        const yt_node *k = n->kids[dup];
+        return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                            "axes.keep_prob: entry %zu repeats entry %zu",
+                            dup + 1, earlier + 1);
     }
     return RS_OK;
 }
@@ -786,8 +869,16 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
                             "model, train and axes");
     TRY(want_map(root, "the spec", err));
     TRY(check_keys(root, "the spec", keys, err));
-    if ((v = yt_get(root, "name")))
+    if ((v = yt_get(root, "name"))) {
         TRY(get_string(v, "name", s->name, sizeof s->name, err));
+        /* the name becomes a file name (results/<name>.h5 without -o) */
+        if (!s->name[0] || strchr(s->name, '/') || !strcmp(s->name, ".") ||
+            !strcmp(s->name, ".."))
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "name: '%s' cannot be a file name (it "
+                                "names results/<name>.h5): no '/', not "
+                                "empty, '.' or '..'", s->name);
+    }
     TRY(required(root, "dataset", "the spec", &v, err));
     TRY(parse_dataset(v, s, err));
     TRY(required(root, "model", "the spec", &v, err));

@@ -93,6 +93,9 @@ int yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
     return 0;
 }
 
+/* Keys one mapping may have (see attach). */
+#define YT_MAX_MAP_KEYS 1000
+
 /* The parse stack: open sequences and mappings. */
 typedef struct builder {
     const char *src;
@@ -126,7 +129,17 @@ static rs_status attach(builder *b, yt_node *n, yaml_mark_t mark)
     }
     yt_node *parent = b->stack[b->depth - 1];
     if (parent->type == YT_MAP && parent->n % 2 == 0) {
-        /* n is a key: keys must be scalars and unique */
+        /* n is a key: keys must be scalars and unique.  The uniqueness
+         * check is pairwise, so the keys of one mapping are capped: no
+         * spec section has more than a dozen, and 50,000 keys (what the
+         * node cap allows) took seconds, minutes under ASan. */
+        if (parent->n / 2 >= YT_MAX_MAP_KEYS) {
+            rs_status st = rs_error_set(b->err, RS_EINPUT, b->src, n->line,
+                                        n->col, "a mapping with more than %d "
+                                        "keys", YT_MAX_MAP_KEYS);
+            yt_free(n);
+            return st;
+        }
         if (n->type != YT_SCALAR) {
             rs_status st = fail_at(b, mark, "mapping keys must be plain "
                                             "scalars");
@@ -163,6 +176,34 @@ static rs_status check_node_props(builder *b, yaml_char_t *anchor,
     return RS_OK;
 }
 
+/* libyaml's reader errors (bad UTF-8, control characters such as NUL) carry
+ * a byte offset instead of a mark: turn it into a 1-based line and a column
+ * counted in characters (UTF-8 continuation bytes do not start one), as
+ * libyaml's own marks count. */
+static rs_status reader_error(builder *b, const yaml_parser_t *p)
+{
+    size_t end = p->problem_offset < b->len ? p->problem_offset : b->len;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < end; i++) {
+        unsigned char c = (unsigned char)b->text[i];
+        if (c == '\n') {
+            line++;
+            col = 1;
+        } else if ((c & 0xC0) != 0x80) {
+            col++;
+        }
+    }
+    const char *problem = p->problem ? p->problem : "unreadable input";
+    if (strstr(problem, "control characters"))
+        return rs_error_set(b->err, RS_EINPUT, b->src, line, col,
+                            "control character 0x%02x (byte %zu) is not "
+                            "allowed in a spec: expected UTF-8 text",
+                            (unsigned)p->problem_value, p->problem_offset);
+    return rs_error_set(b->err, RS_EINPUT, b->src, line, col,
+                        "not valid UTF-8 text: %s (byte %zu)", problem,
+                        p->problem_offset);
+}
+
 /* libyaml's message for a tab in indentation is generic; say what it is. */
 static rs_status syntax_error(builder *b, yaml_parser_t *p)
 {
@@ -173,10 +214,7 @@ static rs_status syntax_error(builder *b, yaml_parser_t *p)
                             (int)m.column + 1,
                             "tab character: YAML indentation must use spaces");
     if (p->error == YAML_READER_ERROR)
-        return rs_error_set(b->err, RS_EINPUT, b->src, 0, 0,
-                            "not valid UTF-8 text (%s at byte %zu)",
-                            p->problem ? p->problem : "bad byte",
-                            p->problem_offset);
+        return reader_error(b, p);
     return rs_error_set(b->err, RS_EINPUT, b->src, (int)m.line + 1,
                         (int)m.column + 1, "YAML syntax error: %s%s%s",
                         p->problem ? p->problem : "malformed input",
