@@ -93,7 +93,7 @@ const char *rs_simd_name(rs_simd simd)
 
 void rs_gemm_ref(rs_trans ta, rs_trans tb, int M, int N, int K,
                  const float *A, int lda, const float *B, int ldb,
-                 const float *bias, int accumulate, float *C, int ldc,
+                 const float *bias, int flags, float *C, int ldc,
                  float *work, int n_threads)
 {
     (void)work;
@@ -101,7 +101,7 @@ void rs_gemm_ref(rs_trans ta, rs_trans tb, int M, int N, int K,
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             float *out = &C[(ptrdiff_t)i * ldc + j];
-            float c = accumulate ? *out : bias ? bias[j] : 0.0f;
+            float c = flags & RS_GEMM_ACCUMULATE ? *out : bias ? bias[j] : 0.0f;
             for (int k = 0; k < K; k++) {
                 float a = ta == RS_TRANS ? A[(ptrdiff_t)k * lda + i]
                                          : A[(ptrdiff_t)i * lda + k];
@@ -109,7 +109,7 @@ void rs_gemm_ref(rs_trans ta, rs_trans tb, int M, int N, int K,
                                          : B[(ptrdiff_t)k * ldb + j];
                 c = fmaf(a, b, c);
             }
-            *out = c;
+            *out = flags & RS_GEMM_RELU ? (c > 0.0f ? c : 0.0f) : c;
         }
     }
 }
@@ -125,7 +125,7 @@ static void block_c(const rs_gemm_args_t *g, int i0, int i1, int j0, int j1)
         for (int jp = j0; jp < j1; jp += RS_GEMM_PANEL) {
             const int nj = j1 - jp < RS_GEMM_PANEL ? j1 - jp : RS_GEMM_PANEL;
             float *c = g->C + (ptrdiff_t)i * g->ldc + jp;
-            if (!g->accumulate)
+            if (!(g->flags & RS_GEMM_ACCUMULATE))
                 for (int jj = 0; jj < nj; jj++)
                     c[jj] = g->bias ? g->bias[jp + jj] : 0.0f;
             const float *a = g->A + (ptrdiff_t)i * g->a_rs;
@@ -140,6 +140,9 @@ static void block_c(const rs_gemm_args_t *g, int i0, int i1, int j0, int j1)
                 for (int jj = 0; jj < nj; jj++)
                     c[jj] = fmaf(ak, bk[jj], c[jj]);
             }
+            if (g->flags & RS_GEMM_RELU)
+                for (int jj = 0; jj < nj; jj++)
+                    c[jj] = c[jj] > 0.0f ? c[jj] : 0.0f;
         }
     }
 }
@@ -211,14 +214,17 @@ static void thread_block(int M, int N, int row_unit, int t, int nt, int *i0,
 }
 
 /* K == 0: every output is its initial value. */
-static void gemm_init_only(int M, int N, const float *bias, int accumulate,
+static void gemm_init_only(int M, int N, const float *bias, int flags,
                            float *C, int ldc)
 {
-    if (accumulate)
-        return;
     for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++)
-            C[(ptrdiff_t)i * ldc + j] = bias ? bias[j] : 0.0f;
+        for (int j = 0; j < N; j++) {
+            float *c = &C[(ptrdiff_t)i * ldc + j];
+            if (!(flags & RS_GEMM_ACCUMULATE))
+                *c = bias ? bias[j] : 0.0f;
+            if (flags & RS_GEMM_RELU)
+                *c = *c > 0.0f ? *c : 0.0f;
+        }
 }
 
 /* What the driver needs of a path. */
@@ -259,13 +265,13 @@ static size_t work_at_floats(rs_trans ta, int M, int N, int K)
 static void gemm_drive(const gemm_path_t *path, rs_trans ta, rs_trans tb,
                        int M, int N, int K, const float *A, int lda,
                        const float *B, int ldb, const float *bias,
-                       int accumulate, float *C, int ldc, float *work,
+                       int flags, float *C, int ldc, float *work,
                        int n_threads)
 {
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {
-        gemm_init_only(M, N, bias, accumulate, C, ldc);
+        gemm_init_only(M, N, bias, flags, C, ldc);
         return;
     }
     rs_gemm_args_t g = {
@@ -278,7 +284,7 @@ static void gemm_drive(const gemm_path_t *path, rs_trans ta, rs_trans tb,
                   ? work + work_packed_floats(tb, N, K)
                   : NULL,
         .at_ld = (ptrdiff_t)work_at_ld(M),
-        .bias = bias, .accumulate = accumulate, .C = C, .ldc = ldc};
+        .bias = bias, .flags = flags, .C = C, .ldc = ldc};
     const int row_unit = path->row_unit;
     const int n_panels = (N + RS_GEMM_PANEL - 1) / RS_GEMM_PANEL;
     int want = threads_for(M, N, K, n_threads);
@@ -328,38 +334,38 @@ size_t rs_gemm_work_floats(rs_trans ta, rs_trans tb, int M, int N, int K,
 
 static void gemm_scalar(rs_trans ta, rs_trans tb, int M, int N, int K,
                         const float *A, int lda, const float *B, int ldb,
-                        const float *bias, int accumulate, float *C, int ldc,
+                        const float *bias, int flags, float *C, int ldc,
                         float *work, int n_threads)
 {
     static const gemm_path_t path = {block_c, pack_bt, 4};
-    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, accumulate, C,
+    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, flags, C,
                ldc, work, n_threads);
 }
 
 #ifdef RS_HAVE_X86
 static void gemm_avx2(rs_trans ta, rs_trans tb, int M, int N, int K,
                       const float *A, int lda, const float *B, int ldb,
-                      const float *bias, int accumulate, float *C, int ldc,
+                      const float *bias, int flags, float *C, int ldc,
                       float *work, int n_threads)
 {
     /* Rows per thread in multiples of 24: whole 6- and 12-row tiles and
      * whole 8-row transposes of the narrow path. */
     static const gemm_path_t path = {rs_gemm_block_avx2,
                                      rs_gemm_pack_bt_avx2, 24};
-    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, accumulate, C,
+    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, flags, C,
                ldc, work, n_threads);
 }
 
 static void gemm_avx512(rs_trans ta, rs_trans tb, int M, int N, int K,
                         const float *A, int lda, const float *B, int ldb,
-                        const float *bias, int accumulate, float *C, int ldc,
+                        const float *bias, int flags, float *C, int ldc,
                         float *work, int n_threads)
 {
     /* Rows per thread in multiples of 16: whole 8- and 16-row tiles and
      * whole 16-row transposes of the narrow path. */
     static const gemm_path_t path = {rs_gemm_block_avx512,
                                      rs_gemm_pack_bt_avx512, 16};
-    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, accumulate, C,
+    gemm_drive(&path, ta, tb, M, N, K, A, lda, B, ldb, bias, flags, C,
                ldc, work, n_threads);
 }
 #endif

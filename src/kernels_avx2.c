@@ -48,7 +48,7 @@ static inline __m256i lanes(int n)
 RS_INLINE void tile(const int mr, const int nv, const int a_kc, int K,
                     const float *a, ptrdiff_t a_s, const float *b,
                     ptrdiff_t b_ks, int b_masked, __m256i m_last, float *c,
-                    ptrdiff_t ldc, const float *bias, int accumulate)
+                    ptrdiff_t ldc, const float *bias, int flags)
 {
     const __m256i m0 = nv == 1 ? m_last : _mm256_set1_epi32(-1);
     const __m256i m1 = m_last;
@@ -59,7 +59,7 @@ RS_INLINE void tile(const int mr, const int nv, const int a_kc, int K,
 #define ACC_DECL(r) __m256 c##r##_0 = _mm256_setzero_ps(), c##r##_1 = c##r##_0;
 #define ACC_INIT(r)                                                           \
     if (r < mr) {                                                             \
-        if (accumulate) {                                                     \
+        if (flags & RS_GEMM_ACCUMULATE) {                                                     \
             c##r##_0 = _mm256_maskload_ps(c + r * ldc, m0);                   \
             if (nv == 2)                                                      \
                 c##r##_1 = _mm256_maskload_ps(c + r * ldc + 8, m1);           \
@@ -102,6 +102,18 @@ RS_INLINE void tile(const int mr, const int nv, const int a_kc, int K,
         a += a_kc ? 1 : a_s;
         b += b_ks;
     }
+    /* relu as max(c, +0): MAXPS returns its second operand for NaN and for
+     * +-0, so NaN and -0 become +0, as c > 0 ? c : +0 does */
+#define ACC_RELU(r)                                                           \
+    if (r < mr) {                                                             \
+        c##r##_0 = _mm256_max_ps(c##r##_0, _mm256_setzero_ps());                 \
+        if (nv == 2)                                                          \
+            c##r##_1 = _mm256_max_ps(c##r##_1, _mm256_setzero_ps());             \
+    }
+    if (flags & RS_GEMM_RELU) {
+        FOR_ROWS(ACC_RELU)
+    }
+#undef ACC_RELU
     FOR_ROWS(ACC_STORE)
 #undef ACC_DECL
 #undef ACC_INIT
@@ -112,7 +124,7 @@ RS_INLINE void tile(const int mr, const int nv, const int a_kc, int K,
 typedef void (*tile_fn)(int K, const float *a, ptrdiff_t a_s, const float *b,
                         ptrdiff_t b_ks, int b_masked, __m256i m_last,
                         float *c, ptrdiff_t ldc, const float *bias,
-                        int accumulate);
+                        int flags);
 
 /* One instance per constant (mr, nv, a_kc), so the accumulators are
  * registers. */
@@ -120,10 +132,10 @@ typedef void (*tile_fn)(int K, const float *a, ptrdiff_t a_s, const float *b,
     static void tile_##mr##_##nv##_##kc(                                      \
         int K, const float *a, ptrdiff_t a_s, const float *b, ptrdiff_t b_ks, \
         int b_masked, __m256i m_last, float *c, ptrdiff_t ldc,                \
-        const float *bias, int accumulate)                                    \
+        const float *bias, int flags)                                    \
     {                                                                         \
         tile(mr, nv, kc, K, a, a_s, b, b_ks, b_masked, m_last, c, ldc, bias,  \
-             accumulate);                                                     \
+             flags);                                                     \
     }
 #define TILE_ROWS6(nv, kc)                                                    \
     TILE_INSTANCE(1, nv, kc)                                                  \
@@ -173,7 +185,7 @@ static void piece(const rs_gemm_args_t *g, int i0, int i1, int jq, int nj,
         float *c = g->C + i * g->ldc + jq;
         tile_fn f = nv == 2 ? tiles2[a_kc][mr - 1] : tiles1[a_kc][mr - 1];
         f(g->K, a, a_s, b, b_ks, b_masked, m_last, c, g->ldc, bias,
-          g->accumulate);
+          g->flags);
     }
 }
 
@@ -292,7 +304,7 @@ __attribute__((noinline)) static void scatter_cols(float *c, ptrdiff_t ldc,
 RS_INLINE void narrow_tile(const int n, const int nvec, int K,
                            const float *at, ptrdiff_t at_ks, int rows,
                            const float *b, ptrdiff_t b_ks, float *c,
-                           ptrdiff_t ldc, const float *bias, int accumulate)
+                           ptrdiff_t ldc, const float *bias, int flags)
 {
     const int last_rows = rows - 8 * (nvec - 1);
     const __m256i m_last = lanes(last_rows);
@@ -324,7 +336,7 @@ RS_INLINE void narrow_tile(const int n, const int nvec, int K,
     if (v < nvec && j < n)                                                    \
         _mm256_storeu_ps(t + 64 * j + 8 * v, c##v##_##j);
     FOR_VJ(N_DECL)
-    if (accumulate) {
+    if (flags & RS_GEMM_ACCUMULATE) {
         gather_cols(c, ldc, rows, n, t);
         FOR_VJ(N_LOAD_C)
     } else if (bias) {
@@ -337,6 +349,13 @@ RS_INLINE void narrow_tile(const int n, const int nvec, int K,
         at += at_ks;
         b += b_ks;
     }
+#define N_RELU(v, j)                                                          \
+    if (v < nvec && j < n)                                                    \
+        c##v##_##j = _mm256_max_ps(c##v##_##j, _mm256_setzero_ps());
+    if (flags & RS_GEMM_RELU) {
+        FOR_VJ(N_RELU)
+    }
+#undef N_RELU
     FOR_VJ(N_STORE)
     scatter_cols(c, ldc, rows, n, t);
 #undef N_DECL
@@ -351,16 +370,16 @@ RS_INLINE void narrow_tile(const int n, const int nvec, int K,
 
 typedef void (*narrow_fn)(int K, const float *at, ptrdiff_t at_ks, int rows,
                           const float *b, ptrdiff_t b_ks, float *c,
-                          ptrdiff_t ldc, const float *bias, int accumulate);
+                          ptrdiff_t ldc, const float *bias, int flags);
 
 #define NARROW_INSTANCE(n, v)                                                 \
     static void narrow_##n##_##v(int K, const float *at, ptrdiff_t at_ks,     \
                                  int rows, const float *b, ptrdiff_t b_ks,    \
                                  float *c, ptrdiff_t ldc, const float *bias,  \
-                                 int accumulate)                              \
+                                 int flags)                              \
     {                                                                         \
         narrow_tile(n, v, K, at, at_ks, rows, b, b_ks, c, ldc, bias,          \
-                    accumulate);                                              \
+                    flags);                                              \
     }
 NARROW_INSTANCE(1, 1) NARROW_INSTANCE(1, 2) NARROW_INSTANCE(1, 3)
 NARROW_INSTANCE(1, 4) NARROW_INSTANCE(1, 5) NARROW_INSTANCE(1, 6)
@@ -423,7 +442,7 @@ static void block_narrow(const rs_gemm_args_t *g, int i0, int i1, int j0,
                 const int rows = ib_end - i < step ? ib_end - i : step;
                 narrow_tiles[n - 1][(rows + 7) / 8 - 1](
                     g->K, at + i, at_ks, rows, b, b_ks,
-                    g->C + i * g->ldc + jg, g->ldc, bias, g->accumulate);
+                    g->C + i * g->ldc + jg, g->ldc, bias, g->flags);
             }
         }
     }

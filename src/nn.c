@@ -48,10 +48,10 @@ size_t rs_arch_n_params(const rs_arch_t *a)
 
 void rs_dense_forward(const rs_kernels_t *k, float *out, const float *inp,
                       const float *W, const float *bias, int B, int n_in,
-                      int n_out, float *work, int n_threads)
+                      int n_out, int fuse_relu, float *work, int n_threads)
 {
     k->gemm(RS_NOTRANS, RS_NOTRANS, B, n_out, n_in, inp, n_in, W, n_out, bias,
-            0, out, n_out, work, n_threads);
+            fuse_relu ? RS_GEMM_RELU : 0, out, n_out, work, n_threads);
 }
 
 void rs_dense_backward(const rs_kernels_t *k, float *dinp, float *dW,

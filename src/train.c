@@ -223,14 +223,19 @@ static float *forward(const rs_train_settings_t *s, workspace_t *ws,
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
         const float *W = ws->params + rs_arch_weight_offset(a, l);
         const float *bias = ws->params + rs_arch_bias_offset(a, l);
-        rs_dense_forward(k, ws->z[l], inp, W, bias, (int)nb, n_in, n_out,
-                         ws->work, n_threads);
-        if (l + 1 == a->n_layers)
+        int hidden = l + 1 < a->n_layers;
+        /* ReLU is fused into the product's store: h directly, no z */
+        int fuse = hidden && a->act == RS_ACT_RELU;
+        rs_dense_forward(k, fuse ? ws->h[l] : ws->z[l], inp, W, bias, (int)nb,
+                         n_in, n_out, fuse, ws->work, n_threads);
+        if (!hidden)
             break;
         size_t n = (size_t)nb * n_out;
         int drop = dropped && dropped[l];
-        rs_act_dropout_forward(a->act, ws->h[l], ws->a[l], ws->z[l],
-                               drop ? ws->mask[l] : NULL, n);
+        if (!fuse)
+            rs_act_forward(a->act, ws->h[l], ws->z[l], n);
+        if (drop)
+            rs_dropout_forward(ws->a[l], ws->h[l], ws->mask[l], n);
         inp = drop ? ws->a[l] : ws->h[l];
     }
     return ws->z[a->n_layers - 1];

@@ -190,7 +190,13 @@ typedef struct gemm_case {
     int M, N, K;
     int lda, ldb, ldc;
     int mode; /* 0: zero init, 1: bias, 2: accumulate */
+    int relu; /* RS_GEMM_RELU: the activation fused into the store */
 } gemm_case_t;
+
+static int case_flags(const gemm_case_t *t)
+{
+    return (t->mode == 2 ? RS_GEMM_ACCUMULATE : 0) | (t->relu ? RS_GEMM_RELU : 0);
+}
 
 typedef struct gemm_bufs {
     float *A, *B, *bias, *C_init, *C_ref, *C_out, *work;
@@ -234,7 +240,7 @@ static void gemm_bufs_make(const gemm_case_t *t, gemm_bufs_t *b)
     b->work = b->work_n ? xalloc(b->work_n * sizeof(float)) : NULL;
     memcpy(b->C_ref, b->C_init, b->c_n * sizeof(float));
     rs_gemm_ref(t->ta, t->tb, t->M, t->N, t->K, b->A, t->lda, b->B, t->ldb,
-                t->mode == 1 ? b->bias : NULL, t->mode == 2, b->C_ref, t->ldc,
+                t->mode == 1 ? b->bias : NULL, case_flags(t), b->C_ref, t->ldc,
                 b->work, 1);
 }
 
@@ -256,7 +262,7 @@ static void gemm_check_path(const gemm_case_t *t, gemm_bufs_t *b,
     if (b->work)
         memset(b->work, POISON, b->work_n * sizeof(float));
     k->gemm(t->ta, t->tb, t->M, t->N, t->K, b->A, t->lda, b->B, t->ldb,
-            t->mode == 1 ? b->bias : NULL, t->mode == 2, b->C_out, t->ldc,
+            t->mode == 1 ? b->bias : NULL, case_flags(t), b->C_out, t->ldc,
             b->work, n_threads);
     if (memcmp(b->C_out, b->C_ref, b->c_n * sizeof(float)) != 0) {
         size_t at = 0;
@@ -317,6 +323,7 @@ Test(kernels, gemm_paths_match_ref_random_shapes, .timeout = 600)
         t.N = rand_dim();
         t.K = rand_dim();
         t.mode = rand_int(0, 2);
+        t.relu = rand_int(0, 1);
         gemm_case_fill_strides(&t, rand_int(0, 1));
         int th = threads[rand_int(0, 4)];
         gemm_check_all_paths(&t, &th, 1);
@@ -339,7 +346,8 @@ Test(kernels, gemm_paths_match_ref_edges, .timeout = 600)
                         .ta = layout & 1 ? RS_TRANS : RS_NOTRANS,
                         .tb = layout & 2 ? RS_TRANS : RS_NOTRANS,
                         .M = dims[mi], .N = dims[ni],
-                        .K = ks[(mi + ni) % 4], .mode = mode};
+                        .K = ks[(mi + ni) % 4], .mode = mode,
+                        .relu = (int)(mi * 5 + ni) % 3 == 0};
                     gemm_case_fill_strides(&t, (int)(mi + ni) % 2);
                     gemm_check_all_paths(&t, &one, 1);
                 }
@@ -353,7 +361,8 @@ Test(kernels, gemm_k_zero_is_init)
         for (int layout = 0; layout < 4; layout++) {
             gemm_case_t t = {.ta = layout & 1 ? RS_TRANS : RS_NOTRANS,
                              .tb = layout & 2 ? RS_TRANS : RS_NOTRANS,
-                             .M = 5, .N = 19, .K = 0, .mode = mode};
+                             .M = 5, .N = 19, .K = 0, .mode = mode,
+                             .relu = layout == 3};
             t.lda = t.ldb = 1;
             t.ldc = 21;
             gemm_check_all_paths(&t, &one, 1);
@@ -575,4 +584,32 @@ Test(kernels, dropout_keep_share_is_binomial)
         }
     }
     free(mask);
+}
+
+/* RS_GEMM_RELU stores c > 0 ? c : +0 of each finished chain: checked on the
+ * reference against the plain product with the activation applied here,
+ * including -0 (a chain of -0 products from a -0 bias) and NaN inputs. */
+Test(kernels, gemm_relu_flag_is_the_activation_of_the_chain)
+{
+    enum { M = 9, N = 7, K = 5 };
+    float A[M * K], B[K * N], bias[N], plain[M * N], fused[M * N];
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)((i * 7) % 11) - 5.0f;
+    for (int i = 0; i < K * N; i++)
+        B[i] = (float)((i * 5) % 9) - 4.0f;
+    for (int j = 0; j < N; j++)
+        bias[j] = (float)j - 3.0f;
+    A[0] = A[1] = A[2] = A[3] = A[4] = 0.0f;   /* row 0: chains of bias only */
+    bias[1] = -0.0f;
+    A[K * 2] = NAN;                            /* row 2: NaN chains */
+    rs_gemm_ref(RS_NOTRANS, RS_NOTRANS, M, N, K, A, K, B, N, bias, 0, plain, N, NULL, 1);
+    rs_gemm_ref(RS_NOTRANS, RS_NOTRANS, M, N, K, A, K, B, N, bias, RS_GEMM_RELU, fused, N,
+                NULL, 1);
+    for (int i = 0; i < M * N; i++) {
+        float want = plain[i] > 0.0f ? plain[i] : 0.0f;
+        cr_assert_eq(memcmp(&fused[i], &want, 4), 0, "element %d: %g vs %g", i,
+                     fused[i], want);
+    }
+    cr_assert(!signbit(fused[1]), "relu(-0) must be +0");
+    cr_assert_eq(fused[2 * N], 0.0f, "relu(NaN) is +0");
 }

@@ -67,10 +67,10 @@ Test(nn, dense_backward_matches_finite_differences, .init = setup)
         for (size_t i = 0; i < sizes[a]; i++) {
             float keep = args[a][i];
             args[a][i] = keep + h;
-            rs_dense_forward(&K, y, x, W, b, B, I, O, work, 1);
+            rs_dense_forward(&K, y, x, W, b, B, I, O, 0, work, 1);
             double up = weighted_sum(y, c, B * O);
             args[a][i] = keep - h;
-            rs_dense_forward(&K, y, x, W, b, B, I, O, work, 1);
+            rs_dense_forward(&K, y, x, W, b, B, I, O, 0, work, 1);
             double down = weighted_sum(y, c, B * O);
             args[a][i] = keep;
             assert_close((up - down) / (2 * h), grads[a][i], 2e-3, 2e-4,

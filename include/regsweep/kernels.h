@@ -4,7 +4,8 @@
  * Exactness contract (the reason this module exists): every output of a GEMM
  * is one chain of fmaf in increasing k,
  *     c = init;  for k = 0 .. K-1:  c = fmaf(opA[i][k], opB[k][j], c);
- * where init is bias[j], 0, or the existing C[i][j] (accumulate).  Fast paths
+ * where init is bias[j], 0, or the existing C[i][j] (accumulate); with
+ * RS_GEMM_RELU the stored value is relu(c).  Fast paths
  * vectorise across independent outputs (i, j) and block the loops for the
  * caches, but never split or reorder the k chain, so they return exactly the
  * bits of rs_gemm_ref for every shape, layout and thread count.  Threads
@@ -37,8 +38,12 @@ typedef enum rs_trans { RS_NOTRANS = 0, RS_TRANS = 1 } rs_trans;
  *   op(A) is M x K: A itself (row-major, row stride lda) or, with RS_TRANS,
  *          A stored K x M (row stride lda) read transposed;
  *   op(B) is K x N: B itself (row stride ldb) or B stored N x K, transposed;
- *   init: accumulate ? C[i][j] : (bias ? bias[j] : +0.0f) (bias is ignored
- *         when accumulating); K == 0 leaves every output at init.
+ *   init: flags & RS_GEMM_ACCUMULATE ? C[i][j] : (bias ? bias[j] : +0.0f)
+ *         (bias is ignored when accumulating); K == 0 leaves every output
+ *         at init;
+ *   flags & RS_GEMM_RELU: each finished chain c is stored as relu(c) =
+ *         c > 0 ? c : +0.0f (NaN -> +0), the activation fused into the
+ *         store so that the outputs are not read and written a second time.
  * C must not overlap A, B, bias or work.  M, N, K >= 0; M or N == 0 does
  * nothing.
  * work: at least rs_gemm_work_floats(...) floats, 64-byte aligned (NULL
@@ -51,10 +56,12 @@ typedef enum rs_trans { RS_NOTRANS = 0, RS_TRANS = 1 } rs_trans;
  * Bit-identity is tested for finite inputs.  Where NaNs arise or are input,
  * outputs are NaN in every path, but which NaN payload survives when two
  * NaNs meet in one fmaf may differ between paths. */
+enum { RS_GEMM_ACCUMULATE = 1, RS_GEMM_RELU = 2 };
+
 typedef void (*rs_gemm_fn)(rs_trans ta, rs_trans tb, int M, int N, int K,
                            const float *A, int lda, const float *B, int ldb,
-                           const float *bias, int accumulate, float *C,
-                           int ldc, float *work, int n_threads);
+                           const float *bias, int flags, float *C, int ldc,
+                           float *work, int n_threads);
 
 /* Fills scale_mask and/or bits and returns the kept count exactly as
  * rs_dropout_mask_ref (rng.h), with the same preconditions. */
@@ -94,7 +101,7 @@ size_t rs_gemm_work_floats(rs_trans ta, rs_trans tb, int M, int N, int K,
  * Single-threaded; work and n_threads are ignored. */
 void rs_gemm_ref(rs_trans ta, rs_trans tb, int M, int N, int K,
                  const float *A, int lda, const float *B, int ldb,
-                 const float *bias, int accumulate, float *C, int ldc,
+                 const float *bias, int flags, float *C, int ldc,
                  float *work, int n_threads);
 
 #endif

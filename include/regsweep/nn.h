@@ -41,10 +41,12 @@ size_t rs_arch_bias_offset(const rs_arch_t *a, int layer);
 size_t rs_arch_n_params(const rs_arch_t *a);
 
 /* ---- dense layer -------------------------------------------------------
- * out (B, n_out) = inp (B, n_in) * W (n_in, n_out) + bias (n_out). */
+ * out (B, n_out) = inp (B, n_in) * W (n_in, n_out) + bias (n_out); with
+ * fuse_relu, out = relu(that), applied as each output is stored (the same
+ * bits as rs_act_forward(RS_ACT_RELU) on the plain output). */
 void rs_dense_forward(const rs_kernels_t *k, float *out, const float *inp,
                       const float *W, const float *bias, int B, int n_in,
-                      int n_out, float *work, int n_threads);
+                      int n_out, int fuse_relu, float *work, int n_threads);
 
 /* dW (n_in, n_out) = inp^T dout; dbias (n_out) = sum over rows of dout (in
  * row order); dinp (B, n_in) = dout W^T unless dinp is NULL.  dW and dbias
