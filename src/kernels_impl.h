@@ -38,7 +38,8 @@ static inline int rs_gemm_needs_at(int a_trans, int N)
  *   at: NULL, or room for op(A)^T as K rows of at_ld floats (at_ld >= M,
  *       a multiple of 16), at[k * at_ld + i] = op(A)[i][k]; a block fills
  *       the columns i0..i1 of it that it computes before it reads them.
- *   init = accumulate ? C[i][j] : bias ? bias[j] : +0.0f. */
+ *   init = flags & RS_GEMM_ACCUMULATE ? C[i][j] : bias ? bias[j] : +0.0f;
+ *   flags & RS_GEMM_RELU: store relu(c) (max(c, +0): NaN and -0 -> +0). */
 typedef struct rs_gemm_args {
     int M, N, K;
     int a_trans;
@@ -51,7 +52,7 @@ typedef struct rs_gemm_args {
     float *at;
     ptrdiff_t at_ld;
     const float *bias;
-    int accumulate;
+    int flags;
     float *C;
     ptrdiff_t ldc;
 } rs_gemm_args_t;

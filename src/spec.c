@@ -395,6 +395,9 @@ static rs_status parse_model(const yt_node *n, rs_spec_t *s, rs_error_t *err)
                             "model.layers: expected a list of 2 to %d layer "
                             "sizes, e.g. [1, 64, 64, 1]", RS_MAX_LAYERS + 1);
     t->arch.n_layers = (int)v->n - 1;
+    snprintf(s->layers_src, sizeof s->layers_src, "%s", v->src ? v->src : "");
+    s->layers_line = v->line;
+    s->layers_col = v->col;
     for (size_t i = 0; i < v->n; i++)
         TRY(get_u32(v->kids[i], "model.layers", 1, 65536, &t->arch.sizes[i], err));
     int x = 0;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +23,10 @@
 
 void rs_store_init(void)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* RS_HDF5_ERRORS=1 keeps HDF5's own error stacks, for debugging */
+    const char *show = getenv("RS_HDF5_ERRORS");
+    if (!show || !*show || *show == '0')
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
 void rs_store_now_iso(char *buf, size_t n_bytes)
@@ -236,6 +241,155 @@ static hid_t create_file(const char *path, rs_error_t *err)
     return f;
 }
 
+/* Why files are built in memory: when its own writes fail (disk full,
+ * ulimit -f), HDF5 1.10.8 can crash (in H5Ocopy, and in its exit handler
+ * after a failed H5Fclose).  A file built with the core driver and no
+ * backing store never writes; regsweep then writes its bytes itself and
+ * reports any failure as an error. */
+static hid_t create_mem_file(const char *name, rs_error_t *err)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0)
+        rs_error_set(err, RS_ENOMEM, name, 0, 0,
+                     "HDF5 cannot create the file in memory");
+    return f;
+}
+
+/* Opens an existing file into memory (changes are not written back). */
+static hid_t open_mem_copy(const char *path, rs_error_t *err)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (f < 0)
+        rs_error_set(err, RS_EINPUT, path, 0, 0,
+                     "HDF5 cannot open it (damaged?)");
+    return f;
+}
+
+/* Writes n bytes to path (created or truncated) and fsyncs it; on failure
+ * the partial file is removed and the error names path and the reason. */
+static rs_status write_bytes(const char *path, const void *buf, size_t n,
+                             rs_error_t *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot create: %s",
+                            strerror(errno));
+    const char *p = buf;
+    size_t done = 0;
+    int e = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : ENOSPC;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (e) {
+        unlink(path);
+        return rs_error_set(err, RS_EIO, path, 0, 0,
+                            "write failed after %zu of %zu bytes: %s%s", done,
+                            n, strerror(e),
+                            e == ENOSPC || e == EDQUOT ? " (disk full)" : "");
+    }
+    return RS_OK;
+}
+
+/* Closes an in-memory file f after writing its image to tmp, then moves tmp
+ * to final.  f is closed in every case. */
+static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
+                               rs_error_t *err)
+{
+    H5Fflush(f, H5F_SCOPE_GLOBAL);
+    ssize_t n = H5Fget_file_image(f, NULL, 0);
+    void *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (!buf || H5Fget_file_image(f, buf, (size_t)n) != n) {
+        free(buf);
+        H5Fclose(f);
+        return rs_error_set(err, RS_ENOMEM, final, 0, 0,
+                            "cannot take the file image (%zd bytes) from "
+                            "HDF5", n);
+    }
+    H5Fclose(f);
+    rs_status st = write_bytes(tmp, buf, (size_t)n, err);
+    free(buf);
+    if (st)
+        return st;
+    if (rename(tmp, final) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return rs_error_set(err, RS_EIO, final, 0, 0, "cannot rename %s: %s",
+                            tmp, strerror(e));
+    }
+    char dir[1024];
+    dir_of(final, dir, sizeof dir);
+    return fsync_path(dir, 1, err);
+}
+
+/* OUT.h5 holds copies of every job and may be too large to build in
+ * memory, so it is written by HDF5 directly; to keep HDF5 from meeting a
+ * failed write, the space it needs (an upper estimate) is checked first
+ * against the free space of its file system and the file-size limit. */
+static rs_status check_room(const char *path, uint64_t need, rs_error_t *err)
+{
+    char dir[1024];
+    dir_of(path, dir, sizeof dir);
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        if (avail < need)
+            return rs_error_set(err, RS_EIO, path, 0, 0,
+                                "No space left on device (disk full): "
+                                "writing it needs about %.1f MiB, %.1f MiB "
+                                "are free", need / 1048576.0,
+                                avail / 1048576.0);
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)rl.rlim_cur < need)
+        return rs_error_set(err, RS_EIO, path, 0, 0,
+                            "File too large: writing it needs about %.1f MiB, "
+                            "the file-size limit (ulimit -f) is %.1f MiB",
+                            need / 1048576.0, rl.rlim_cur / 1048576.0);
+    return RS_OK;
+}
+
+/* OUT.h5 up to this size is built in memory (briefly twice its size). */
+#define RS_TOP_IN_MEMORY_MAX ((uint64_t)128 << 20)
+
+/* An upper estimate of OUT.h5's size: the job files it copies, plus the
+ * table, provenance and spec. */
+static uint64_t top_size_estimate(const rs_spec_t *spec,
+                                  const rs_job_summary_t *rows,
+                                  const char *jobs_dir)
+{
+    uint64_t bytes = (64u << 10) + spec->text_len + spec->n_jobs * 512;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        if (rows[i].status != RS_JOB_DONE)
+            continue;
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char path[1200];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+        if (stat(path, &sb) == 0)
+            bytes += (uint64_t)sb.st_size + 4096;
+    }
+    return bytes + bytes / 16;
+}
+
 /* ---- summaries ------------------------------------------------------------ */
 
 void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out)
@@ -370,9 +524,9 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
     char final[1024], tmp[1100];
     snprintf(final, sizeof final, "%s/%s.h5", jobs_dir, job->id);
     snprintf(tmp, sizeof tmp, "%s.tmp", final);
-    hid_t f = create_file(tmp, err);
+    hid_t f = create_mem_file(tmp, err);
     if (f < 0)
-        return RS_EIO;
+        return RS_ENOMEM;
     h5w w;
     h5w_open(&w, tmp, err);
     const rs_arch_t *a = &spec->settings.arch;
@@ -428,14 +582,11 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
     }
     write_masks(&w, f, spec, job, r);
     h5w_close(&w);
-    if (H5Fclose(f) < 0 && w.st == RS_OK)
-        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0,
-                            "HDF5 could not close the file (disk full?)");
     if (w.st) {
-        unlink(tmp);
+        H5Fclose(f);
         return w.st;
     }
-    return commit_file(tmp, final, err);
+    return save_mem_file(f, tmp, final, err);
 }
 
 /* ---- reading helpers ---------------------------------------------------------- */
@@ -854,9 +1005,18 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
     char tmp[1100], jobs_dir[1024];
     snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
-    hid_t f = create_file(tmp, err);
+    /* built in memory when that costs little (see create_mem_file), else
+     * written by HDF5 after checking there is room for it */
+    uint64_t estimate = top_size_estimate(spec, rows, jobs_dir);
+    int in_memory = estimate <= RS_TOP_IN_MEMORY_MAX;
+    if (!in_memory) {
+        rs_status room = check_room(tmp, estimate, err);
+        if (room)
+            return room;
+    }
+    hid_t f = in_memory ? create_mem_file(tmp, err) : create_file(tmp, err);
     if (f < 0)
-        return RS_EIO;
+        return in_memory ? RS_ENOMEM : RS_EIO;
     h5w w;
     h5w_open(&w, tmp, err);
     uint64_t done = 0, failed = 0;
@@ -876,6 +1036,13 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
     copy_runs(&w, f, spec, rows, jobs_dir);
     write_provenance(&w, f, spec, prov, jobs_dir);
     h5w_close(&w);
+    if (in_memory) {
+        if (w.st) {
+            H5Fclose(f);
+            return w.st;
+        }
+        return save_mem_file(f, tmp, out_path, err);
+    }
     if (H5Fclose(f) < 0 && w.st == RS_OK)
         w.st = rs_error_set(err, RS_EIO, tmp, 0, 0,
                             "HDF5 could not close the file (disk full?)");
@@ -1130,37 +1297,6 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
 
 /* ---- /analysis ------------------------------------------------------------- */
 
-static rs_status copy_file(const char *from, const char *to, rs_error_t *err)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in)
-        return rs_error_set(err, RS_EINPUT, from, 0, 0, "cannot open: %s",
-                            strerror(errno));
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fclose(in);
-        return rs_error_set(err, RS_EIO, to, 0, 0, "cannot create: %s",
-                            strerror(errno));
-    }
-    char buf[65536];
-    size_t n;
-    int bad = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) {
-            bad = 1;
-            break;
-        }
-    bad |= ferror(in);
-    fclose(in);
-    if (fclose(out) != 0)
-        bad = 1;
-    if (bad) {
-        unlink(to);
-        return rs_error_set(err, RS_EIO, to, 0, 0, "cannot copy %s (disk "
-                            "full?)", from);
-    }
-    return RS_OK;
-}
 
 struct rs_analysis {
     hid_t file, group;
@@ -1177,17 +1313,12 @@ rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     snprintf(a->path, sizeof a->path, "%s", out_path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp", out_path);
-    rs_status st = copy_file(out_path, a->tmp, err);
-    if (st) {
-        free(a);
-        return st;
-    }
-    a->file = H5Fopen(a->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    rs_status st;
+    /* edited in memory, written back whole (see create_mem_file) */
+    a->file = open_mem_copy(out_path, err);
     if (a->file < 0) {
-        unlink(a->tmp);
         free(a);
-        return rs_error_set(err, RS_EIO, out_path, 0, 0,
-                            "HDF5 cannot open a copy of it for writing");
+        return RS_EINPUT;
     }
     h5w_open(&a->w, a->tmp, err);
     if (H5Lexists(a->file, "analysis", H5P_DEFAULT) > 0)
@@ -1235,7 +1366,6 @@ void rs_store_analysis_abort(rs_analysis_t **pa)
         H5Gclose(a->group);
     h5w_close(&a->w);
     H5Fclose(a->file);
-    unlink(a->tmp);
     free(a);
     *pa = NULL;
 }
@@ -1246,12 +1376,10 @@ rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
     rs_status st = a->w.st;
     H5Gclose(a->group);
     h5w_close(&a->w);
-    if (H5Fclose(a->file) < 0 && st == RS_OK)
-        st = rs_error_set(err, RS_EIO, a->tmp, 0, 0, "HDF5 could not close");
     if (st == RS_OK)
-        st = commit_file(a->tmp, a->path, err);
+        st = save_mem_file(a->file, a->tmp, a->path, err);
     else
-        unlink(a->tmp);
+        H5Fclose(a->file);
     free(a);
     *pa = NULL;
     return st;

@@ -200,7 +200,7 @@ typedef struct sweep_state {
     const rs_dataset_t *shared_data;   /* NULL: per-job data (sin, no seed) */
     rs_kernels_t kernels;
     int outer, inner;
-    double t0, last_top;
+    double t0, last_top, top_cost_s;
     rs_provenance_t prov;
     rs_status fatal;                   /* first write error: stop all      */
     rs_error_t fatal_err;
@@ -284,14 +284,21 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
             if (s->o->fail_fast)
                 s->local_stop = 1;
         }
+        /* rewrite OUT.h5 every 30 s, but never spend more than a tenth of
+         * the time on it: its cost grows with the jobs it copies, and the
+         * other workers wait for this lock meanwhile */
         double every = s->o->top_every_s > 0 ? s->o->top_every_s : 30.0;
+        if (every < 10 * s->top_cost_s)
+            every = 10 * s->top_cost_s;
         if (s->fatal == RS_OK && now_s() - s->last_top > every) {
-            s->last_top = now_s();
+            double t_top = now_s();
+            s->last_top = t_top;
             rs_store_now_iso(s->prov.written, sizeof s->prov.written);
             s->prov.wall_s = now_s() - s->t0;
             rs_error_t terr;
             rs_status tst = rs_store_write_top(s->o->out_path, s->spec, s->rows,
                                                &s->prov, &terr);
+            s->top_cost_s = now_s() - t_top;
             if (tst) {
                 s->fatal = tst;
                 s->fatal_err = terr;
@@ -304,6 +311,8 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
 
 static void worker_loop(sweep_state *s, int worker)
 {
+    /* a thread-safe HDF5 keeps its error-printing switch per thread */
+    rs_store_init();
     for (;;) {
         uint64_t k;
         if (should_stop(s))
@@ -316,8 +325,28 @@ static void worker_loop(sweep_state *s, int worker)
     }
 }
 
-static rs_status prepare_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
-                                const char *jobs_dir, rs_error_t *err)
+/* Does dir hold any finished job file (<id>.h5)? */
+static int has_job_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        found = n > 3 && strcmp(e->d_name + n - 3, ".h5") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Checks what is already at the output, creating nothing.  A jobs folder
+ * without finished job files (a run stopped before its first job) does not
+ * block a fresh run; --resume without OUT.h5 rebuilds it from the job
+ * files, which carry the spec hash they were made with. */
+static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
+                              const char *jobs_dir, rs_error_t *err)
 {
     rs_status st = check_out_dir(o->out_path, err);
     if (st)
@@ -327,25 +356,46 @@ static rs_status prepare_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
             return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
                                 "already exists; use --resume to continue "
                                 "it, or choose another output with -o");
-        if (path_exists(jobs_dir))
+        if (has_job_files(jobs_dir))
             return rs_error_set(err, RS_EINPUT, jobs_dir, 0, 0,
-                                "already exists (job files of an earlier "
-                                "sweep); use --resume, or remove it");
-        if (mkdir(jobs_dir, 0755) != 0)
-            return rs_error_set(err, RS_EIO, jobs_dir, 0, 0,
-                                "cannot create: %s", strerror(errno));
+                                "holds job files of an earlier sweep; use "
+                                "--resume, or remove it");
         return RS_OK;
     }
-    if (!path_exists(o->out_path))
+    if (path_exists(o->out_path))
+        return check_same_spec(o->out_path, spec, err);
+    if (!path_exists(jobs_dir))
         return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
-                            "cannot resume: no such results file");
-    st = check_same_spec(o->out_path, spec, err);
-    if (st)
-        return st;
-    if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0)
-        return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
-                            strerror(errno));
+                            "cannot resume: no such results file (and no "
+                            "%s)", jobs_dir);
     return RS_OK;
+}
+
+/* Loads the shared dataset (or checks one job's, for per-job sin data) and
+ * that the model fits it; a mismatch points at model.layers in the spec. */
+static rs_status load_and_check_data(const rs_spec_t *spec,
+                                     rs_dataset_t *data, int *shared,
+                                     rs_error_t *err)
+{
+    rs_status st;
+    *shared = spec->data_kind != RS_DATA_SIN || spec->data_seed_set;
+    if (*shared) {
+        if ((st = rs_spec_load_data(spec, 0, data, err)))
+            return st;
+        st = rs_train_check(&spec->settings, data, err);
+    } else {
+        rs_dataset_t probe;
+        if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
+            return st;
+        st = rs_train_check(&spec->settings, &probe, err);
+        rs_data_free(&probe);
+    }
+    if (st == RS_EINPUT && err && !err->path[0]) {
+        snprintf(err->path, sizeof err->path, "%s", spec->layers_src);
+        err->line = spec->layers_line;
+        err->column = spec->layers_col;
+    }
+    return st;
 }
 
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
@@ -355,12 +405,27 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if (rs_store_jobs_dir(o->out_path, jobs_dir, sizeof jobs_dir))
         return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
                             "output path too long");
-    rs_status st = prepare_output(spec, o, jobs_dir, err);
+    rs_status st = check_output(spec, o, jobs_dir, err);
     if (st)
         return st;
-    int lock_fd = -1;
-    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err)))
+    /* the dataset is loaded once and shared read-only, unless each job
+     * draws its own (sin data without a fixed seed); bad data stop the run
+     * before anything is created */
+    rs_dataset_t data;
+    memset(&data, 0, sizeof data);
+    int shared = 0;
+    if ((st = load_and_check_data(spec, &data, &shared, err)))
         return st;
+    if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0) {
+        rs_data_free(&data);
+        return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
+                            strerror(errno));
+    }
+    int lock_fd = -1;
+    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err))) {
+        rs_data_free(&data);
+        return st;
+    }
     remove_stale_tmp(jobs_dir);
 
     sweep_state s;
@@ -368,34 +433,16 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     s.spec = spec;
     s.o = o;
     s.jobs_dir = jobs_dir;
+    s.shared_data = shared ? &data : NULL;
     rs_kernels_init(&s.kernels, o->simd_cap);
-    rs_dataset_t data;
-    memset(&data, 0, sizeof data);
     uint64_t *todo = NULL;
     s.rows = calloc(spec->n_jobs, sizeof *s.rows);
     if (!s.rows) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    if (o->resume && (st = scan_jobs(jobs_dir, spec, s.rows, &s.skipped, err)))
+    if ((st = scan_jobs(jobs_dir, spec, s.rows, &s.skipped, err)))
         goto out;
-    /* the dataset is loaded once and shared read-only, unless each job
-     * draws its own (sin data without a fixed seed) */
-    if (spec->data_kind != RS_DATA_SIN || spec->data_seed_set) {
-        if ((st = rs_spec_load_data(spec, 0, &data, err)))
-            goto out;
-        if ((st = rs_train_check(&spec->settings, &data, err)))
-            goto out;
-        s.shared_data = &data;
-    } else {
-        rs_dataset_t probe;
-        if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
-            goto out;
-        st = rs_train_check(&spec->settings, &probe, err);
-        rs_data_free(&probe);
-        if (st)
-            goto out;
-    }
     todo = malloc((spec->n_jobs - s.skipped + 1) * sizeof *todo);
     if (!todo) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");

@@ -53,6 +53,11 @@ typedef struct rs_spec {
     /* fixed training settings (the mask selection points into this spec) */
     rs_train_settings_t settings;
     uint32_t *mask_epochs, *mask_steps;
+    /* where model.layers was given, for errors found once the data are
+     * known (a size that does not match them): file (or override), line,
+     * column */
+    char layers_src[512];
+    int layers_line, layers_col;
 
     /* axes */
     uint32_t n_seeds, n_keep, n_l2, n_l1;

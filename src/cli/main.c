@@ -187,11 +187,11 @@ static int cmd_run(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (++i >= argc)
-                return rs_cli_usage_error("%s needs a file name", a);
+                return free(overrides), rs_cli_usage_error("%s needs a file name", a);
             out = argv[i];
         } else if (!strcmp(a, "--threads") || !strcmp(a, "-j")) {
             if (++i >= argc || rs_cli_parse_threads(argv[i], &threads))
-                return rs_cli_usage_error("%s needs a thread count from 1 "
+                return free(overrides), rs_cli_usage_error("%s needs a thread count from 1 "
                                           "to 4096", a);
         } else if (!strcmp(a, "--resume")) {
             resume = 1;
@@ -199,26 +199,27 @@ static int cmd_run(int argc, char **argv)
             fail_fast = 1;
         } else if (!strcmp(a, "--simd")) {
             if (++i >= argc)
-                return rs_cli_usage_error("%s needs a value", a);
+                return free(overrides), rs_cli_usage_error("%s needs a value", a);
             simd_opt = argv[i];
         } else if (a[0] == '-' && a[1]) {
-            return rs_cli_usage_error("run: unknown option '%s'", a);
+            return free(overrides), rs_cli_usage_error("run: unknown option '%s'", a);
         } else if (strchr(a, '=') && spec_path) {
             overrides[n_over++] = argv[i];
         } else if (!spec_path) {
             spec_path = a;
         } else {
-            return rs_cli_usage_error("run: unexpected argument '%s' (one "
+            return free(overrides), rs_cli_usage_error("run: unexpected argument '%s' (one "
                                       "spec; overrides look like key=value)",
                                       a);
         }
     }
     if (!spec_path)
-        return rs_cli_usage_error("%s", "run: which spec? e.g. regsweep run "
+        return free(overrides),
+               rs_cli_usage_error("%s", "run: which spec? e.g. regsweep run "
                                         "experiments/ch311_sin.yaml");
     rs_simd cap;
     if (rs_cli_simd_cap(simd_opt, &cap))
-        return 2;
+        return free(overrides), 2;
     rs_error_t err;
     rs_error_clear(&err);
     rs_spec_t spec;
@@ -277,17 +278,17 @@ static int cmd_expand(int argc, char **argv)
         return 1;
     for (int i = 0; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1])
-            return rs_cli_usage_error("expand: unknown option '%s'", argv[i]);
+            return free(overrides), rs_cli_usage_error("expand: unknown option '%s'", argv[i]);
         if (!spec_path)
             spec_path = argv[i];
         else if (strchr(argv[i], '='))
             overrides[n_over++] = argv[i];
         else
-            return rs_cli_usage_error("expand: unexpected argument '%s'",
+            return free(overrides), rs_cli_usage_error("expand: unexpected argument '%s'",
                                       argv[i]);
     }
     if (!spec_path)
-        return rs_cli_usage_error("%s", "expand: which spec?");
+        return free(overrides), rs_cli_usage_error("%s", "expand: which spec?");
     rs_error_t err;
     rs_spec_t spec;
     if (rs_spec_load(spec_path, n_over, overrides, &spec, &err)) {
@@ -452,6 +453,9 @@ static int cmd_info(int argc, char **argv)
 int main(int argc, char **argv)
 {
     rs_store_init();
+    /* over a file-size limit, a write should fail (EFBIG, reported) rather
+     * than kill the process */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);

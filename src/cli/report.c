@@ -544,22 +544,47 @@ static void print_json(const report *r)
 
 /* ---- trajectory ---------------------------------------------------------- */
 
-/* Mean gap per epoch for every config: stored in /analysis/trajectory and
- * printed at about ten epochs.  Reads every job's curves. */
-static rs_status trajectory(const report *r, int print, rs_analysis_t *store,
+/* Mean gap per epoch for every config, over the finished seeds: printed at
+ * about ten epochs and stored as /analysis/trajectory.  It reads every
+ * job's curves, so it runs before /analysis is opened for writing (HDF5
+ * does not open one file twice with different drivers). */
+typedef struct traj {
+    size_t n_rows;
+    double *mean, *lo, *hi, *n, *epoch;
+    const char **labels;
+} traj_t;
+
+static void traj_free(traj_t *t)
+{
+    free(t->mean);
+    free(t->lo);
+    free(t->hi);
+    free(t->n);
+    free(t->epoch);
+    free(t->labels);
+    memset(t, 0, sizeof *t);
+}
+
+static rs_status trajectory(const report *r, int print, traj_t *t,
                             rs_error_t *err)
 {
     const rs_spec_t *s = &r->spec;
     uint32_t E1 = s->settings.epochs + 1;
     size_t n_rows = (size_t)r->n_cfg * E1;
-    double *mean = malloc(n_rows * sizeof *mean), *lo = malloc(n_rows * sizeof *lo),
-           *hi = malloc(n_rows * sizeof *hi), *nn = malloc(n_rows * sizeof *nn),
-           *ep = malloc(n_rows * sizeof *ep);
+    memset(t, 0, sizeof *t);
+    t->n_rows = n_rows;
+    t->mean = malloc(n_rows * sizeof *t->mean);
+    t->lo = malloc(n_rows * sizeof *t->lo);
+    t->hi = malloc(n_rows * sizeof *t->hi);
+    t->n = malloc(n_rows * sizeof *t->n);
+    t->epoch = malloc(n_rows * sizeof *t->epoch);
+    t->labels = malloc(n_rows * sizeof *t->labels);
     double *gaps = malloc((size_t)s->n_seeds * E1 * sizeof *gaps);
-    double *cbuf = malloc(7 * (size_t)E1 * sizeof *cbuf), *col = malloc(s->n_seeds * sizeof *col);
-    const char **labels = malloc(n_rows * sizeof *labels);
+    double *cbuf = malloc(7 * (size_t)E1 * sizeof *cbuf);
+    double *col = malloc(s->n_seeds * sizeof *col);
     rs_status st = RS_OK;
-    if (!mean || !lo || !hi || !nn || !ep || !gaps || !cbuf || !col || !labels) {
+    if (!t->mean || !t->lo || !t->hi || !t->n || !t->epoch || !t->labels ||
+        !gaps || !cbuf || !col) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
@@ -592,12 +617,12 @@ static rs_status trajectory(const report *r, int print, rs_analysis_t *store,
             rs_summary_t sm = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN};
             if (k)
                 rs_summarize(col, k, r->level, &sm, NULL);
-            mean[row] = sm.mean;
-            lo[row] = sm.ci_lo;
-            hi[row] = sm.ci_hi;
-            nn[row] = k;
-            ep[row] = e;
-            labels[row] = r->cfg[c].label;
+            t->mean[row] = sm.mean;
+            t->lo[row] = sm.ci_lo;
+            t->hi[row] = sm.ci_hi;
+            t->n[row] = k;
+            t->epoch[row] = e;
+            t->labels[row] = r->cfg[c].label;
         }
     }
     if (print) {
@@ -609,26 +634,30 @@ static rs_status trajectory(const report *r, int print, rs_analysis_t *store,
         for (uint32_t c = 0; c < r->n_cfg; c++) {
             printf("%-32s", r->cfg[c].label);
             for (uint32_t e = 0; e < E1; e += step)
-                printf(" %9.4f", mean[(size_t)c * E1 + e]);
+                printf(" %9.4f", t->mean[(size_t)c * E1 + e]);
             printf("\n");
         }
     }
-    if (store) {
-        rs_table_col_t cols[] = {{"config", 1, NULL, labels},
-                                 {"epoch", 0, ep, NULL},
-                                 {"n", 0, nn, NULL},
-                                 {"gap_mean", 0, mean, NULL},
-                                 {"gap_ci_lo", 0, lo, NULL},
-                                 {"gap_ci_hi", 0, hi, NULL}};
-        st = rs_store_analysis_table(store, "trajectory", cols, 6, n_rows,
-                                     "mean clean gap (test - train loss) per "
-                                     "config and epoch over the finished "
-                                     "seeds, with its t-interval", err);
-    }
 out:
-    free(mean); free(lo); free(hi); free(nn); free(ep); free(gaps);
-    free(cbuf); free(col); free(labels);
+    free(gaps);
+    free(cbuf);
+    free(col);
     return st;
+}
+
+static rs_status store_trajectory(rs_analysis_t *an, const traj_t *t,
+                                  rs_error_t *err)
+{
+    rs_table_col_t cols[] = {{"config", 1, NULL, t->labels},
+                             {"epoch", 0, t->epoch, NULL},
+                             {"n", 0, t->n, NULL},
+                             {"gap_mean", 0, t->mean, NULL},
+                             {"gap_ci_lo", 0, t->lo, NULL},
+                             {"gap_ci_hi", 0, t->hi, NULL}};
+    return rs_store_analysis_table(an, "trajectory", cols, 6, t->n_rows,
+                                   "mean clean gap (test - train loss) per "
+                                   "config and epoch over the finished "
+                                   "seeds, with its t-interval", err);
 }
 
 /* ---- /analysis tables ------------------------------------------------------ */
@@ -852,23 +881,25 @@ int rs_cli_report(int argc, char **argv)
                    (unsigned long long)r.n_missing);
     }
     free(order);
+    traj_t tr;
+    memset(&tr, 0, sizeof tr);
+    if ((traj || store) &&
+        trajectory(&r, traj && (f == F_TEXT || f == F_MD), &tr, &err)) {
+        traj_free(&tr);
+        code = rs_cli_fail(&err);
+        goto out;
+    }
     rs_analysis_t *an = NULL;
     if (store && (rs_store_analysis_begin(out, &an, &err) ||
-                  store_tables(&r, an, &err))) {
+                  store_tables(&r, an, &err) ||
+                  store_trajectory(an, &tr, &err) ||
+                  rs_store_analysis_commit(&an, &err))) {
         rs_store_analysis_abort(&an);
+        traj_free(&tr);
         code = rs_cli_fail(&err);
         goto out;
     }
-    if ((traj || store) &&
-        trajectory(&r, traj && (f == F_TEXT || f == F_MD), an, &err)) {
-        rs_store_analysis_abort(&an);
-        code = rs_cli_fail(&err);
-        goto out;
-    }
-    if (an && rs_store_analysis_commit(&an, &err)) {
-        code = rs_cli_fail(&err);
-        goto out;
-    }
+    traj_free(&tr);
 out:
     free(bufs);
     free(r.rows);

@@ -295,8 +295,9 @@ class Signals(Base):
         self.assertIn(f"-o {out} --resume", text)
         n = len(job_files(out))
         # dispatching stopped: at most the jobs running at the signal (one
-        # per thread) finished after it
-        self.assertLessEqual(n - at_signal, int(THREADS), text)
+        # per thread) finished after it, plus one that may have been renamed
+        # between counting the files and sending the signal
+        self.assertLessEqual(n - at_signal, int(THREADS) + 1, text)
         self.assertLess(n, N_JOBS)
         self.assertEqual(tmp_files(out), [], "a .tmp file was left behind")
         self.check_job_files(out, {})
