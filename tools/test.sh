@@ -27,7 +27,7 @@ if [ ! -f build-asan/build.ninja ]; then
 fi
 ninja -C build-asan >/dev/null || exit 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --num-processes 2 --print-errorlogs --suite unit \
+  meson test -C build-asan --num-processes 2 --print-errorlogs --suite unit --suite hostile \
   >build/test-asan.txt 2>&1 || status=1
 tail -n 15 build/test-asan.txt
 
