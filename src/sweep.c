@@ -382,7 +382,8 @@ static rs_status load_and_check_data(const rs_spec_t *spec,
     if (*shared) {
         if ((st = rs_spec_load_data(spec, 0, data, err)))
             return st;
-        st = rs_train_check(&spec->settings, data, err);
+        if ((st = rs_train_check(&spec->settings, data, err)))
+            rs_data_free(data);
     } else {
         rs_dataset_t probe;
         if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
