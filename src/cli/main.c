@@ -154,6 +154,9 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
                 p->job->id, buf);
     }
     int last = p->event == RS_EV_END;
+    /* the line for the last job is printed once, by the END event */
+    if (!last && finished == p->todo)
+        return;
     double t = p->elapsed_s;
     if (!last && c->tty && t - c->last_print < 0.2)
         return;
