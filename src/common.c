@@ -49,6 +49,17 @@ void rs_error_format(const rs_error_t *err, char *buf, size_t n_bytes)
         snprintf(buf, n_bytes, "%s", err->msg);
 }
 
+void rs_path_dir(const char *path, char *dir, size_t n_bytes)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n_bytes, ".");
+    else if (slash == path)
+        snprintf(dir, n_bytes, "/");
+    else
+        snprintf(dir, n_bytes, "%.*s", (int)(slash - path), path);
+}
+
 const char *rs_status_name(rs_status code)
 {
     switch (code) {

@@ -196,19 +196,22 @@ double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
                 argmax = j;
         float m = z[argmax];
         float s = 0.0f;
-        for (int j = 0; j < C; j++)
-            s += rs_expf(z[j] - m);
+        /* e_j is kept in the gradient row (when there is one) so that each
+         * exp is computed once */
+        float *d = dlogits ? dlogits + (size_t)b * C : NULL;
+        for (int j = 0; j < C; j++) {
+            float e = rs_expf(z[j] - m);
+            if (d)
+                d[j] = e;
+            s += e;
+        }
         int y = labels[b];
         float loss = (m - z[y]) + rs_logf(s);
         sum += loss;
         correct += (uint64_t)(argmax == y);
-        if (dlogits) {
-            float *d = dlogits + (size_t)b * C;
-            for (int j = 0; j < C; j++) {
-                float p = rs_expf(z[j] - m) / s;
-                d[j] = (p - (j == y ? 1.0f : 0.0f)) / (float)B;
-            }
-        }
+        if (d)
+            for (int j = 0; j < C; j++)
+                d[j] = (d[j] / s - (j == y ? 1.0f : 0.0f)) / (float)B;
     }
     if (n_correct)
         *n_correct = correct;

@@ -200,17 +200,6 @@ static rs_status fsync_path(const char *path, int is_dir, rs_error_t *err)
     return RS_OK;
 }
 
-static void dir_of(const char *path, char *dir, size_t n)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, n, ".");
-    else if (slash == path)
-        snprintf(dir, n, "/");
-    else
-        snprintf(dir, n, "%.*s", (int)(slash - path), path);
-}
-
 /* tmp is complete and closed: make it durable, then move it into place. */
 static rs_status commit_file(const char *tmp, const char *final,
                              rs_error_t *err)
@@ -227,7 +216,7 @@ static rs_status commit_file(const char *tmp, const char *final,
                             tmp, strerror(e));
     }
     char dir[1024];
-    dir_of(final, dir, sizeof dir);
+    rs_path_dir(final, dir, sizeof dir);
     return fsync_path(dir, 1, err);
 }
 
@@ -334,7 +323,7 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
                             tmp, strerror(e));
     }
     char dir[1024];
-    dir_of(final, dir, sizeof dir);
+    rs_path_dir(final, dir, sizeof dir);
     return fsync_path(dir, 1, err);
 }
 
@@ -345,7 +334,7 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
 static rs_status check_room(const char *path, uint64_t need, rs_error_t *err)
 {
     char dir[1024];
-    dir_of(path, dir, sizeof dir);
+    rs_path_dir(path, dir, sizeof dir);
     struct statvfs vfs;
     if (statvfs(dir, &vfs) == 0) {
         uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
@@ -832,7 +821,8 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         return;
     hsize_t n = spec->n_jobs;
     int h = rs_spec_n_hidden(spec);
-    size_t n_num = 24;
+    /* columns: l2, l1, then keep_prob per hidden layer; reused for metrics */
+    size_t n_num = 2 + (size_t)h;
     double *num = malloc(n * n_num * sizeof *num);
     uint64_t *u64 = malloc(2 * n * sizeof *u64);
     char (*ids)[13] = malloc(n * sizeof *ids);
@@ -844,12 +834,16 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     static const char *const status_names[3] = {"missing", "done", "failed"};
     for (uint64_t i = 0; i < n; i++) {
         rs_job_t job;
-        rs_spec_job(spec, i, &job);
+        rs_spec_job(spec, i, &job);   /* one SHA-256 per job and rewrite */
         memcpy(ids[i], job.id, 13);
         idp[i] = ids[i];
         stp[i] = status_names[rows[i].status];
         u64[i] = i;
         u64[n + i] = job.hp.seed;
+        num[i] = job.l2;
+        num[n + i] = job.l1;
+        for (int l = 0; l < h; l++)
+            num[(2 + (size_t)l) * n + i] = job.keep[l];
     }
     h5w_dataset(w, g, "index", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64);
     ds_strings(w, g, "id", idp, n);
@@ -857,18 +851,7 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     for (int l = 0; l < h; l++) {
         char name[32];
         snprintf(name, sizeof name, "keep_prob_%d", l + 1);
-        for (uint64_t i = 0; i < n; i++) {
-            rs_job_t job;
-            rs_spec_job(spec, i, &job);
-            num[i] = job.keep[l];
-        }
-        ds_f64(w, g, name, num, n);
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        rs_job_t job;
-        rs_spec_job(spec, i, &job);
-        num[i] = job.l2;
-        num[n + i] = job.l1;
+        ds_f64(w, g, name, num + (2 + (size_t)l) * n, n);
     }
     ds_f64(w, g, "l2", num, n);
     ds_f64(w, g, "l1", num + n, n);

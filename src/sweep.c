@@ -28,23 +28,12 @@ static int path_exists(const char *p)
     return stat(p, &sb) == 0;
 }
 
-static void dir_of(const char *path, char *dir, size_t n)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, n, ".");
-    else if (slash == path)
-        snprintf(dir, n, "/");
-    else
-        snprintf(dir, n, "%.*s", (int)(slash - path), path);
-}
-
 /* The output's directory must exist and be writable. */
 static rs_status check_out_dir(const char *out_path, rs_error_t *err)
 {
     char dir[1024];
     struct stat sb;
-    dir_of(out_path, dir, sizeof dir);
+    rs_path_dir(out_path, dir, sizeof dir);
     if (stat(dir, &sb) != 0)
         return rs_error_set(err, RS_EINPUT, dir, 0, 0,
                             "output directory does not exist (for %s)",

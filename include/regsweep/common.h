@@ -51,6 +51,10 @@ rs_status rs_error_set(rs_error_t *err, rs_status code, const char *path,
 /* "path:line:column: msg" (parts that are unknown are left out) into buf. */
 void rs_error_format(const rs_error_t *err, char *buf, size_t n_bytes);
 
+/* The directory part of a file path into dir: "." when there is none,
+ * "/" for a file in the root. */
+void rs_path_dir(const char *path, char *dir, size_t n_bytes);
+
 /* Human name of a status ("bad input", "I/O error", ...). */
 const char *rs_status_name(rs_status code);
 
