@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common.h — status codes and the error record shared by every module.
  *
  * Every library function that can fail returns an rs_status (RS_OK == 0) and,
@@ -13,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RS_VERSION "0.1.0"
 
 typedef enum rs_status {
     RS_OK = 0,
