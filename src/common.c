@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common.c — the error record. */
 #include "regsweep/common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* data.c — the ch311 sin regression, IDX loading (plain or gzip) and the
  * deterministic validation split.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* detmath.c — deterministic float32 transcendental functions, no libm.
  *
  * Every function widens its float argument to double, evaluates with IEEE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels.c — CPU detection, the dispatch table, the reference GEMM, the
  * portable GEMM path, packing of transposed B and the split over threads.
  *

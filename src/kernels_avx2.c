@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels_avx2.c — the AVX2 + FMA path (compiled with -mavx2 -mfma; called
  * only when rs_simd_detect() says the CPU and OS support it).
  *

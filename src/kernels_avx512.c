@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels_avx512.c — the AVX-512 path (compiled with -mavx512f -mavx512vl
  * -mavx512dq -mavx512bw -mfma; called only when rs_simd_detect() says the
  * CPU and OS support it).

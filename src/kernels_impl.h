@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels_impl.h — what kernels.c shares with the per-ISA files
  * (kernels_avx2.c, kernels_avx512.c).  Private to src/.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn.c — dense layers, activations, dropout, losses and the SGD update. */
 #include "regsweep/nn.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rng.c — Philox4x32-10 and the draws built on it (scalar reference). */
 #include "regsweep/rng.h"
 

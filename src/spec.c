@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* spec.c — YAML spec -> validated rs_spec_t -> grid of jobs. */
 #include "regsweep/spec.h"
 
@@ -285,7 +286,7 @@ static rs_status required(const yt_node *map, const char *key,
                           const char *what, const yt_node **out,
                           rs_error_t *err)
 {
-    *out = yt_get(map, key);
+    *out = rs_yt_get(map, key);
     if (!*out)
         return rs_error_set(err, RS_EINPUT, map->src, map->line, map->col,
                             "missing required key '%s' in %s", key, what);
@@ -325,16 +326,16 @@ static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         s->sin.n_train = 100;
         s->sin.n_test = 500;
         s->sin.noise_sd = 0.5f;
-        if ((v = yt_get(n, "n_train")))
+        if ((v = rs_yt_get(n, "n_train")))
             TRY(get_u32(v, "dataset.n_train", 1, 10000000, &s->sin.n_train, err));
-        if ((v = yt_get(n, "n_test")))
+        if ((v = rs_yt_get(n, "n_test")))
             TRY(get_u32(v, "dataset.n_test", 1, 10000000, &s->sin.n_test, err));
-        if ((v = yt_get(n, "noise_sd"))) {
+        if ((v = rs_yt_get(n, "noise_sd"))) {
             double x;
             TRY(get_f64(v, "dataset.noise_sd", R_NONNEG, &x, err));
             s->sin.noise_sd = (float)x;
         }
-        if ((v = yt_get(n, "seed"))) {
+        if ((v = rs_yt_get(n, "seed"))) {
             int64_t x;
             TRY(get_i64(v, "dataset.seed", 0, INT64_MAX, &x, err));
             s->sin.seed = (uint64_t)x;
@@ -350,11 +351,11 @@ static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
                                              "test_images", "test_labels"};
     snprintf(s->idx_dir, sizeof s->idx_dir, "%s",
              "/usr/share/datasets/fashion-mnist");
-    if ((v = yt_get(n, "dir")))
+    if ((v = rs_yt_get(n, "dir")))
         TRY(get_string(v, "dataset.dir", s->idx_dir, sizeof s->idx_dir, err));
     for (int i = 0; i < 4; i++) {
         snprintf(s->idx_files[i], sizeof s->idx_files[i], "%s", defaults[i]);
-        if ((v = yt_get(n, file_keys[i]))) {
+        if ((v = rs_yt_get(n, file_keys[i]))) {
             char what[64];
             snprintf(what, sizeof what, "dataset.%s", file_keys[i]);
             TRY(get_string(v, what, s->idx_files[i], sizeof s->idx_files[i],
@@ -362,18 +363,18 @@ static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         }
     }
     s->idx.n_classes = 10;
-    if ((v = yt_get(n, "classes")))
+    if ((v = rs_yt_get(n, "classes")))
         TRY(get_u32(v, "dataset.classes", 2, 256, &s->idx.n_classes, err));
-    if ((v = yt_get(n, "n_val")))
+    if ((v = rs_yt_get(n, "n_val")))
         TRY(get_u32(v, "dataset.n_val", 0, 100000000, &s->idx.n_val, err));
-    if ((v = yt_get(n, "split_seed"))) {
+    if ((v = rs_yt_get(n, "split_seed"))) {
         int64_t x;
         TRY(get_i64(v, "dataset.split_seed", 0, INT64_MAX, &x, err));
         s->idx.split_seed = (uint64_t)x;
     }
-    if ((v = yt_get(n, "max_train")))
+    if ((v = rs_yt_get(n, "max_train")))
         TRY(get_u32(v, "dataset.max_train", 0, 100000000, &s->idx.max_train, err));
-    if ((v = yt_get(n, "max_test")))
+    if ((v = rs_yt_get(n, "max_test")))
         TRY(get_u32(v, "dataset.max_test", 0, 100000000, &s->idx.max_test, err));
     return RS_OK;
 }
@@ -401,21 +402,21 @@ static rs_status parse_model(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     for (size_t i = 0; i < v->n; i++)
         TRY(get_u32(v->kids[i], "model.layers", 1, 65536, &t->arch.sizes[i], err));
     int x = 0;
-    if ((v = yt_get(n, "activation")))
+    if ((v = rs_yt_get(n, "activation")))
         TRY(get_enum(v, "model.activation", acts, &x, err));
     t->arch.act = (rs_act)x;
     x = 0;
-    if ((v = yt_get(n, "init")))
+    if ((v = rs_yt_get(n, "init")))
         TRY(get_enum(v, "model.init", inits, &x, err));
     t->init = (rs_init)x;
     t->init_sd = 0.01f;
-    if ((v = yt_get(n, "init_sd"))) {
+    if ((v = rs_yt_get(n, "init_sd"))) {
         double sd;
         TRY(get_f64(v, "model.init_sd", R_POS, &sd, err));
         t->init_sd = (float)sd;
     }
     x = s->data_kind == RS_DATA_SIN ? 0 : 1;
-    if ((v = yt_get(n, "loss")))
+    if ((v = rs_yt_get(n, "loss")))
         TRY(get_enum(v, "model.loss", losses, &x, err));
     t->arch.loss = (rs_loss)x;
     return RS_OK;
@@ -436,13 +437,13 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     TRY(required(n, "epochs", "train", &v, err));
     TRY(get_u32(v, "train.epochs", 1, RS_SPEC_MAX_EPOCHS, &t->epochs, err));
     t->batch_size = UINT32_MAX;   /* full batch */
-    if ((v = yt_get(n, "batch_size"))) {
+    if ((v = rs_yt_get(n, "batch_size"))) {
         if (!(v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "full") == 0))
             TRY(get_u32(v, "train.batch_size (or full)", 1, 100000000,
                         &t->batch_size, err));
     }
     t->shuffle = 1;
-    if ((v = yt_get(n, "shuffle")))
+    if ((v = rs_yt_get(n, "shuffle")))
         TRY(get_bool(v, "train.shuffle", &t->shuffle, err));
     return RS_OK;
 }
@@ -497,9 +498,9 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     const yt_node *v;
     TRY(want_map(n, "record", err));
     TRY(check_keys(n, "record", keys, err));
-    if ((v = yt_get(n, "train_eval")))
+    if ((v = rs_yt_get(n, "train_eval")))
         TRY(get_bool(v, "record.train_eval", &t->eval_train, err));
-    if (!(v = yt_get(n, "masks")))
+    if (!(v = rs_yt_get(n, "masks")))
         return RS_OK;
     if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {
         t->record_masks = 0;
@@ -516,7 +517,7 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     TRY(check_keys(v, "record.masks", mask_keys, err));
     t->mask_sel.all = 0;
     t->mask_sel.epochs_all = t->mask_sel.steps_all = 1;
-    const yt_node *e = yt_get(v, "epochs"), *st = yt_get(v, "steps");
+    const yt_node *e = rs_yt_get(v, "epochs"), *st = rs_yt_get(v, "steps");
     if (e) {
         t->mask_sel.epochs_all = 0;
         TRY(parse_index_list(e, "record.masks.epochs", t->epochs, 1,
@@ -760,10 +761,10 @@ static rs_status parse_axes(const yt_node *n, rs_spec_t *s, rs_error_t *err)
                    .line = n->line, .col = n->col};
     yt_node zero = one;
     zero.value = "0";
-    TRY(parse_keep((v = yt_get(n, "keep_prob")) ? v : &one, s, err));
-    TRY(parse_number_axis((v = yt_get(n, "l2")) ? v : &zero, "axes.l2",
+    TRY(parse_keep((v = rs_yt_get(n, "keep_prob")) ? v : &one, s, err));
+    TRY(parse_number_axis((v = rs_yt_get(n, "l2")) ? v : &zero, "axes.l2",
                           R_NONNEG, &s->l2, &s->n_l2, err));
-    TRY(parse_number_axis((v = yt_get(n, "l1")) ? v : &zero, "axes.l1",
+    TRY(parse_number_axis((v = rs_yt_get(n, "l1")) ? v : &zero, "axes.l1",
                           R_NONNEG, &s->l1, &s->n_l1, err));
     uint64_t jobs = s->n_seeds;
     const uint32_t dims[3] = {s->n_keep, s->n_l2, s->n_l1};
@@ -786,14 +787,14 @@ static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     const yt_node *v;
     TRY(want_map(n, "report", err));
     TRY(check_keys(n, "report", keys, err));
-    if ((v = yt_get(n, "n_boot")))
+    if ((v = rs_yt_get(n, "n_boot")))
         TRY(get_u32(v, "report.n_boot", 100, 10000000, &s->n_boot, err));
-    if ((v = yt_get(n, "boot_seed"))) {
+    if ((v = rs_yt_get(n, "boot_seed"))) {
         int64_t x;
         TRY(get_i64(v, "report.boot_seed", 0, INT64_MAX, &x, err));
         s->boot_seed = (uint64_t)x;
     }
-    const yt_node *b = yt_get(n, "baseline");
+    const yt_node *b = rs_yt_get(n, "baseline");
     if (!b)
         return RS_OK;
     TRY(want_map(b, "report.baseline", err));
@@ -802,7 +803,7 @@ static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     s->has_baseline = 1;
     for (int l = 0; l < RS_MAX_LAYERS; l++)
         s->baseline_keep[l] = 1.0;
-    if ((v = yt_get(b, "keep_prob"))) {
+    if ((v = rs_yt_get(b, "keep_prob"))) {
         if (v->type == YT_SEQ) {
             if ((int)v->n != h)
                 return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
@@ -818,9 +819,9 @@ static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
                 s->baseline_keep[l] = s->baseline_keep[0];
         }
     }
-    if ((v = yt_get(b, "l2")))
+    if ((v = rs_yt_get(b, "l2")))
         TRY(get_f64(v, "report.baseline.l2", R_NONNEG, &s->baseline_l2, err));
-    if ((v = yt_get(b, "l1")))
+    if ((v = rs_yt_get(b, "l1")))
         TRY(get_f64(v, "report.baseline.l1", R_NONNEG, &s->baseline_l1, err));
     return RS_OK;
 }
@@ -848,7 +849,7 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
         row += (t->arch.sizes[l + 1] + 7) / 8;
     uint64_t bytes = n_e * n_s * B * row;
     if (bytes > RS_MAX_MASK_BYTES) {
-        const yt_node *r = yt_get(root, "record");
+        const yt_node *r = rs_yt_get(root, "record");
         const yt_node *at = r ? r : root;
         return rs_error_set(err, RS_EINPUT, at->src, at->line, at->col,
                             "record.masks: recording these masks takes %.0f "
@@ -872,7 +873,7 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
                             "model, train and axes");
     TRY(want_map(root, "the spec", err));
     TRY(check_keys(root, "the spec", keys, err));
-    if ((v = yt_get(root, "name"))) {
+    if ((v = rs_yt_get(root, "name"))) {
         TRY(get_string(v, "name", s->name, sizeof s->name, err));
         /* the name becomes a file name (results/<name>.h5 without -o) */
         if (!s->name[0] || strchr(s->name, '/') || !strcmp(s->name, ".") ||
@@ -891,12 +892,12 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
     s->settings.record_masks = 1;
     s->settings.mask_sel.all = 1;
     s->settings.eval_train = 1;
-    if ((v = yt_get(root, "record")))
+    if ((v = rs_yt_get(root, "record")))
         TRY(parse_record(v, s, err));
     TRY(required(root, "axes", "the spec", &v, err));
     TRY(parse_axes(v, s, err));
     s->n_boot = 10000;
-    if ((v = yt_get(root, "report")))
+    if ((v = rs_yt_get(root, "report")))
         TRY(parse_report(v, s, err));
     if (!s->has_baseline)
         for (int l = 0; l < RS_MAX_LAYERS; l++)
@@ -922,7 +923,7 @@ static rs_status apply_override(yt_node *root, const char *arg,
     key[klen] = '\0';
     const char *value = eq + 1;
     yt_node *v;
-    rs_status st = yt_parse(value, strlen(value), label, RS_SPEC_MAX_DEPTH,
+    rs_status st = rs_yt_parse(value, strlen(value), label, RS_SPEC_MAX_DEPTH,
                             RS_SPEC_MAX_NODES, &v, err);
     if (st)
         return st;
@@ -934,21 +935,21 @@ static rs_status apply_override(yt_node *root, const char *arg,
     while (seg) {
         char *next = strtok_r(NULL, ".", &save);
         if (!next) {
-            if (yt_set(map, seg, v, label, 1, 1)) {
-                yt_free(v);
+            if (rs_yt_set(map, seg, v, label, 1, 1)) {
+                rs_yt_free(v);
                 return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
             }
             return RS_OK;
         }
-        yt_node *child = yt_get(map, seg);
+        yt_node *child = rs_yt_get(map, seg);
         if (!child) {
-            child = yt_new_map(label, 1, 1);
-            if (!child || yt_set(map, seg, child, label, 1, 1)) {
-                yt_free(v);
+            child = rs_yt_new_map(label, 1, 1);
+            if (!child || rs_yt_set(map, seg, child, label, 1, 1)) {
+                rs_yt_free(v);
                 return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
             }
         } else if (child->type != YT_MAP) {
-            yt_free(v);
+            rs_yt_free(v);
             return rs_error_set(err, RS_EINPUT, label, 0, 0,
                                 "cannot set '%.*s': '%s' is not a mapping",
                                 (int)klen, arg, seg);
@@ -956,7 +957,7 @@ static rs_status apply_override(yt_node *root, const char *arg,
         map = child;
         seg = next;
     }
-    yt_free(v);
+    rs_yt_free(v);
     return rs_error_set(err, RS_EINPUT, label, 0, 0,
                         "expected a dotted key before '=' in '%s'", arg);
 }
@@ -988,6 +989,69 @@ static void default_name(rs_spec_t *s, const char *path)
         *dot = '\0';
 }
 
+/* The spec's YAML tree with its overrides applied.  *labels receives the
+ * overrides' names for messages (the tree's nodes point into them: free
+ * them after the tree). */
+static rs_status spec_tree(const rs_spec_t *s, yt_node **root,
+                           char (**labels)[320], rs_error_t *err)
+{
+    *root = NULL;
+    *labels = calloc((size_t)s->n_overrides + 1, sizeof **labels);
+    if (!*labels)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    for (int i = 0; i < s->n_overrides; i++)
+        snprintf((*labels)[i], sizeof (*labels)[i],
+                 "command-line override '%.280s'", s->overrides[i]);
+    rs_status st = rs_yt_parse(s->text, s->text_len, s->path, RS_SPEC_MAX_DEPTH,
+                               RS_SPEC_MAX_NODES, root, err);
+    for (int i = 0; st == RS_OK && i < s->n_overrides; i++) {
+        if (!*root && !(*root = rs_yt_new_map(s->path, 1, 1)))
+            st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        else if ((*root)->type != YT_MAP)
+            st = want_map(*root, "the spec", err);
+        else
+            st = apply_override(*root, s->overrides[i], (*labels)[i], err);
+    }
+    return st;
+}
+
+rs_status rs_spec_effective_yaml(const rs_spec_t *s, char **text, size_t *len,
+                                 rs_error_t *err)
+{
+    *text = NULL;
+    *len = 0;
+    yt_node *root = NULL;
+    char (*labels)[320] = NULL;
+    rs_status st = spec_tree(s, &root, &labels, err);
+    if (st == RS_OK && !root && !(root = rs_yt_new_map(s->path, 1, 1)))
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    /* the name defaults to the spec file's; written out, it must not
+     * change with the name of the file the text is saved to */
+    if (st == RS_OK && root->type == YT_MAP && !rs_yt_get(root, "name")) {
+        yt_node *name = calloc(1, sizeof *name);
+        if (name)
+            name->value = strdup(s->name);
+        if (!name || !name->value || rs_yt_set(root, "name", name, s->path, 1, 1)) {
+            if (name)
+                free(name->value);
+            free(name);
+            st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        } else {
+            name->quoted = 1;
+            /* put it first, where a reader looks */
+            yt_node *k = root->kids[root->n - 2], *v = root->kids[root->n - 1];
+            memmove(root->kids + 2, root->kids, (root->n - 2) * sizeof *root->kids);
+            root->kids[0] = k;
+            root->kids[1] = v;
+        }
+    }
+    if (st == RS_OK)
+        st = rs_yt_emit(root, text, len, err);
+    rs_yt_free(root);
+    free(labels);
+    return st;
+}
+
 rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
                         int n_overrides, char *const *overrides,
                         rs_spec_t *out, rs_error_t *err)
@@ -1000,9 +1064,7 @@ rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
                             text_len, RS_SPEC_MAX_BYTES);
     out->text = malloc(text_len + 1);
     out->overrides = calloc((size_t)n_overrides + 1, sizeof *out->overrides);
-    char (*labels)[320] = calloc((size_t)n_overrides + 1, sizeof *labels);
-    if (!out->text || !out->overrides || !labels) {
-        free(labels);
+    if (!out->text || !out->overrides) {
         rs_spec_free(out);
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     }
@@ -1012,31 +1074,20 @@ rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
     for (int i = 0; i < n_overrides; i++) {
         out->overrides[i] = strdup(overrides[i]);
         if (!out->overrides[i]) {
-            free(labels);
             rs_spec_free(out);
             return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         }
         out->n_overrides = i + 1;
-        snprintf(labels[i], sizeof labels[i], "command-line override '%.280s'",
-                 overrides[i]);
     }
     hash_spec(out);
     default_name(out, out->path);
 
     yt_node *root = NULL;
-    rs_status st = yt_parse(out->text, text_len, out->path, RS_SPEC_MAX_DEPTH,
-                            RS_SPEC_MAX_NODES, &root, err);
-    for (int i = 0; st == RS_OK && i < n_overrides; i++) {
-        if (!root && !(root = yt_new_map(out->path, 1, 1)))
-            st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-        else if (root->type != YT_MAP)
-            st = want_map(root, "the spec", err);
-        else
-            st = apply_override(root, overrides[i], labels[i], err);
-    }
+    char (*labels)[320] = NULL;
+    rs_status st = spec_tree(out, &root, &labels, err);
     if (st == RS_OK)
         st = parse_root(root, out, err);
-    yt_free(root);
+    rs_yt_free(root);
     free(labels);
     if (st)
         rs_spec_free(out);

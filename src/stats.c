@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c — distributions, estimators and tests for `regsweep report`.
  *
  * Not in the bit-exact path: libm is used freely.  The contracts are in

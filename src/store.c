@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.c — writing and reading the HDF5 results format.
  *
  * Objects are created with timestamps off (H5Pset_obj_track_times(..., 0))
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "regsweep/sha256.h"
+#include "regsweep/version.h"
 
 void rs_store_init(void)
 {
@@ -794,6 +796,33 @@ rs_status rs_store_read_curves(const char *where, int from_top,
     return RS_OK;
 }
 
+/* OUT.h5 first; a job it does not hold yet is looked for in OUT.jobs/. */
+rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec,
+                                     const rs_job_t *job, rs_job_summary_t *out,
+                                     rs_error_t *err)
+{
+    rs_status st = rs_store_read_summary(out_path, 1, spec, job, out, err);
+    char dir[1024];
+    if (st || out->status != RS_JOB_MISSING ||
+        rs_store_jobs_dir(out_path, dir, sizeof dir))
+        return st;
+    return rs_store_read_summary(dir, 0, spec, job, out, err);
+}
+
+rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
+                                    const rs_job_t *job, rs_curves_t *c,
+                                    rs_error_t *err)
+{
+    job_loc jl;
+    int rc = open_job(out_path, 1, spec, job, &jl, err);
+    if (rc == 0)
+        close_job(&jl);
+    char dir[1024];
+    if (rc == 1 && rs_store_jobs_dir(out_path, dir, sizeof dir) == 0)
+        return rs_store_read_curves(dir, 0, spec, job, c, err);
+    return rs_store_read_curves(out_path, 1, spec, job, c, err);
+}
+
 /* ---- the top-level file ------------------------------------------------------- */
 
 static void write_spec_group(h5w *w, hid_t f, const rs_spec_t *spec)
@@ -922,6 +951,8 @@ static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
 }
 
 /* Per-job lines of provenance.tsv: id -> wall_s, worker, threads, time. */
+static void write_history(h5w *w, hid_t g, const char *jobs_dir);
+
 static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
                              const rs_provenance_t *p, const char *jobs_dir)
 {
@@ -936,6 +967,12 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
         attr_str(w, g, "spec_path", p->spec_path);
         attr_str(w, g, "build", p->build);
         attr_str(w, g, "simd", p->simd);
+        attr_str(w, g, "simd_compiled", p->simd_compiled);
+        attr_str(w, g, "cpu", p->cpu);
+        attr_str(w, g, "regsweep_version", p->version);
+        attr_str(w, g, "git_revision", p->git_revision);
+        attr_str(w, g, "hdf5_version", p->hdf5);
+        attr_str(w, g, "libyaml_version", p->libyaml);
         attr_i32(w, g, "threads", p->threads);
         attr_i32(w, g, "threads_per_job", p->threads_per_job);
         attr_f64(w, g, "wall_s", p->wall_s);
@@ -973,6 +1010,7 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
         fclose(in);
     ds_f64(w, g, "job_wall_s", wall, n);
     ds_strings(w, g, "job_finished", whenp, n);
+    write_history(w, g, jobs_dir);
     attr_str(w, g, "description",
              "volatile facts (times, host, threads): excluded from result "
              "comparisons; job_* columns are in /jobs row order, NaN/empty "
@@ -1268,6 +1306,100 @@ rs_status rs_store_compare_job(const char *where, int from_top,
     free(buf);
     close_job(&jl);
     return st;
+}
+
+/* The fields of one runs.tsv line, in order (also the names of the
+ * /provenance/history columns). */
+static const char *const history_cols[] = {
+    "started", "host", "regsweep_version", "git_revision", "hdf5_version",
+    "libyaml_version", "build", "cpu", "simd", "threads", "command"};
+#define N_HISTORY_COLS (sizeof history_cols / sizeof *history_cols)
+
+/* Appends "\t" + v with tabs and newlines made spaces. */
+static void tsv_field(char *line, size_t n, const char *v, int first)
+{
+    size_t len = strlen(line);
+    if (!first && len + 1 < n)
+        line[len++] = '\t';
+    for (; *v && len + 1 < n; v++)
+        line[len++] = (*v == '\t' || *v == '\n' || *v == '\r') ? ' ' : *v;
+    line[len] = '\0';
+}
+
+rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
+                           rs_error_t *err)
+{
+    char path[1100], threads[32], line[4096] = "";
+    snprintf(path, sizeof path, "%s/runs.tsv", jobs_dir);
+    snprintf(threads, sizeof threads, "%d", p->threads);
+    const char *v[N_HISTORY_COLS] = {p->started, p->host, p->version,
+        p->git_revision, p->hdf5, p->libyaml, p->build, p->cpu, p->simd,
+        threads, p->command};
+    for (size_t c = 0; c < N_HISTORY_COLS; c++)
+        tsv_field(line, sizeof line - 1, v[c], c == 0);
+    strcat(line, "\n");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot open: %s",
+                            strerror(errno));
+    size_t n = strlen(line);
+    ssize_t wr = write(fd, line, n);
+    int e = errno;
+    int synced = wr == (ssize_t)n && fsync(fd) == 0;
+    close(fd);
+    if (!synced)
+        return rs_error_set(err, RS_EIO, path, 0, 0, "cannot append: %s",
+                            wr < 0 ? strerror(e) : "short write or fsync failed");
+    return RS_OK;
+}
+
+/* /provenance/history: one row per `run` invocation, from runs.tsv. */
+static void write_history(h5w *w, hid_t g, const char *jobs_dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/runs.tsv", jobs_dir);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return;
+    size_t n = 0, cap = 0;
+    char **lines = NULL, buf[4096];
+    while (fgets(buf, sizeof buf, in)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (n == cap) {
+            char **t = realloc(lines, (cap = cap ? 2 * cap : 16) * sizeof *t);
+            if (!t)
+                break;
+            lines = t;
+        }
+        if (!(lines[n] = strdup(buf)))
+            break;
+        n++;
+    }
+    fclose(in);
+    const char **col = malloc((n ? n : 1) * N_HISTORY_COLS * sizeof *col);
+    hid_t h = col && n ? h5w_group(w, g, "history") : -1;
+    if (h >= 0) {
+        for (size_t r = 0; r < n; r++) {
+            char *f = lines[r];
+            for (size_t c = 0; c < N_HISTORY_COLS; c++) {
+                col[c * n + r] = f ? f : "";
+                char *tab = f ? strchr(f, '\t') : NULL;
+                if (tab)
+                    *tab = '\0';
+                f = tab ? tab + 1 : NULL;
+            }
+        }
+        for (size_t c = 0; c < N_HISTORY_COLS; c++)
+            ds_strings(w, h, history_cols[c], col + c * n, n);
+        attr_str(w, h, "description",
+                 "one row per `regsweep run` invocation on this sweep, oldest "
+                 "first (the first run, then each --resume)");
+        H5Gclose(h);
+    }
+    free(col);
+    for (size_t r = 0; r < n; r++)
+        free(lines[r]);
+    free(lines);
 }
 
 rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,

@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /* sweep.c — OpenMP scheduling of jobs, resume, progress, signals. */
 #include "regsweep/sweep.h"
+
+#include "regsweep/buildinfo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -65,6 +69,8 @@ static void first_difference(const char *a, const char *b, char *out, size_t n)
              wa > 120 ? 120 : wa, la, wb > 120 ? 120 : wb, lb);
 }
 
+static void suggest_output(const char *out_path, char *buf, size_t n);
+
 static rs_status check_same_spec(const char *out_path, const rs_spec_t *spec,
                                  rs_error_t *err)
 {
@@ -73,6 +79,8 @@ static rs_status check_same_spec(const char *out_path, const rs_spec_t *spec,
     if (st)
         return st;
     if (strcmp(stored.sha256, spec->sha256) != 0) {
+        char other[1100];
+        suggest_output(out_path, other, sizeof other);
         char diff[400];
         if (stored.text_len != spec->text_len ||
             memcmp(stored.text, spec->text, spec->text_len) != 0)
@@ -85,10 +93,51 @@ static rs_status check_same_spec(const char *out_path, const rs_spec_t *spec,
                           "cannot resume: it was made by a different spec "
                           "(sha256 %.12s..., given %.12s...); %s. Resume "
                           "with the same spec and overrides, or write to a "
-                          "new output", stored.sha256, spec->sha256, diff);
+                          "new output (-o %s)", stored.sha256, spec->sha256,
+                          diff, other);
     }
     rs_spec_free(&stored);
     return st;
+}
+
+/* Who holds the flock on fd's file, from /proc/locks and the holder's
+ * /proc/PID/cmdline (Linux; "" where that cannot be read).  Reading it
+ * writes nothing, so a refused command leaves every file as it was. */
+static void lock_holder(int fd, char *buf, size_t n)
+{
+    struct stat sb;
+    buf[0] = '\0';
+    FILE *f = fstat(fd, &sb) == 0 ? fopen("/proc/locks", "r") : NULL;
+    char line[256];
+    long pid = -1;
+    while (f && pid < 0 && fgets(line, sizeof line, f)) {
+        long p;
+        unsigned maj, min;
+        unsigned long long ino;
+        char kind[16];
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &p, &maj, &min,
+                   &ino) == 5 && !strcmp(kind, "FLOCK") && ino == (unsigned long long)sb.st_ino &&
+            maj == major(sb.st_dev) && min == minor(sb.st_dev))
+            pid = p;
+    }
+    if (f)
+        fclose(f);
+    if (pid < 0)
+        return;
+    int len = snprintf(buf, n, "pid %ld", pid);
+    char path[64], cmd[512];
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    int cfd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t k = cfd >= 0 ? read(cfd, cmd, sizeof cmd - 1) : -1;
+    if (cfd >= 0)
+        close(cfd);
+    if (k <= 0 || len < 0 || (size_t)len + 3 >= n)
+        return;
+    for (ssize_t i = 0; i < k - 1; i++)
+        if (cmd[i] == '\0')
+            cmd[i] = ' ';
+    cmd[k] = '\0';
+    snprintf(buf + len, n - (size_t)len, ": %s", cmd);
 }
 
 /* An exclusive lock on OUT.jobs/.lock for the life of the process (the
@@ -98,18 +147,41 @@ static rs_status lock_jobs_dir(const char *jobs_dir, int *fd_out,
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/.lock", jobs_dir);
-    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return rs_error_set(err, RS_EIO, path, 0, 0, "cannot open: %s",
                             strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[600];
+        lock_holder(fd, holder, sizeof holder);
         close(fd);
         return rs_error_set(err, RS_EINPUT, jobs_dir, 0, 0,
-                            "another regsweep process is writing this "
-                            "sweep (lock held on %s)", path);
+                            "another regsweep process is writing this sweep "
+                            "(%s; lock %s): wait for it to finish",
+                            holder[0] ? holder : "holder unknown", path);
     }
     *fd_out = fd;
     return RS_OK;
+}
+
+rs_status rs_sweep_lock(const char *out_path, int *fd, rs_error_t *err)
+{
+    char jobs_dir[1024];
+    struct stat sb;
+    *fd = -1;
+    if (rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "output path too long");
+    if (stat(jobs_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return RS_OK;   /* no sweep has written here: nothing to exclude */
+    return lock_jobs_dir(jobs_dir, fd, err);
+}
+
+void rs_sweep_unlock(int *fd)
+{
+    if (fd && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
 }
 
 /* Leftover <id>.h5.tmp files of a killed run are incomplete: remove. */
@@ -155,25 +227,16 @@ static void fill_provenance(rs_provenance_t *p, const rs_spec_t *spec,
     rs_store_now_iso(p->started, sizeof p->started);
     snprintf(p->command, sizeof p->command, "%s", o->command ? o->command : "");
     snprintf(p->spec_path, sizeof p->spec_path, "%s", spec->path);
-    snprintf(p->build, sizeof p->build, "%s; %s; OpenMP %s",
-#if defined(__clang__)
-             "clang " __clang_version__,
-#elif defined(__GNUC__)
-             "gcc " __VERSION__,
-#else
-             "unknown compiler",
-#endif
-#ifdef NDEBUG
-             "release",
-#else
-             "debug",
-#endif
-#ifdef _OPENMP
-             "on"
-#else
-             "off"
-#endif
-    );
+    rs_build_info_t b;
+    rs_build_info(&b);
+    snprintf(p->build, sizeof p->build, "%s; %s; %s", b.compiler,
+             b.build_type, b.openmp);
+    snprintf(p->version, sizeof p->version, "%s", b.version);
+    snprintf(p->git_revision, sizeof p->git_revision, "%s", b.git_revision);
+    snprintf(p->hdf5, sizeof p->hdf5, "%s", b.hdf5);
+    snprintf(p->libyaml, sizeof p->libyaml, "%s", b.libyaml);
+    snprintf(p->simd_compiled, sizeof p->simd_compiled, "%s", b.simd_compiled);
+    rs_cpu_model(p->cpu, sizeof p->cpu);
     snprintf(p->simd, sizeof p->simd, "%s", simd);
     p->threads = o->threads;
     p->threads_per_job = tpj;
@@ -330,6 +393,23 @@ static int has_job_files(const char *dir)
     return found;
 }
 
+/* A free output name beside out_path: NAME-2.h5, NAME-3.h5, ... (neither
+ * the file nor its jobs folder exists). */
+static void suggest_output(const char *out_path, char *buf, size_t n)
+{
+    size_t len = strlen(out_path);
+    const char *ext = len > 3 && !strcmp(out_path + len - 3, ".h5") ? ".h5" : "";
+    int stem = (int)(len - strlen(ext));
+    for (int k = 2; k < 1000; k++) {
+        char jobs[1100];
+        snprintf(buf, n, "%.*s-%d%s", stem, out_path, k, ext);
+        if (!path_exists(buf) &&
+            (rs_store_jobs_dir(buf, jobs, sizeof jobs) || !path_exists(jobs)))
+            return;
+    }
+    snprintf(buf, n, "NEW.h5");
+}
+
 /* Checks what is already at the output, creating nothing.  A jobs folder
  * without finished job files (a run stopped before its first job) does not
  * block a fresh run; --resume without OUT.h5 rebuilds it from the job
@@ -341,10 +421,30 @@ static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if (st)
         return st;
     if (!o->resume) {
-        if (path_exists(o->out_path))
+        if (path_exists(o->out_path)) {
+            char other[1100];
+            suggest_output(o->out_path, other, sizeof other);
+            rs_spec_t stored;
+            rs_error_t ignore;
+            int same = 0, readable = rs_store_read_spec(o->out_path, &stored, &ignore) == RS_OK;
+            if (readable) {
+                same = !strcmp(stored.sha256, spec->sha256);
+                rs_spec_free(&stored);
+            }
+            if (same)
+                return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
+                                    "already holds this sweep (same spec and "
+                                    "overrides); continue it with --resume, or "
+                                    "start a new one with -o %s", other);
             return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
-                                "already exists; use --resume to continue "
-                                "it, or choose another output with -o");
+                                "already exists and holds %s; it is left as it "
+                                "is. Write this sweep elsewhere, e.g. -o %s",
+                                readable ? "the results of a different spec or "
+                                           "different overrides"
+                                         : "something that is not a regsweep "
+                                           "results file",
+                                other);
+        }
         if (has_job_files(jobs_dir))
             return rs_error_set(err, RS_EINPUT, jobs_dir, 0, 0,
                                 "holds job files of an earlier sweep; use "
@@ -449,6 +549,10 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                                            : threads;
     s.inner = threads / s.outer;
     fill_provenance(&s.prov, spec, o, rs_simd_name(s.kernels.simd), s.inner);
+    /* each invocation adds a line to the history; earlier runs' records
+     * are kept (a resume does not overwrite the first run's) */
+    if ((st = rs_store_log_run(jobs_dir, &s.prov, err)))
+        goto out;
     s.t0 = now_s();
     s.last_top = s.t0;
     /* write the top-level file first: the spec is then safe on disk */
@@ -530,13 +634,44 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
 {
     char jobs_dir[1024];
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
+    int lock_fd = -1;
+    rs_status st = rs_sweep_lock(out_path, &lock_fd, err);
+    if (st)
+        return st;
+    if (lock_fd < 0) {
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "cannot rebuild: there is no %s to rebuild it "
+                            "from (the results file itself holds the jobs)",
+                            jobs_dir);
+    }
     rs_job_summary_t *rows = calloc(spec->n_jobs, sizeof *rows);
-    if (!rows)
+    if (!rows) {
+        rs_sweep_unlock(&lock_fd);
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
     uint64_t done;
-    rs_status st = scan_jobs(jobs_dir, spec, rows, &done, err);
+    st = scan_jobs(jobs_dir, spec, rows, &done, err);
+    /* never drop a finished job that only OUT.h5 holds */
+    uint64_t only_top = 0;
+    for (uint64_t i = 0; st == RS_OK && i < spec->n_jobs; i++) {
+        if (rows[i].status == RS_JOB_DONE)
+            continue;
+        rs_job_t job;
+        rs_job_summary_t top;
+        rs_error_t ignore;
+        rs_spec_job(spec, i, &job);
+        if (rs_store_read_summary(out_path, 1, spec, &job, &top, &ignore) == RS_OK &&
+            top.status == RS_JOB_DONE)
+            only_top++;
+    }
+    if (st == RS_OK && only_top)
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "cannot rebuild: %llu finished jobs are in it but "
+                          "not in %s; rebuilding would drop them",
+                          (unsigned long long)only_top, jobs_dir);
     if (!st)
         st = rs_store_write_top(out_path, spec, rows, NULL, err);
     free(rows);
+    rs_sweep_unlock(&lock_fd);
     return st;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train.c — one training job.
  *
  * Memory: one allocation per job for the working set (llm.c style), sized

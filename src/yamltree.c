@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* yamltree.c — YAML text to a yt_node tree, via libyaml's event parser. */
 #include "yamltree.h"
 
@@ -17,7 +18,7 @@ static yt_node *node_new(yt_type type, const char *src, yaml_mark_t mark)
     return n;
 }
 
-yt_node *yt_new_map(const char *src, int line, int col)
+yt_node *rs_yt_new_map(const char *src, int line, int col)
 {
     yt_node *n = calloc(1, sizeof *n);
     if (!n)
@@ -29,12 +30,12 @@ yt_node *yt_new_map(const char *src, int line, int col)
     return n;
 }
 
-void yt_free(yt_node *n)
+void rs_yt_free(yt_node *n)
 {
     if (!n)
         return;
     for (size_t i = 0; i < n->n; i++)
-        yt_free(n->kids[i]);
+        rs_yt_free(n->kids[i]);
     free(n->kids);
     free(n->value);
     free(n);
@@ -54,7 +55,7 @@ static int push_kid(yt_node *parent, yt_node *kid)
     return 0;
 }
 
-yt_node *yt_get(const yt_node *map, const char *key)
+yt_node *rs_yt_get(const yt_node *map, const char *key)
 {
     if (!map || map->type != YT_MAP)
         return NULL;
@@ -64,12 +65,12 @@ yt_node *yt_get(const yt_node *map, const char *key)
     return NULL;
 }
 
-int yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
+int rs_yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
            int line, int col)
 {
     for (size_t i = 0; i + 1 < map->n; i += 2)
         if (strcmp(map->kids[i]->value, key) == 0) {
-            yt_free(map->kids[i + 1]);
+            rs_yt_free(map->kids[i + 1]);
             map->kids[i + 1] = value;
             return 0;
         }
@@ -82,12 +83,12 @@ int yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
     k->col = col;
     k->value = strdup(key);
     if (!k->value || push_kid(map, k)) {
-        yt_free(k);
+        rs_yt_free(k);
         return -1;
     }
     if (push_kid(map, value)) {
         map->n--;
-        yt_free(k);
+        rs_yt_free(k);
         return -1;
     }
     return 0;
@@ -117,7 +118,7 @@ static rs_status fail_at(builder *b, yaml_mark_t mark, const char *msg)
 static rs_status attach(builder *b, yt_node *n, yaml_mark_t mark)
 {
     if (++b->n_nodes > b->max_nodes) {
-        yt_free(n);
+        rs_yt_free(n);
         return rs_error_set(b->err, RS_EINPUT, b->src, (int)mark.line + 1,
                             (int)mark.column + 1,
                             "spec too large: more than %d YAML nodes",
@@ -137,13 +138,13 @@ static rs_status attach(builder *b, yt_node *n, yaml_mark_t mark)
             rs_status st = rs_error_set(b->err, RS_EINPUT, b->src, n->line,
                                         n->col, "a mapping with more than %d "
                                         "keys", YT_MAX_MAP_KEYS);
-            yt_free(n);
+            rs_yt_free(n);
             return st;
         }
         if (n->type != YT_SCALAR) {
             rs_status st = fail_at(b, mark, "mapping keys must be plain "
                                             "scalars");
-            yt_free(n);
+            rs_yt_free(n);
             return st;
         }
         for (size_t i = 0; i < parent->n; i += 2)
@@ -152,12 +153,12 @@ static rs_status attach(builder *b, yt_node *n, yaml_mark_t mark)
                     b->err, RS_EINPUT, b->src, n->line, n->col,
                     "duplicate key '%s' (first given at line %d, column %d)",
                     n->value, parent->kids[i]->line, parent->kids[i]->col);
-                yt_free(n);
+                rs_yt_free(n);
                 return st;
             }
     }
     if (push_kid(parent, n)) {
-        yt_free(n);
+        rs_yt_free(n);
         return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
                             "out of memory parsing the spec");
     }
@@ -256,14 +257,14 @@ static rs_status handle_event(builder *b, yaml_event_t *ev, int *n_docs,
                                 "out of memory parsing the spec");
         n->value = malloc(ev->data.scalar.length + 1);
         if (!n->value) {
-            yt_free(n);
+            rs_yt_free(n);
             return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
                                 "out of memory parsing the spec");
         }
         memcpy(n->value, ev->data.scalar.value, ev->data.scalar.length);
         n->value[ev->data.scalar.length] = '\0';
         if (strlen(n->value) != ev->data.scalar.length) {
-            yt_free(n);
+            rs_yt_free(n);
             return fail_at(b, mark, "NUL character in a string");
         }
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
@@ -303,7 +304,7 @@ static rs_status handle_event(builder *b, yaml_event_t *ev, int *n_docs,
     return RS_OK;
 }
 
-rs_status yt_parse(const char *text, size_t len, const char *src,
+rs_status rs_yt_parse(const char *text, size_t len, const char *src,
                    int max_depth, int max_nodes, yt_node **root,
                    rs_error_t *err)
 {
@@ -330,11 +331,119 @@ rs_status yt_parse(const char *text, size_t len, const char *src,
     }
     yaml_parser_delete(&p);
     while (b.depth > 0)
-        yt_free(b.stack[--b.depth]);
+        rs_yt_free(b.stack[--b.depth]);
     if (st) {
-        yt_free(b.root);
+        rs_yt_free(b.root);
         return st;
     }
     *root = b.root;
+    return RS_OK;
+}
+
+/* ---- emitting ------------------------------------------------------------- */
+
+typedef struct emit_buf {
+    char *text;
+    size_t len, cap;
+    int no_memory;
+} emit_buf;
+
+static int emit_write(void *data, unsigned char *bytes, size_t n)
+{
+    emit_buf *b = data;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *t = realloc(b->text, cap);
+        if (!t) {
+            b->no_memory = 1;
+            return 0;
+        }
+        b->text = t;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, bytes, n);
+    b->len += n;
+    b->text[b->len] = '\0';
+    return 1;
+}
+
+static int all_scalars(const yt_node *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        if (n->kids[i]->type != YT_SCALAR)
+            return 0;
+    return 1;
+}
+
+/* One node's events.  Scalars keep their quoting (a quoted "1" stays a
+ * string, an unquoted 1 a number); sequences of scalars are written in
+ * flow style ([1, 64, 64, 1]), everything else in block style. */
+static int emit_node(yaml_emitter_t *e, const yt_node *n, int flow)
+{
+    yaml_event_t ev;
+    int ok;
+    if (n->type == YT_SCALAR) {
+        const char *v = n->value ? n->value : "";
+        ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)v,
+                                          (int)strlen(v), 1, 1,
+                                          n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                                                    : YAML_ANY_SCALAR_STYLE);
+        return ok && yaml_emitter_emit(e, &ev);
+    }
+    int kids_flow = flow || (n->type == YT_SEQ && all_scalars(n));
+    if (n->type == YT_SEQ)
+        ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                kids_flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+    else
+        ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                kids_flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
+    if (!ok || !yaml_emitter_emit(e, &ev))
+        return 0;
+    for (size_t i = 0; i < n->n; i++)
+        if (!emit_node(e, n->kids[i], kids_flow))
+            return 0;
+    ok = n->type == YT_SEQ ? yaml_sequence_end_event_initialize(&ev)
+                           : yaml_mapping_end_event_initialize(&ev);
+    return ok && yaml_emitter_emit(e, &ev);
+}
+
+rs_status rs_yt_emit(const yt_node *root, char **text, size_t *len,
+                     rs_error_t *err)
+{
+    *text = NULL;
+    *len = 0;
+    emit_buf b = {0};
+    yaml_emitter_t e;
+    yaml_event_t ev;
+    if (!yaml_emitter_initialize(&e))
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    yaml_emitter_set_output(&e, emit_write, &b);
+    yaml_emitter_set_unicode(&e, 1);
+    yaml_emitter_set_width(&e, -1);
+    int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+             yaml_emitter_emit(&e, &ev) &&
+             yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+             yaml_emitter_emit(&e, &ev);
+    if (ok && root) {
+        ok = emit_node(&e, root, 0);
+    } else if (ok) {   /* an empty document: an empty mapping */
+        yt_node empty = {.type = YT_MAP};
+        ok = emit_node(&e, &empty, 1);
+    }
+    ok = ok && yaml_document_end_event_initialize(&ev, 1) &&
+         yaml_emitter_emit(&e, &ev) && yaml_stream_end_event_initialize(&ev) &&
+         yaml_emitter_emit(&e, &ev) && yaml_emitter_flush(&e);
+    const char *problem = e.problem;
+    yaml_emitter_delete(&e);
+    if (!ok) {
+        free(b.text);
+        if (b.no_memory)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        return rs_error_set(err, RS_EINTERNAL, NULL, 0, 0,
+                            "cannot write the spec as YAML: %s",
+                            problem ? problem : "libyaml emitter error");
+    }
+    *text = b.text;
+    *len = b.len;
     return RS_OK;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* yamltree.h — a small YAML node tree built from libyaml events (private to
  * the spec module).
  *
@@ -30,21 +31,28 @@ typedef struct yt_node {
 
 /* Parses one YAML document.  *root is NULL for an empty document.  Limits:
  * max_depth nesting levels, max_nodes nodes. */
-rs_status yt_parse(const char *text, size_t len, const char *src,
+rs_status rs_yt_parse(const char *text, size_t len, const char *src,
                    int max_depth, int max_nodes, yt_node **root,
                    rs_error_t *err);
 
-void yt_free(yt_node *n);
+void rs_yt_free(yt_node *n);
 
 /* The value of key in a mapping, or NULL. */
-yt_node *yt_get(const yt_node *map, const char *key);
+yt_node *rs_yt_get(const yt_node *map, const char *key);
 
 /* A new empty mapping node at the given location (NULL on no memory). */
-yt_node *yt_new_map(const char *src, int line, int col);
+yt_node *rs_yt_new_map(const char *src, int line, int col);
 
 /* Sets map[key] = value (taking ownership of value; replaces and frees an
  * existing value).  Returns 0, or -1 on no memory. */
-int yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
+int rs_yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
            int line, int col);
+
+/* Writes the tree as one YAML document into *text (malloc'ed, NUL-
+ * terminated, *len bytes; the caller frees it).  Quoted scalars stay
+ * quoted, so the text parses back to the same tree.  RS_ENOMEM, or
+ * RS_EINTERNAL if libyaml refuses a node. */
+rs_status rs_yt_emit(const yt_node *root, char **text, size_t *len,
+                     rs_error_t *err);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* data.h — datasets: the ch311 sin regression, IDX files (MNIST and
  * Fashion-MNIST), and a deterministic validation split.
  *

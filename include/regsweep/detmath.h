@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* detmath.h — deterministic transcendental functions, no libm.
  *
  * Each function takes and returns float32 and is computed in IEEE double

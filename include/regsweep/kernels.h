@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels.h — GEMM and dropout-mask kernels: a C reference and fast paths,
  * chosen at run time, all bit-identical.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nn.h — the MLP: dense layers, activations, dropout, losses, as
  * forward/backward pairs in llm.c's argument order (outputs, inputs, dims).
  *

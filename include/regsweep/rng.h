@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rng.h — Philox4x32-10 and every draw regsweep makes from it.
  *
  * The generator is a pure function: out = philox4x32_10(counter, key).  There

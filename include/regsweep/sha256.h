@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sha256.h — SHA-256 (FIPS 180-4), for spec hashes and job ids. */
 #ifndef RS_SHA256_H
 #define RS_SHA256_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* spec.h — a YAML sweep spec, validated, and its grid of jobs.
  *
  * The spec text (plus any key=value overrides from the command line) is the
@@ -90,6 +91,14 @@ typedef struct rs_job {
 rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
                         int n_overrides, char *const *overrides,
                         rs_spec_t *out, rs_error_t *err);
+
+/* The spec as `regsweep run` should be given it to get this spec's grid:
+ * its YAML with the overrides applied and the name written out, into
+ * *text (malloc'ed, NUL-terminated, *len bytes; the caller frees it).
+ * Comments and the original layout are not kept; the job ids are the same,
+ * the spec's sha256 is not (it hashes the text).  RS_ENOMEM on no memory. */
+rs_status rs_spec_effective_yaml(const rs_spec_t *s, char **text, size_t *len,
+                                 rs_error_t *err);
 
 /* Reads a file and parses it.  Errors as rs_spec_parse, plus RS_EINPUT for a
  * missing, unreadable or oversized file. */

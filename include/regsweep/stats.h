@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.h — the statistics `regsweep report` uses to compare generalisation
  * gaps across seeds (DESIGN.md, "Statistics").
  *

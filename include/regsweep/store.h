@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.h — the HDF5 results format (docs/FORMAT.md is its specification).
  *
  * A sweep writes OUT.h5 and a directory OUT.jobs/ beside it:
@@ -52,7 +53,10 @@ typedef struct rs_provenance {
     char command[2048];
     char spec_path[512];
     char build[256];                 /* compiler, flags, OpenMP        */
-    char simd[16];
+    char simd[16];                   /* the SIMD path in use           */
+    char version[32], git_revision[64], hdf5[32], libyaml[32];
+    char simd_compiled[64];          /* paths built in: "scalar avx2 avx512" */
+    char cpu[160];                   /* CPU model name                 */
     int threads, threads_per_job;
     double wall_s;
 } rs_provenance_t;
@@ -91,6 +95,17 @@ rs_status rs_store_read_curves(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err);
 
+/* The same two reads for a results file that a sweep may still be
+ * writing: a job that OUT.h5 does not hold yet (a running sweep rewrites
+ * it every 30 s or so) is read from its job file in OUT.jobs/ if that
+ * exists, so readers see every job finished so far. */
+rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec,
+                                     const rs_job_t *job, rs_job_summary_t *out,
+                                     rs_error_t *err);
+rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
+                                    const rs_job_t *job, rs_curves_t *c,
+                                    rs_error_t *err);
+
 /* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
  * entries in job index order; prov may be NULL. */
 rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
@@ -115,6 +130,13 @@ rs_status rs_store_compare_job(const char *where, int from_top,
  * threads, finished (ISO 8601). */
 rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
                            double wall_s, int worker, int threads,
+                           rs_error_t *err);
+
+/* Appends one line for this invocation to OUT.jobs/runs.tsv (fsync'ed):
+ * started, host, version, git revision, HDF5, libyaml, compiler/build,
+ * CPU, SIMD path, threads, command; tabs and newlines in a field become
+ * spaces.  /provenance/history is written from it. */
+rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
                            rs_error_t *err);
 
 /* The report's tables under /analysis of OUT.h5.  begin copies OUT.h5 to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sweep.h — running a spec's jobs in parallel, resuming, progress, signals.
  *
  * Jobs are handed out one at a time from a shared counter (dynamic
@@ -57,6 +58,17 @@ typedef struct rs_sweep_opts {
     void *progress_ctx;
     double top_every_s;          /* rewrite OUT.h5 this often (0: 30 s)  */
 } rs_sweep_opts_t;
+
+/* The sweep's write lock: an exclusive flock(2) on OUT.jobs/.lock, which
+ * `run` holds for its whole life and every other command that writes OUT
+ * (report storing /analysis, info --rebuild) takes before it writes.
+ * *fd is the lock (-1 when OUT.jobs/ does not exist: no sweep wrote there,
+ * nothing to exclude).  RS_EINPUT when it is busy, naming the holder's
+ * pid and command line (from /proc/locks: taking or probing the lock
+ * writes nothing). */
+rs_status rs_sweep_lock(const char *out_path, int *fd, rs_error_t *err);
+/* Releases a lock from rs_sweep_lock (fd -1 is accepted; *fd becomes -1). */
+void rs_sweep_unlock(int *fd);
 
 /* Runs every job of spec not yet done in OUT.  Errors: RS_EINPUT (OUT
  * exists without resume, or belongs to another spec/format, or the output

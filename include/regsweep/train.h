@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train.h — one job: init, epochs of minibatch SGD with dropout, L2 and L1,
  * clean evaluation after every epoch, recorded masks and weights.
  *

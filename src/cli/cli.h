@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h — shared pieces of the command-line layer (src/cli/). */
 #ifndef RS_CLI_H
 #define RS_CLI_H
@@ -16,6 +17,23 @@ int rs_cli_default_threads(void);
 
 /* The SIMD cap from --simd (opt) or $RS_SIMD; -1 after printing an error. */
 int rs_cli_simd_cap(const char *opt, rs_simd *cap);
+
+/* "--help" or "-h". */
+int rs_cli_is_help(const char *arg);
+
+/* Matches argv[*i] against an option with a value: "--long VALUE",
+ * "--long=VALUE" or "SHORT VALUE" (short_name may be NULL).  1: matched,
+ * *value set and *i moved past a separate value; 0: another argument;
+ * -1: the value is missing (message printed). */
+int rs_cli_value(int argc, char **argv, int *i, const char *long_name,
+                 const char *short_name, const char **value);
+
+/* Matches a flag "--long" (sets *flag = 1): 1; 0: another argument;
+ * -1: "--long=..." given (message printed). */
+int rs_cli_flag(const char *arg, const char *long_name, int *flag);
+
+/* `regsweep report --help` */
+extern const char *const rs_cli_usage_report;
 
 /* regsweep report ... */
 int rs_cli_report(int argc, char **argv);

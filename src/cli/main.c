@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c — the regsweep command line.  The only code that prints or exits.
  *
  * Exit codes: 0 ok; 1 a run or comparison failed (jobs failed, rerun found a
@@ -17,6 +18,7 @@
 #endif
 
 #include "cli.h"
+#include "regsweep/buildinfo.h"
 #include "regsweep/kernels.h"
 #include "regsweep/spec.h"
 #include "regsweep/store.h"
@@ -58,28 +60,74 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+static const char *const USAGE_RUN =
+    "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
+    "                    [--fail-fast] [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
+    "  existing directory as OUT gets NAME.h5 inside it.  Job files go to\n"
+    "  OUT.jobs/ beside OUT.\n"
+    "  -o, --output OUT   the results file (or a directory for it)\n"
+    "  -j, --threads N    worker threads (default: OMP_NUM_THREADS or the CPUs)\n"
+    "  --resume           continue a stopped sweep (same spec and overrides)\n"
+    "  --fail-fast        stop dispatching jobs at the first failure\n"
+    "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
+    "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
+static const char *const USAGE_EXPAND =
+    "usage: regsweep expand SPEC.yaml [key=value ...]\n"
+    "  Prints the job grid (index, id, seed, keep_prob, l2, l1) and its size;\n"
+    "  writes nothing.\n";
+static const char *const USAGE_RERUN =
+    "usage: regsweep rerun OUT.h5 --job ID|INDEX [-j|--threads N] [--simd PATH]\n"
+    "  Recomputes one job from the spec stored in OUT.h5; exit 0 iff its\n"
+    "  weights, masks and curves are bit-identical to the stored ones, 1 if not.\n"
+    "  --job ID|INDEX     a 12-digit id from /jobs/id, or a row index\n"
+    "  -j, --threads N    threads for the job's GEMMs (default 1)\n"
+    "  --simd PATH        cap the SIMD path (scalar, avx2, avx512)\n";
+const char *const rs_cli_usage_report =
+    "usage: regsweep report OUT.h5 [--baseline key=value,...] [--at final|best]\n"
+    "                       [--format text|md|csv|json] [--trajectory] [--no-store]\n"
+    "  Generalisation gap per config over seeds, paired tests against a\n"
+    "  baseline config; the tables are also stored under /analysis in OUT.h5.\n"
+    "  --baseline K=V,... the baseline config (default: the spec's report.baseline)\n"
+    "  --at final|best    the final epoch, or each job's best epoch\n"
+    "  --format F         text (default), md, csv or json\n"
+    "  --trajectory       also print the gap per epoch\n"
+    "  --no-store         print only; do not write /analysis (works while a\n"
+    "                     sweep is writing OUT.h5)\n";
+static const char *const USAGE_INFO =
+    "usage: regsweep info OUT.h5 [--spec] [--rebuild]\n"
+    "  What is in a results file, including jobs a running sweep has finished.\n"
+    "  --spec             print the spec with its overrides applied, as YAML that\n"
+    "                     `regsweep run` takes as it is\n"
+    "  --rebuild          rewrite OUT.h5 from the job files in OUT.jobs/\n";
 static const char *const USAGE =
-    "usage: regsweep COMMAND ...\n"
+    "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
-    "  run SPEC.yaml [-o OUT.h5] [--threads N] [--resume] [--fail-fast]\n"
+    "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
     "                [--simd scalar|avx2|avx512] [key=value ...]\n"
     "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
-    "  rerun OUT.h5 --job ID|INDEX [--threads N] [--simd ...]\n"
+    "  rerun OUT.h5 --job ID|INDEX [-j|--threads N] [--simd scalar|avx2|avx512]\n"
     "        recompute one job from the spec stored in OUT; exit 0 iff\n"
     "        weights, masks and curves are bit-identical, 1 otherwise\n"
     "  report OUT.h5 [--baseline key=value,...] [--at final|best]\n"
-    "        [--format text|md|csv|json] [--no-store]\n"
+    "        [--format text|md|csv|json] [--trajectory] [--no-store]\n"
     "        generalisation gaps per config, paired tests against a baseline\n"
     "  info OUT.h5 [--spec] [--rebuild]\n"
-    "        what is in a results file; --spec prints the stored YAML;\n"
-    "        --rebuild rewrites OUT.h5 from its job files\n"
+    "        what is in a results file; --spec prints the spec with overrides\n"
+    "        applied; --rebuild rewrites OUT.h5 from its job files\n"
+    "\n"
+    "  regsweep --help | -h       this text\n"
+    "  regsweep --version         version, libraries and SIMD paths\n"
+    "  regsweep COMMAND --help    one command's usage and options\n"
+    "Options that take a value accept --opt value and --opt=value.\n"
     "\n"
     "Exit codes: 0 ok, 1 a run or comparison failed, 2 bad input,\n"
     "130/143 stopped by SIGINT/SIGTERM (continue with run --resume).\n"
     "Environment: RS_SIMD caps the SIMD path (scalar, avx2, avx512);\n"
-    "OMP_NUM_THREADS is the default for --threads.\n";
+    "OMP_NUM_THREADS is the default for --threads; RS_HDF5_ERRORS=1 shows\n"
+    "HDF5's own error stacks.  See regsweep(1).\n";
 
 /* ---- shared option parsing ------------------------------------------------ */
 
@@ -113,6 +161,43 @@ int rs_cli_simd_cap(const char *opt, rs_simd *cap)
         return -1;
     }
     return 0;
+}
+
+int rs_cli_is_help(const char *arg)
+{
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int rs_cli_value(int argc, char **argv, int *i, const char *long_name,
+                 const char *short_name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(long_name);
+    if (!strncmp(a, long_name, n) && a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (strcmp(a, long_name) && (!short_name || strcmp(a, short_name)))
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "regsweep: %s needs a value\n", a);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int rs_cli_flag(const char *arg, const char *long_name, int *flag)
+{
+    size_t n = strlen(long_name);
+    if (strncmp(arg, long_name, n) || (arg[n] && arg[n] != '='))
+        return 0;
+    if (arg[n] == '=') {
+        fprintf(stderr, "regsweep: %s takes no value\n", long_name);
+        return -1;
+    }
+    *flag = 1;
+    return 1;
 }
 
 /* ---- run ---------------------------------------------------------------------- */
@@ -178,32 +263,74 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
             c->tty && !last ? "" : "\n");
 }
 
+/* Appends arg to buf, single-quoted for a POSIX shell when it needs it. */
+static void append_quoted(char *buf, size_t n, const char *arg)
+{
+    size_t len = strlen(buf);
+    int plain = *arg != '\0';
+    for (const char *c = arg; *c && plain; c++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789_./=:,+-@%", *c) != NULL;
+    if (len && len + 1 < n)
+        buf[len++] = ' ';
+    if (!plain && len + 1 < n)
+        buf[len++] = '\'';
+    for (const char *c = arg; *c && len + 5 < n; c++) {
+        if (*c == '\'' && !plain) {
+            memcpy(buf + len, "'\\''", 4);
+            len += 4;
+        } else {
+            buf[len++] = *c;
+        }
+    }
+    if (!plain && len + 1 < n)
+        buf[len++] = '\'';
+    buf[len < n ? len : n - 1] = '\0';
+}
+
+/* The path of this binary, so that a printed command runs the same one. */
+static void self_path(char *buf, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
+    if (k <= 0)
+        snprintf(buf, n, "regsweep");
+    else
+        buf[k] = '\0';
+}
+
 static int cmd_run(int argc, char **argv)
 {
-    const char *spec_path = NULL, *out = NULL, *simd_opt = NULL;
-    int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0;
+    const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
+    int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
         return 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (++i >= argc)
-                return free(overrides), rs_cli_usage_error("%s needs a file name", a);
-            out = argv[i];
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "-j")) {
-            if (++i >= argc || rs_cli_parse_threads(argv[i], &threads))
-                return free(overrides), rs_cli_usage_error("%s needs a thread count from 1 "
-                                          "to 4096", a);
-        } else if (!strcmp(a, "--resume")) {
-            resume = 1;
-        } else if (!strcmp(a, "--fail-fast")) {
-            fail_fast = 1;
-        } else if (!strcmp(a, "--simd")) {
-            if (++i >= argc)
-                return free(overrides), rs_cli_usage_error("%s needs a value", a);
-            simd_opt = argv[i];
+        if (rs_cli_is_help(a)) {
+            free(overrides);
+            fputs(USAGE_RUN, stdout);
+            return 0;
+        }
+        if ((rc = rs_cli_value(argc, argv, &i, "--output", "-o", &v))) {
+            if (rc < 0)
+                return free(overrides), 2;
+            out = v;
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--threads", "-j", &v))) {
+            if (rc < 0)
+                return free(overrides), 2;
+            if (rs_cli_parse_threads(v, &threads))
+                return free(overrides), rs_cli_usage_error("--threads '%s': expected a "
+                                          "thread count from 1 to 4096", v);
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--simd", NULL, &v))) {
+            if (rc < 0)
+                return free(overrides), 2;
+            simd_opt = v;
+        } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
+                   (rc = rs_cli_flag(a, "--fail-fast", &fail_fast))) {
+            if (rc < 0)
+                return free(overrides), 2;
         } else if (a[0] == '-' && a[1]) {
             return free(overrides), rs_cli_usage_error("run: unknown option '%s'", a);
         } else if (strchr(a, '=') && spec_path) {
@@ -230,19 +357,30 @@ static int cmd_run(int argc, char **argv)
         free(overrides);
         return rs_cli_fail(&err);
     }
-    char default_out[600];
-    if (!out) {
-        snprintf(default_out, sizeof default_out, "results/%s.h5", spec.name);
-        struct stat sb;
-        if (stat("results", &sb) != 0)
+    /* -o DIR puts NAME.h5 inside it; no -o: results/NAME.h5 */
+    char *out_buf = NULL;
+    struct stat sb;
+    if (!out || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+        const char *dir = out ? out : "results";
+        size_t n = strlen(dir) + strlen(spec.name) + 8;
+        if (!(out_buf = malloc(n))) {
+            rs_spec_free(&spec);
+            free(overrides);
+            return 1;
+        }
+        snprintf(out_buf, n, "%s%s%s.h5", dir,
+                 dir[strlen(dir) - 1] == '/' ? "" : "/", spec.name);
+        if (!out && stat("results", &sb) != 0)
             mkdir("results", 0755);
-        out = default_out;
+        out = out_buf;
     }
-    char command[2048] = "regsweep run";
-    for (int i = 0; i < argc; i++) {
-        strncat(command, " ", sizeof command - strlen(command) - 1);
-        strncat(command, argv[i], sizeof command - strlen(command) - 1);
-    }
+    /* the command as it ran, for /provenance and for the resume hint */
+    char self[1024], command[4096] = "";
+    self_path(self, sizeof self);
+    append_quoted(command, sizeof command, self);
+    append_quoted(command, sizeof command, "run");
+    for (int i = 0; i < argc; i++)
+        append_quoted(command, sizeof command, argv[i]);
     install_signals();
     progress_ctx pc = {.tty = isatty(2), .last_print = -1e9};
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
@@ -253,12 +391,18 @@ static int cmd_run(int argc, char **argv)
     rs_status st = rs_sweep_run(&spec, &o, &err);
     int code = 0;
     if (st == RS_EINTR || (st == RS_OK && g_stop)) {
-        fprintf(stderr, "regsweep: stopped by %s; finished jobs are saved in "
-                        "%s. Continue with:\n  regsweep run %s -o %s --resume",
-                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out, spec_path, out);
+        char again[4096] = "";
+        append_quoted(again, sizeof again, self);
+        append_quoted(again, sizeof again, "run");
+        append_quoted(again, sizeof again, spec_path);
+        append_quoted(again, sizeof again, "-o");
+        append_quoted(again, sizeof again, out);
+        append_quoted(again, sizeof again, "--resume");
         for (int i = 0; i < n_over; i++)
-            fprintf(stderr, " '%s'", overrides[i]);
-        fprintf(stderr, "\n");
+            append_quoted(again, sizeof again, overrides[i]);
+        fprintf(stderr, "regsweep: stopped by %s; finished jobs are saved in "
+                        "%s. Continue with:\n  %s\n",
+                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out, again);
         code = g_signal == SIGTERM ? 143 : 130;
     } else if (st) {
         code = rs_cli_fail(&err);
@@ -267,6 +411,7 @@ static int cmd_run(int argc, char **argv)
     }
     rs_spec_free(&spec);
     free(overrides);
+    free(out_buf);
     return code;
 }
 
@@ -280,6 +425,11 @@ static int cmd_expand(int argc, char **argv)
     if (!overrides)
         return 1;
     for (int i = 0; i < argc; i++) {
+        if (rs_cli_is_help(argv[i])) {
+            free(overrides);
+            fputs(USAGE_EXPAND, stdout);
+            return 0;
+        }
         if (argv[i][0] == '-' && argv[i][1])
             return free(overrides), rs_cli_usage_error("expand: unknown option '%s'", argv[i]);
         if (!spec_path)
@@ -326,21 +476,28 @@ static int cmd_expand(int argc, char **argv)
 
 static int cmd_rerun(int argc, char **argv)
 {
-    const char *out = NULL, *job_arg = NULL, *simd_opt = NULL;
-    int threads = 1;
+    const char *out = NULL, *job_arg = NULL, *simd_opt = NULL, *v;
+    int threads = 1, rc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--job")) {
-            if (++i >= argc)
-                return rs_cli_usage_error("%s needs a job id or index", a);
-            job_arg = argv[i];
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "-j")) {
-            if (++i >= argc || rs_cli_parse_threads(argv[i], &threads))
-                return rs_cli_usage_error("%s needs a thread count", a);
-        } else if (!strcmp(a, "--simd")) {
-            if (++i >= argc)
-                return rs_cli_usage_error("%s needs a value", a);
-            simd_opt = argv[i];
+        if (rs_cli_is_help(a)) {
+            fputs(USAGE_RERUN, stdout);
+            return 0;
+        }
+        if ((rc = rs_cli_value(argc, argv, &i, "--job", NULL, &v))) {
+            if (rc < 0)
+                return 2;
+            job_arg = v;
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--threads", "-j", &v))) {
+            if (rc < 0)
+                return 2;
+            if (rs_cli_parse_threads(v, &threads))
+                return rs_cli_usage_error("--threads '%s': expected a thread "
+                                          "count from 1 to 4096", v);
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--simd", NULL, &v))) {
+            if (rc < 0)
+                return 2;
+            simd_opt = v;
         } else if (a[0] == '-' && a[1]) {
             return rs_cli_usage_error("rerun: unknown option '%s'", a);
         } else if (!out) {
@@ -390,18 +547,23 @@ static int cmd_rerun(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     const char *out = NULL;
-    int show_spec = 0, rebuild = 0;
+    int show_spec = 0, rebuild = 0, rc;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--spec"))
-            show_spec = 1;
-        else if (!strcmp(argv[i], "--rebuild"))
-            rebuild = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
+        if (rs_cli_is_help(argv[i])) {
+            fputs(USAGE_INFO, stdout);
+            return 0;
+        }
+        if ((rc = rs_cli_flag(argv[i], "--spec", &show_spec)) ||
+            (rc = rs_cli_flag(argv[i], "--rebuild", &rebuild))) {
+            if (rc < 0)
+                return 2;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
             return rs_cli_usage_error("info: unknown option '%s'", argv[i]);
-        else if (!out)
+        } else if (!out) {
             out = argv[i];
-        else
+        } else {
             return rs_cli_usage_error("info: unexpected argument '%s'", argv[i]);
+        }
     }
     if (!out)
         return rs_cli_usage_error("%s", "info: which results file?");
@@ -410,11 +572,15 @@ static int cmd_info(int argc, char **argv)
     if (rs_store_read_spec(out, &spec, &err))
         return rs_cli_fail(&err);
     if (show_spec) {
-        fwrite(spec.text, 1, spec.text_len, stdout);
-        for (int i = 0; i < spec.n_overrides; i++)
-            printf("# override: %s\n", spec.overrides[i]);
+        char *text;
+        size_t len;
+        rs_status st = rs_spec_effective_yaml(&spec, &text, &len, &err);
+        if (st == RS_OK) {
+            fwrite(text, 1, len, stdout);
+            free(text);
+        }
         rs_spec_free(&spec);
-        return 0;
+        return st ? rs_cli_fail(&err) : 0;
     }
     if (rebuild && rs_sweep_rebuild(out, &spec, &err)) {
         rs_spec_free(&spec);
@@ -427,11 +593,16 @@ static int cmd_info(int argc, char **argv)
         rs_job_t job;
         rs_job_summary_t row;
         rs_spec_job(&spec, i, &job);
-        if (rs_store_read_summary(out, 1, &spec, &job, &row, &err))
+        if (rs_store_read_summary_live(out, &spec, &job, &row, &err))
             bad++;
         else
             done += row.status == RS_JOB_DONE;
     }
+    int running = 0, lock_fd = -1;
+    rs_error_t lerr;
+    if (rs_sweep_lock(out, &lock_fd, &lerr) != RS_OK)
+        running = 1;
+    rs_sweep_unlock(&lock_fd);
     const rs_arch_t *a = &spec.settings.arch;
     printf("file:      %s (job files in %s)\n", out, jobs_dir);
     printf("format:    %s version %d\n", RS_FORMAT_NAME, RS_FORMAT_VERSION);
@@ -444,13 +615,34 @@ static int cmd_info(int argc, char **argv)
     printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1\n",
            (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
            spec.n_l2, spec.n_l1);
-    printf("finished:  %llu of %llu%s\n", (unsigned long long)done,
+    printf("finished:  %llu of %llu%s%s\n", (unsigned long long)done,
            (unsigned long long)spec.n_jobs,
+           running ? " so far (a sweep is running)" : "",
            bad ? " (some job files are damaged or foreign)" : "");
+    if (running) {
+        char msg[1200];
+        rs_error_format(&lerr, msg, sizeof msg);
+        printf("writer:    %s\n", msg);
+    }
     if (rebuild)
         printf("rebuilt:   %s\n", out);
     rs_spec_free(&spec);
     return bad ? 1 : 0;
+}
+
+static void print_version(void)
+{
+    rs_build_info_t b;
+    rs_build_info(&b);
+    rs_simd best = rs_simd_detect();
+    printf("regsweep %s%s%s%s\n", b.version, b.git_revision[0] ? " (git " : "",
+           b.git_revision, b.git_revision[0] ? ")" : "");
+    printf("HDF5 %s, libyaml %s, zlib %s, %s\n", b.hdf5[0] ? b.hdf5 : "none",
+           b.libyaml[0] ? b.libyaml : "none", b.zlib[0] ? b.zlib : "none (plain IDX only)",
+           b.openmp);
+    printf("SIMD paths compiled in: %s (this CPU: %s)\n", b.simd_compiled,
+           rs_simd_name(best));
+    printf("built with %s, %s build\n", b.compiler, b.build_type);
 }
 
 int main(int argc, char **argv)
@@ -465,7 +657,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("regsweep %s\n", RS_VERSION);
+        print_version();
         return 0;
     }
     const char *cmd = argv[1];

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* report.c — `regsweep report`: generalisation gaps per config and paired
  * comparisons against a baseline, printed and stored under /analysis.
  *
@@ -14,6 +15,7 @@
 #include "regsweep/spec.h"
 #include "regsweep/stats.h"
 #include "regsweep/store.h"
+#include "regsweep/sweep.h"
 
 enum { M_TRAIN_LOSS, M_TEST_LOSS, M_GAP, M_TRAIN_ACC, M_TEST_ACC, M_GAP_ACC,
        N_METRICS };
@@ -602,7 +604,7 @@ static rs_status trajectory(const report *r, int print, traj_t *t,
                 continue;
             rs_job_t job;
             rs_spec_job(s, idx, &job);
-            if ((st = rs_store_read_curves(r->out, 1, s, &job, &cv, err)))
+            if ((st = rs_store_read_curves_live(r->out, s, &job, &cv, err)))
                 goto out;
             for (uint32_t e = 0; e < E1; e++)
                 gaps[(size_t)n * E1 + e] = cv.test_loss[e] - cv.train_loss[e];
@@ -781,29 +783,35 @@ int rs_cli_report(int argc, char **argv)
 {
     const char *out = NULL, *baseline = NULL;
     fmt_t f = F_TEXT;
-    int at_best = 0, store = 1, traj = 0;
+    int at_best = 0, no_store = 0, traj = 0;
+    const char *v;
+    int rc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--baseline")) {
-            if (++i >= argc)
-                return rs_cli_usage_error("%s needs key=value pairs", a);
-            baseline = argv[i];
-        } else if (!strcmp(a, "--at")) {
-            if (++i >= argc || (strcmp(argv[i], "final") && strcmp(argv[i], "best")))
-                return rs_cli_usage_error("%s needs final or best", a);
-            at_best = !strcmp(argv[i], "best");
-        } else if (!strcmp(a, "--format")) {
-            if (++i >= argc)
-                return rs_cli_usage_error("%s needs text, md, csv or json", a);
-            if (!strcmp(argv[i], "text")) f = F_TEXT;
-            else if (!strcmp(argv[i], "md")) f = F_MD;
-            else if (!strcmp(argv[i], "csv")) f = F_CSV;
-            else if (!strcmp(argv[i], "json")) f = F_JSON;
-            else return rs_cli_usage_error("--format: unknown format '%s'", argv[i]);
-        } else if (!strcmp(a, "--no-store")) {
-            store = 0;
-        } else if (!strcmp(a, "--trajectory")) {
-            traj = 1;
+        if (rs_cli_is_help(a)) {
+            fputs(rs_cli_usage_report, stdout);
+            return 0;
+        }
+        if ((rc = rs_cli_value(argc, argv, &i, "--baseline", NULL, &v))) {
+            if (rc < 0)
+                return 2;
+            baseline = v;
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--at", NULL, &v))) {
+            if (rc < 0 || (strcmp(v, "final") && strcmp(v, "best")))
+                return rs_cli_usage_error("%s needs final or best", "--at");
+            at_best = !strcmp(v, "best");
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--format", NULL, &v))) {
+            if (rc < 0)
+                return 2;
+            if (!strcmp(v, "text")) f = F_TEXT;
+            else if (!strcmp(v, "md")) f = F_MD;
+            else if (!strcmp(v, "csv")) f = F_CSV;
+            else if (!strcmp(v, "json")) f = F_JSON;
+            else return rs_cli_usage_error("--format: unknown format '%s' (text, md, csv or json)", v);
+        } else if ((rc = rs_cli_flag(a, "--no-store", &no_store)) ||
+                   (rc = rs_cli_flag(a, "--trajectory", &traj))) {
+            if (rc < 0)
+                return 2;
         } else if (a[0] == '-' && a[1]) {
             return rs_cli_usage_error("report: unknown option '%s'", a);
         } else if (!out) {
@@ -812,17 +820,30 @@ int rs_cli_report(int argc, char **argv)
             return rs_cli_usage_error("report: unexpected argument '%s'", a);
         }
     }
+    int store = !no_store;
     if (!out)
         return rs_cli_usage_error("%s", "report: which results file?");
+    /* storing writes OUT.h5: take the sweep's lock first and hold it to
+     * the end, so no run or rebuild replaces the file meanwhile */
+    rs_error_t err;
+    rs_error_clear(&err);
+    int lock_fd = -1;
+    if (store && rs_sweep_lock(out, &lock_fd, &err)) {
+        int code = rs_cli_fail(&err);
+        fprintf(stderr, "regsweep: report stores its tables in %s; with "
+                        "--no-store it reads the finished jobs without "
+                        "writing\n", out);
+        return code;
+    }
     report r;
     memset(&r, 0, sizeof r);
     r.out = out;
     r.at_best = at_best;
     r.level = 0.95;
-    rs_error_t err;
-    rs_error_clear(&err);
-    if (rs_store_read_spec(out, &r.spec, &err))
+    if (rs_store_read_spec(out, &r.spec, &err)) {
+        rs_sweep_unlock(&lock_fd);
         return rs_cli_fail(&err);
+    }
     const rs_spec_t *s = &r.spec;
     r.hidden = rs_spec_n_hidden(s);
     r.classifier = s->settings.arch.loss == RS_LOSS_SOFTMAX_CE;
@@ -841,7 +862,7 @@ int rs_cli_report(int argc, char **argv)
     for (uint64_t i = 0; i < s->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(s, i, &job);
-        if (rs_store_read_summary(out, 1, s, &job, &r.rows[i], &err)) {
+        if (rs_store_read_summary_live(out, s, &job, &r.rows[i], &err)) {
             code = rs_cli_fail(&err);
             goto out;
         }
@@ -906,5 +927,6 @@ out:
     free(r.cfg);
     free(r.cmp);
     rs_spec_free(&r.spec);
+    rs_sweep_unlock(&lock_fd);
     return code;
 }
