@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_kernels.c — GFLOP/s of each GEMM path at the shapes training uses,
  * at 1 and 2 threads, and mask words/s of each dropout path.  Prints a
  * table; asserts nothing about speed (timings depend on the machine and on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_train.c — training speed: one Fashion-MNIST epoch of the D2L MLP,
  * with 1 and 2 threads in one job and as two 1-thread jobs side by side.
  * Prints figures; asserts nothing about speed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_data.c — the sin regression, IDX loading, the validation split.
  *
  * Independent truths used here:

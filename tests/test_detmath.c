@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_detmath.c — accuracy, special values and cross-build identity of
  * detmath.
  *

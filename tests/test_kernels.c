@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_kernels.c — the GEMM and dropout-mask paths against their references,
  * bit for bit, and the references against independent truths.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_nn.c — every layer's backward pass against finite differences, and
  * the losses and the SGD update against values worked out by hand.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_rng.c — Philox4x32-10 against Random123's known answers, and the
  * documented mapping from counters to draws. */
 #include <criterion/criterion.h>

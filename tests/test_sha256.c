@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_sha256.c — SHA-256 against the FIPS 180-2 example vectors. */
 #include <criterion/criterion.h>
 #include <stdio.h>

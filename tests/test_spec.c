@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_spec.c — spec parsing, validation messages with their locations,
  * overrides, and the job grid. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stats.c — the statistics module against independent truths.
  *
  * Reference values come from (each is named where it is used):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_train.c — a whole job: backpropagation through the composed network
  * against finite differences, and the reproducibility contract (identical
  * bits for every SIMD path and thread count; common random numbers across

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Prints this machine's figures for docs/PERFORMANCE.md: GEMM GFLOP/s per
 # SIMD path at the MLP's shapes, Fashion-MNIST training epochs (1 and 2
 # threads, and two 1-thread jobs side by side), the ch311 sweep in jobs/s,

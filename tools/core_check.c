@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core_check.c — train one small job with the training core alone and print
  * checksums of its results.
  *

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Sums the individual test cases in meson's test logs and prints one line,
 "N passed, M failed".  Criterion programs report "Synthesis: Tested: T |
 Passing: P | Failing: F | Crashing: C"; Python unittest reports "Ran N
 tests" and "FAILED (failures=F, errors=E)".  A test program that ends
 without either line (killed, timed out, failed to start) counts as one
-failure, so nothing can pass by not running.
+failure, so nothing can pass by not running; one that meson marks SKIP
+(exit 77: a tool it needs is missing, and it said which) counts as skipped.
 
 usage: count_tests.py TESTLOG.json [...]
 """
@@ -12,7 +14,7 @@ import json
 import re
 import sys
 
-passed = failed = 0
+passed = failed = skipped = 0
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()
@@ -42,9 +44,12 @@ for path in sys.argv[1:]:
             failed += bad
         elif t["result"] == "OK":
             passed += 1
+        elif t["result"] == "SKIP":
+            print(f"count_tests: {t['name']} skipped", file=sys.stderr)
+            skipped += 1
         else:
             print(f"count_tests: {t['name']} ended with {t['result']} and no "
                   f"summary", file=sys.stderr)
             failed += 1
-print(f"{passed} passed, {failed} failed")
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)

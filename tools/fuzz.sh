@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (tests/fuzz/) with clang and
 # AddressSanitizer + UndefinedBehaviorSanitizer, then runs each for a while.
 #

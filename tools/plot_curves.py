@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Mean clean train and test curves over epochs, across seeds, for chosen
 configs of a regsweep results file: the "train/test gap with and without
 dropout" figure.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The activation-histogram demo of inverted dropout, with masks that
 regsweep wrote.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Generalisation gap against dropout keep probability, one line per (l2, l1)
 setting, from the /jobs table of a regsweep results file.
 

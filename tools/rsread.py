@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """rsread: reading a regsweep results file (docs/FORMAT.md) for the plotting
 scripts in tools/.
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Quick start: install what is missing, build, and run the default sweep
 # (experiments/ch311_sin.yaml) into results/ch311_sin.h5.  Running it again
 # continues the same sweep (--resume) instead of starting over.

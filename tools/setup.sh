@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what a fresh Debian 12 machine lacks for regsweep, then builds it
 # into build/.  Run as root (or with sudo available).  Idempotent: packages
 # already present are left alone and an existing build/ is reused.

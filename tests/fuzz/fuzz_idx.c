@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_idx.c — libFuzzer target for the IDX loader (rs_data_idx).
  *
  * Input: one option byte, then up to four file contents separated by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_spec.c — libFuzzer target for the spec loader (rs_spec_parse).
  *
  * Input: YAML text, optionally followed by a line "#@overrides" and then

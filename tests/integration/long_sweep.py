@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A long sweep of small jobs: the heap must not grow with each job, and
 the results file must open quickly.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Philox4x32-10 and regsweep's dropout-mask mapping in numpy, written from
 the published algorithm (Salmon et al., SC'11) and docs/FORMAT.md alone.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Crash and signal tests: a sweep killed with SIGKILL at many random
 moments and resumed each time loses nothing and ends identical to an
 uninterrupted run; SIGINT/SIGTERM stop it cleanly (exit 130/143) and

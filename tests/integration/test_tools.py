@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Tests of the analysis side: tools/plot_*.py and the recipes of
 docs/ANALYSIS.md, on a small sweep made by the regsweep binary in $REGSWEEP.
 

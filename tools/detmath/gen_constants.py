@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Generates every constant in src/detmath.c (mpmath, 80 digits; each value is
 # rounded once to the nearest double and printed as an exact hex float).
 from mpmath import mp, mpf, pi, log, exp, floor, factorial, ldexp

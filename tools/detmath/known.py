@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Correctly rounded float32 results computed with mpmath at 200 bits.
 import struct
 from mpmath import mp, mpf, exp, log, sin, cos, tanh

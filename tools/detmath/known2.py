@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 exec(open('/tmp/detmath-build/known.py').read().split('cases = [')[0])
 cases = [
  ("rs_logf", log, [f_of(u) for u in (0x3C413D3A, 0x41178FEB, 0x4C5D65A5, 0x65D890D3, 0x6F31A8EC)]),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Writes det_rec.c: src/detmath.c with each final double -> float rounding
 # ("return (float)EXPR;") routed through rec_f(EXPR), which ties.c defines to
 # record the double before rounding it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 exec(open('/tmp/detmath-build/known.py').read().split('cases = [')[0])
 fmap={'exp':('rs_expf',exp),'log':('rs_logf',log),'sin':('rs_sinf',sin),'cos':('rs_cosf',cos),'tanh':('rs_tanhf',tanh),'sigmoid':('rs_sigmoidf',sig)}
 for line in open('/tmp/detmath-build/near_sel.txt'):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # For every input whose double result lies within 16 double ulps of a float
 # rounding boundary, check our float against the correctly rounded result
 # computed with mpmath at 200 bits.
