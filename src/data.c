@@ -44,7 +44,8 @@ typedef struct data_storage {
 
 /* ---------------------------------------------------------------- sin -- */
 
-/* Fills n points of split s (0 = train, 1 = test) as documented in data.h.
+/* Fills n points of split s (0 = train, 1 = test, 2 = validation) as
+ * documented in data.h.
  * noisy = 0 gives the noiseless test targets y = rs_sinf(x). */
 static void fill_sin_split(rs_key_t key, uint32_t split, uint32_t n,
                            int noisy, float noise_sd, float *x, float *y)
@@ -79,7 +80,7 @@ rs_status rs_data_sin(const rs_sin_params_t *p, rs_dataset_t *out,
                             "sin data: noise_sd = %g, expected a finite "
                             "value >= 0", (double)p->noise_sd);
 
-    uint64_t n_values = 2 * ((uint64_t)p->n_train + p->n_test);
+    uint64_t n_values = 2 * ((uint64_t)p->n_train + p->n_test + p->n_val);
     if (n_values > (SIZE_MAX - sizeof(data_storage_t)) / sizeof(float))
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
                             "sin data: %llu points do not fit in memory",
@@ -95,9 +96,11 @@ rs_status rs_data_sin(const rs_sin_params_t *p, rs_dataset_t *out,
 
     float *train_x = st->values, *train_y = train_x + p->n_train;
     float *test_x = train_y + p->n_train, *test_y = test_x + p->n_test;
+    float *val_x = test_y + p->n_test, *val_y = val_x + p->n_val;
     rs_key_t key = rs_key_from_seed(p->seed);
     fill_sin_split(key, 0, p->n_train, 1, p->noise_sd, train_x, train_y);
     fill_sin_split(key, 1, p->n_test, 0, 0.0f, test_x, test_y);
+    fill_sin_split(key, 2, p->n_val, 1, p->noise_sd, val_x, val_y);
 
     out->task = RS_TASK_REGRESSION;
     out->n_in = 1;
@@ -105,6 +108,8 @@ rs_status rs_data_sin(const rs_sin_params_t *p, rs_dataset_t *out,
     out->train = (rs_split_t){p->n_train, train_x, NULL, train_y, NULL};
     if (p->n_test > 0)
         out->test = (rs_split_t){p->n_test, test_x, NULL, test_y, NULL};
+    if (p->n_val > 0)
+        out->val = (rs_split_t){p->n_val, val_x, NULL, val_y, NULL};
     out->storage = st;
     return RS_OK;
 }

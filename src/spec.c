@@ -310,7 +310,7 @@ static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const kinds[] = {"sin", "idx", "fashion_mnist", NULL};
     static const char *const sin_keys[] = {"kind", "n_train", "n_test",
-                                           "noise_sd", "seed", NULL};
+                                           "n_val", "noise_sd", "seed", NULL};
     static const char *const idx_keys[] = {
         "kind", "dir", "train_images", "train_labels", "test_images",
         "test_labels", "classes", "n_val", "split_seed", "max_train",
@@ -330,6 +330,8 @@ static rs_status parse_dataset(const yt_node *n, rs_spec_t *s, rs_error_t *err)
             TRY(get_u32(v, "dataset.n_train", 1, 10000000, &s->sin.n_train, err));
         if ((v = rs_yt_get(n, "n_test")))
             TRY(get_u32(v, "dataset.n_test", 1, 10000000, &s->sin.n_test, err));
+        if ((v = rs_yt_get(n, "n_val")))
+            TRY(get_u32(v, "dataset.n_val", 0, 10000000, &s->sin.n_val, err));
         if ((v = rs_yt_get(n, "noise_sd"))) {
             double x;
             TRY(get_f64(v, "dataset.noise_sd", R_NONNEG, &x, err));

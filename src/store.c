@@ -370,7 +370,7 @@ static uint64_t top_size_estimate(const rs_spec_t *spec,
 {
     uint64_t bytes = (64u << 10) + spec->text_len + spec->n_jobs * 512;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
-        if (rows[i].status != RS_JOB_DONE)
+        if (!rs_job_finished(rows[i].status))
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
@@ -385,12 +385,22 @@ static uint64_t top_size_estimate(const rs_spec_t *spec,
 
 /* ---- summaries ------------------------------------------------------------ */
 
+const char *rs_job_status_name(rs_job_status s)
+{
+    static const char *const names[4] = {"missing", "done", "failed", "diverged"};
+    return (unsigned)s < 4 ? names[s] : "unknown";
+}
+
 void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out)
 {
     const rs_curves_t *c = &r->curves;
-    uint32_t E = c->n - 1, best = 0;
+    uint32_t E = c->n - 1;
     memset(out, 0, sizeof *out);
-    out->status = RS_JOB_DONE;
+    out->status = r->diverged ? RS_JOB_DIVERGED : RS_JOB_DONE;
+    out->diverged_epoch = r->diverged ? r->diverged_epoch : RS_NO_EPOCH;
+    if (r->diverged)
+        snprintf(out->diverged_quantity, sizeof out->diverged_quantity, "%s",
+                 r->diverged_quantity ? r->diverged_quantity : "");
     out->train_loss = c->train_loss[E];
     out->test_loss = c->test_loss[E];
     out->gap = out->test_loss - out->train_loss;
@@ -399,11 +409,21 @@ void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out)
     out->gap_acc = out->train_acc - out->test_acc;
     out->val_loss = c->val_loss[E];
     out->val_acc = c->val_acc[E];
-    /* first epoch with the smallest test loss (NaN never wins) */
-    for (uint32_t e = 1; e <= E; e++)
-        if (c->test_loss[e] < c->test_loss[best] || isnan(c->test_loss[best]))
+    /* the first epoch with the smallest validation loss (NaN never wins);
+     * test data choose nothing */
+    uint32_t best = RS_NO_EPOCH;
+    for (uint32_t e = 0; e <= E; e++)
+        if (isfinite(c->val_loss[e]) &&
+            (best == RS_NO_EPOCH || c->val_loss[e] < c->val_loss[best]))
             best = e;
     out->best_epoch = best;
+    if (best == RS_NO_EPOCH) {
+        out->best_val_loss = out->best_test_loss = out->best_train_loss = NAN;
+        out->best_gap = out->best_train_acc = out->best_test_acc = NAN;
+        out->best_gap_acc = NAN;
+        return;
+    }
+    out->best_val_loss = c->val_loss[best];
     out->best_test_loss = c->test_loss[best];
     out->best_train_loss = c->train_loss[best];
     out->best_gap = out->best_test_loss - out->best_train_loss;
@@ -411,8 +431,6 @@ void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out)
     out->best_test_acc = c->test_acc[best];
     out->best_gap_acc = out->best_train_acc - out->best_test_acc;
 }
-
-/* ---- job files ------------------------------------------------------------- */
 
 static const char *const curve_names[7] = {
     "train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc",
@@ -536,8 +554,13 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
         attr_f64v(&w, f, "keep_prob", job->keep, h);
     attr_f64(&w, f, "l2", job->l2);
     attr_f64(&w, f, "l1", job->l1);
-    attr_str(&w, f, "status", "done");
+    attr_str(&w, f, "status", r->diverged ? "diverged" : "done");
     attr_u64(&w, f, "steps", r->steps_done);
+    if (r->diverged) {
+        attr_u64(&w, f, "diverged_epoch", r->diverged_epoch);
+        attr_str(&w, f, "diverged_quantity",
+                 r->diverged_quantity ? r->diverged_quantity : "");
+    }
 
     hid_t g = h5w_group(&w, f, "curves");
     if (g >= 0) {
@@ -767,11 +790,29 @@ rs_status rs_store_read_summary(const char *where, int from_top,
     for (int i = 0; i < 7; i++)
         *slots[i] = buf + (size_t)i * n;
     rc = read_curves(jl.loc, &r.curves);
+    char status[32] = "", quantity[32] = "";
+    int64_t epoch = -1;
+    if (!rc && (read_attr_str(jl.loc, "status", status, sizeof status) ||
+                (strcmp(status, "done") && strcmp(status, "diverged"))))
+        rc = 2;
+    if (!rc && !strcmp(status, "diverged")) {
+        if (read_attr_i64(jl.loc, "diverged_epoch", &epoch) || epoch < 0 ||
+            epoch >= (int64_t)n ||
+            read_attr_str(jl.loc, "diverged_quantity", quantity, sizeof quantity))
+            rc = 3;
+        r.diverged = 1;
+        r.diverged_epoch = (uint32_t)epoch;
+        r.diverged_quantity = quantity;
+    }
     close_job(&jl);
     if (rc) {
         free(buf);
         return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
-                            "no readable curves of %u epochs", n);
+                            rc == 1 ? "no readable curves of %u epochs"
+                                    : rc == 2 ? "no readable status "
+                                                "(done or diverged)%.0u"
+                                              : "diverged, but no readable "
+                                                "epoch and quantity%.0u", n);
     }
     rs_store_summarise(&r, out);
     free(buf);
@@ -823,6 +864,48 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
     return rs_store_read_curves(out_path, 1, spec, job, c, err);
 }
 
+rs_status rs_store_read_failed(const char *out_path, const rs_spec_t *spec,
+                               uint8_t *failed, rs_error_t *err)
+{
+    memset(failed, 0, spec->n_jobs);
+    hid_t f = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "HDF5 cannot open it");
+    rs_status st = RS_OK;
+    hid_t d = H5Lexists(f, "jobs", H5P_DEFAULT) > 0 &&
+                      H5Lexists(f, "jobs/status", H5P_DEFAULT) > 0
+                  ? H5Dopen2(f, "jobs/status", H5P_DEFAULT) : -1;
+    if (d < 0) {
+        H5Fclose(f);
+        return RS_OK;   /* no table yet: nothing failed that we know of */
+    }
+    hid_t t = str_type(), ft = H5Dget_type(d), sp = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    char **v = NULL;
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0 ||
+        n != (hssize_t)spec->n_jobs) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "damaged /jobs/status (expected %llu strings)",
+                          (unsigned long long)spec->n_jobs);
+    } else if (!(v = calloc((size_t)n + 1, sizeof *v))) {
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    } else if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0, "unreadable /jobs/status");
+    } else {
+        for (hssize_t i = 0; i < n; i++)
+            failed[i] = v[i] && !strcmp(v[i], "failed");
+    }
+    for (hssize_t i = 0; v && i < n; i++)
+        free(v[i]);   /* HDF5 1.10 allocates vlen strings with malloc */
+    free(v);
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
+}
+
 /* ---- the top-level file ------------------------------------------------------- */
 
 static void write_spec_group(h5w *w, hid_t f, const rs_spec_t *spec)
@@ -860,13 +943,12 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    static const char *const status_names[3] = {"missing", "done", "failed"};
     for (uint64_t i = 0; i < n; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);   /* one SHA-256 per job and rewrite */
         memcpy(ids[i], job.id, 13);
         idp[i] = ids[i];
-        stp[i] = status_names[rows[i].status];
+        stp[i] = rs_job_status_name(rows[i].status);
         u64[i] = i;
         u64[n + i] = job.hp.seed;
         num[i] = job.l2;
@@ -885,29 +967,38 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     ds_f64(w, g, "l2", num, n);
     ds_f64(w, g, "l1", num + n, n);
     ds_strings(w, g, "status", stp, n);
-    /* metrics: NaN where the job is not done */
+    /* metrics: NaN where the job has no job file */
     static const char *const names[] = {
         "train_loss", "test_loss", "gap", "train_acc", "test_acc", "gap_acc",
-        "val_loss", "val_acc", "best_epoch", "best_test_loss",
+        "val_loss", "val_acc", "best_epoch", "best_val_loss", "best_test_loss",
         "best_train_loss", "best_gap", "best_train_acc", "best_test_acc",
-        "best_gap_acc"};
-    for (int c = 0; c < 15; c++) {
+        "best_gap_acc", "diverged_epoch"};
+    enum { N_COLS = sizeof names / sizeof *names };
+    for (int c = 0; c < N_COLS; c++) {
         for (uint64_t i = 0; i < n; i++) {
             const rs_job_summary_t *r = &rows[i];
-            double v[15] = {r->train_loss, r->test_loss, r->gap, r->train_acc,
+            double v[N_COLS] = {r->train_loss, r->test_loss, r->gap, r->train_acc,
                             r->test_acc, r->gap_acc, r->val_loss, r->val_acc,
-                            (double)r->best_epoch, r->best_test_loss,
+                            r->best_epoch == RS_NO_EPOCH ? NAN : (double)r->best_epoch,
+                            r->best_val_loss, r->best_test_loss,
                             r->best_train_loss, r->best_gap,
                             r->best_train_acc, r->best_test_acc,
-                            r->best_gap_acc};
-            num[i] = r->status == RS_JOB_DONE ? v[c] : NAN;
+                            r->best_gap_acc,
+                            r->diverged_epoch == RS_NO_EPOCH ? NAN
+                                                             : (double)r->diverged_epoch};
+            num[i] = rs_job_finished(r->status) ? v[c] : NAN;
         }
         ds_f64(w, g, names[c], num, n);
     }
+    for (uint64_t i = 0; i < n; i++)
+        stp[i] = rows[i].status == RS_JOB_DIVERGED ? rows[i].diverged_quantity : "";
+    ds_strings(w, g, "diverged_quantity", stp, n);
     attr_str(w, g, "description",
              "one row per job in index order; 1-D columns of equal length; "
              "gap = test_loss - train_loss, gap_acc = train_acc - test_acc; "
-             "best_* at the epoch of smallest test loss");
+             "best_* at the epoch of smallest validation loss (NaN without "
+             "a validation split); diverged jobs: the epoch and quantity that "
+             "went non-finite, later curve entries NaN");
 out:
     free(num);
     free(u64);
@@ -928,7 +1019,7 @@ static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
     if (g < 0)
         return;
     for (uint64_t i = 0; i < spec->n_jobs && !w->st; i++) {
-        if (rows[i].status != RS_JOB_DONE)
+        if (!rs_job_finished(rows[i].status))
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
@@ -1042,10 +1133,11 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
         return in_memory ? RS_ENOMEM : RS_EIO;
     h5w w;
     h5w_open(&w, tmp, err);
-    uint64_t done = 0, failed = 0;
+    uint64_t done = 0, failed = 0, diverged = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         done += rows[i].status == RS_JOB_DONE;
         failed += rows[i].status == RS_JOB_FAILED;
+        diverged += rows[i].status == RS_JOB_DIVERGED;
     }
     attr_str(&w, f, "format", RS_FORMAT_NAME);
     attr_i32(&w, f, "format_version", RS_FORMAT_VERSION);
@@ -1054,6 +1146,7 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
     attr_u64(&w, f, "n_jobs", spec->n_jobs);
     attr_u64(&w, f, "n_done", done);
     attr_u64(&w, f, "n_failed", failed);
+    attr_u64(&w, f, "n_diverged", diverged);
     write_spec_group(&w, f, spec);
     write_jobs_table(&w, f, spec, rows);
     copy_runs(&w, f, spec, rows, jobs_dir);
@@ -1147,6 +1240,13 @@ rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
             goto out;
         }
     }
+    for (hsize_t i = 0; i < n_over; i++)
+        if (!over[i]) {
+            st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                              "damaged /spec/overrides (entry %llu is not a "
+                              "string)", (unsigned long long)i);
+            goto out;
+        }
     char label[1100];
     snprintf(label, sizeof label, "%s:/spec/yaml", out_path);
     st = rs_spec_parse(text, strlen(text), label, (int)n_over, over, spec, err);

@@ -213,7 +213,7 @@ static rs_status scan_jobs(const char *jobs_dir, const rs_spec_t *spec,
         rs_status st = rs_store_read_summary(jobs_dir, 0, spec, &job, &rows[i], err);
         if (st)
             return st;
-        *n_done += rows[i].status == RS_JOB_DONE;
+        *n_done += rs_job_finished(rows[i].status);
     }
     return RS_OK;
 }
@@ -248,7 +248,7 @@ typedef struct sweep_state {
     const char *jobs_dir;
     rs_job_summary_t *rows;
     const uint64_t *todo;
-    uint64_t n_todo, next, done, failed, skipped;
+    uint64_t n_todo, next, done, failed, diverged, skipped;
     const rs_dataset_t *shared_data;   /* NULL: per-job data (sin, no seed) */
     rs_kernels_t kernels;
     int outer, inner;
@@ -270,9 +270,11 @@ static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
     p.skipped = s->skipped;
     p.done = s->done;
     p.failed = s->failed;
+    p.diverged = s->diverged;
+    p.row = job ? &s->rows[job->index] : NULL;
     p.todo = s->n_todo;
     p.elapsed_s = now_s() - s->t0;
-    uint64_t finished = s->done + s->failed;
+    uint64_t finished = s->done + s->failed + s->diverged;
     p.jobs_per_s = p.elapsed_s > 0 ? finished / p.elapsed_s : 0;
     p.eta_s = p.jobs_per_s > 0 ? (s->n_todo - finished) / p.jobs_per_s : -1;
     p.outer_threads = s->outer;
@@ -318,10 +320,12 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
                                                &err);
             if (wst == RS_OK) {
                 rs_store_summarise(&res, &s->rows[job.index]);
-                s->done++;
+                s->done += !res.diverged;
+                s->diverged += res.diverged;
                 rs_store_log_job(s->jobs_dir, &job, wall, worker, s->inner,
                                  NULL);
-                report(s, RS_EV_JOB_DONE, &job, NULL, wall);
+                report(s, res.diverged ? RS_EV_JOB_DIVERGED : RS_EV_JOB_DONE,
+                       &job, NULL, wall);
             } else {
                 s->fatal = wst;
                 s->fatal_err = err;
@@ -539,7 +543,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         goto out;
     }
     for (uint64_t i = 0; i < spec->n_jobs; i++)
-        if (s.rows[i].status != RS_JOB_DONE) {
+        if (!rs_job_finished(s.rows[i].status)) {
             s.rows[i].status = RS_JOB_MISSING;
             todo[s.n_todo++] = i;
         }
@@ -587,18 +591,30 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if ((st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_END, NULL, NULL, 0);
-    if (o->stop && *o->stop && s.done + s.failed < s.n_todo)
+    uint64_t n_diverged = 0;   /* in the whole sweep, earlier runs too */
+    for (uint64_t i = 0; i < spec->n_jobs; i++)
+        n_diverged += s.rows[i].status == RS_JOB_DIVERGED;
+    uint64_t finished = s.done + s.failed + s.diverged;
+    if (o->stop && *o->stop && finished < s.n_todo)
         st = rs_error_set(err, RS_EINTR, o->out_path, 0, 0,
                           "stopped after %llu of %llu jobs",
-                          (unsigned long long)(s.skipped + s.done),
+                          (unsigned long long)(s.skipped + s.done + s.diverged),
                           (unsigned long long)spec->n_jobs);
     else if (s.failed)
         st = rs_error_set(err, RS_EMISMATCH, o->out_path, 0, 0,
                           "%llu jobs failed; --resume retries them",
                           (unsigned long long)s.failed);
-    else if (s.local_stop && s.done + s.failed < s.n_todo)
+    else if (s.local_stop && finished < s.n_todo)
         st = rs_error_set(err, RS_EMISMATCH, o->out_path, 0, 0,
                           "stopped at the first failure (--fail-fast)");
+    else if (n_diverged && !o->allow_diverged)
+        st = rs_error_set(err, RS_EMISMATCH, o->out_path, 0, 0,
+                          "%llu of %llu jobs diverged (a loss or weight went "
+                          "non-finite; /jobs status 'diverged'); they are "
+                          "saved, but the sweep is not a success "
+                          "(--allow-diverged exits 0)",
+                          (unsigned long long)n_diverged,
+                          (unsigned long long)spec->n_jobs);
 out:
     free(todo);
     free(s.rows);
@@ -654,14 +670,14 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
     /* never drop a finished job that only OUT.h5 holds */
     uint64_t only_top = 0;
     for (uint64_t i = 0; st == RS_OK && i < spec->n_jobs; i++) {
-        if (rows[i].status == RS_JOB_DONE)
+        if (rs_job_finished(rows[i].status))
             continue;
         rs_job_t job;
         rs_job_summary_t top;
         rs_error_t ignore;
         rs_spec_job(spec, i, &job);
         if (rs_store_read_summary(out_path, 1, spec, &job, &top, &ignore) == RS_OK &&
-            top.status == RS_JOB_DONE)
+            rs_job_finished(top.status))
             only_top++;
     }
     if (st == RS_OK && only_top)

@@ -399,6 +399,28 @@ void rs_job_result_free(rs_job_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
+/* What first became non-finite after epoch e, or NULL: the losses
+ * measured for it, then the weights.  The order is fixed, so the same run
+ * names the same quantity everywhere. */
+static const char *first_nonfinite(const rs_train_settings_t *s,
+                                   const rs_dataset_t *d, const rs_curves_t *c,
+                                   uint32_t e, const float *params,
+                                   size_t n_params)
+{
+    if (e > 0 && !isfinite(c->train_loss_dropout[e]))
+        return "training loss (with dropout)";
+    if (s->eval_train && !isfinite(c->train_loss[e]))
+        return "train loss";
+    if (d->test.n && !isfinite(c->test_loss[e]))
+        return "test loss";
+    if (d->val.n && !isfinite(c->val_loss[e]))
+        return "validation loss";
+    for (size_t i = 0; i < n_params; i++)
+        if (!isfinite(params[i]))
+            return "weights";
+    return NULL;
+}
+
 rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                        const rs_dataset_t *d, const rs_kernels_t *k,
                        int n_threads, volatile sig_atomic_t *stop,
@@ -496,7 +518,18 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
                      &c->val_acc[e]);
         out->eval_s += now_s() - t_eval;
+        const char *what = first_nonfinite(s, d, c, e, ws.params, out->n_params);
+        if (what) {
+            out->diverged = 1;
+            out->diverged_epoch = e;
+            out->diverged_quantity = what;
+            break;
+        }
     }
+    /* a diverged run recorded only the steps it ran */
+    for (int l = 0; l < n_hidden; l++)
+        if (dropped[l])
+            out->masks[l].n_records = record;
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);
     return RS_OK;

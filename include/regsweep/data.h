@@ -38,20 +38,23 @@ typedef struct rs_dataset {
 } rs_dataset_t;
 
 /* The ch311 sin regression: x ~ U[-pi, pi), y = sin(x) + noise_sd * z with
- * z ~ N(0,1) for training points; test points are noiseless.  Point i of
- * split s (0 = train, 1 = test) uses the words w of
+ * z ~ N(0,1) for training and validation points; test points are
+ * noiseless.  Point i of split s (0 = train, 1 = test, 2 = validation)
+ * uses the words w of
  *   philox((rs_ctr0(RS_PURPOSE_DATA, s), i, 0, 0), key(seed)):
  *   x = 2pi_f * rs_u01(w[0]) - pi_f   (2pi_f, pi_f: 2pi and pi as floats),
  *   z = first output of rs_normal_pair(w[2], w[3]),
  *   y = rs_sinf(x) + noise_sd * z     (test: y = rs_sinf(x)).
- * The points of one split do not depend on the size of the other. */
+ * The points of one split do not depend on the size of another: adding a
+ * validation split changes no training or test point. */
 typedef struct rs_sin_params {
     uint32_t n_train, n_test;
+    uint32_t n_val;          /* 0: no validation split                  */
     float noise_sd;
     uint64_t seed;
 } rs_sin_params_t;
 
-/* One allocation holds all four arrays.  n_test may be 0 (test.n == 0,
+/* One allocation holds all six arrays.  n_test may be 0 (test.n == 0,
  * its pointers NULL).  Errors: RS_EINPUT for n_train == 0 or a noise_sd
  * that is negative or not finite, RS_ENOMEM; on failure *out is zeroed. */
 rs_status rs_data_sin(const rs_sin_params_t *p, rs_dataset_t *out,

@@ -128,6 +128,12 @@ rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
                             rs_dataset_t *out, rs_error_t *err);
 
 /* Number of hidden layers (layers that can have dropout). */
+/* The size of the validation split (dataset.n_val; 0: none). */
+static inline uint32_t rs_spec_n_val(const rs_spec_t *s)
+{
+    return s->data_kind == RS_DATA_SIN ? s->sin.n_val : s->idx.n_val;
+}
+
 static inline int rs_spec_n_hidden(const rs_spec_t *s)
 {
     return s->settings.arch.n_layers - 1;

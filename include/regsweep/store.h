@@ -30,10 +30,25 @@
 #define RS_FORMAT_VERSION 1
 
 typedef enum rs_job_status {
-    RS_JOB_MISSING = 0,   /* not run (yet)                        */
-    RS_JOB_DONE = 1,      /* finished; its job file exists         */
-    RS_JOB_FAILED = 2     /* ran and failed; retried on --resume   */
+    RS_JOB_MISSING = 0,   /* not run (yet)                             */
+    RS_JOB_DONE = 1,      /* finished; its job file exists              */
+    RS_JOB_FAILED = 2,    /* ran and failed; retried on --resume        */
+    RS_JOB_DIVERGED = 3   /* finished, but a loss or weight went non-
+                             finite and training stopped there; its job
+                             file exists; not rerun (it would diverge
+                             again, bit for bit)                        */
 } rs_job_status;
+
+/* Done or diverged: the job has its job file and is not run again. */
+static inline int rs_job_finished(rs_job_status s)
+{
+    return s == RS_JOB_DONE || s == RS_JOB_DIVERGED;
+}
+
+/* The /jobs status names: "missing", "done", "failed", "diverged". */
+const char *rs_job_status_name(rs_job_status s);
+
+#define RS_NO_EPOCH UINT32_MAX
 
 /* One row of the /jobs table. */
 typedef struct rs_job_summary {
@@ -41,9 +56,14 @@ typedef struct rs_job_summary {
     double train_loss, test_loss, gap;          /* final (epoch E)      */
     double train_acc, test_acc, gap_acc;        /* NaN for regression   */
     double val_loss, val_acc;                   /* NaN without val      */
-    uint32_t best_epoch;                        /* argmin test loss     */
-    double best_test_loss, best_train_loss, best_gap;
+    /* best_*: at the epoch of smallest validation loss (selection never
+     * looks at test data); RS_NO_EPOCH and NaN without a validation split
+     * or when no validation loss is finite */
+    uint32_t best_epoch;
+    double best_val_loss, best_test_loss, best_train_loss, best_gap;
     double best_train_acc, best_test_acc, best_gap_acc;
+    uint32_t diverged_epoch;                    /* RS_NO_EPOCH unless   */
+    char diverged_quantity[32];                 /* diverged             */
 } rs_job_summary_t;
 
 /* Volatile facts: go under /provenance only. */
@@ -105,6 +125,13 @@ rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec
 rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
                                     const rs_job_t *job, rs_curves_t *c,
                                     rs_error_t *err);
+
+/* failed[i] = 1 where OUT.h5's /jobs table marks job i "failed" (a failed
+ * job has no job file: the table is the only record).  failed has
+ * spec->n_jobs entries; all 0 when the file has no table yet.  RS_EINPUT
+ * when /jobs/status is not n_jobs strings. */
+rs_status rs_store_read_failed(const char *out_path, const rs_spec_t *spec,
+                               uint8_t *failed, rs_error_t *err);
 
 /* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
  * entries in job index order; prov may be NULL. */

@@ -25,6 +25,8 @@
 typedef enum rs_sweep_event {
     RS_EV_START,       /* before the first job: counts are known        */
     RS_EV_JOB_DONE,
+    RS_EV_JOB_DIVERGED, /* finished, saved, but a loss or weight went     */
+                       /* non-finite: row->diverged_epoch/_quantity     */
     RS_EV_JOB_FAILED,  /* job_err says why; the sweep goes on unless     */
                        /* fail_fast                                       */
     RS_EV_END
@@ -34,11 +36,12 @@ typedef struct rs_sweep_progress {
     rs_sweep_event event;
     uint64_t total;        /* jobs in the grid                          */
     uint64_t skipped;      /* already done before this run (resume)     */
-    uint64_t done, failed; /* in this run                               */
+    uint64_t done, failed, diverged; /* in this run                     */
     uint64_t todo;         /* to run in this run                        */
     double elapsed_s, jobs_per_s, eta_s;
     int outer_threads, threads_per_job;
     const rs_job_t *job;
+    const rs_job_summary_t *row;  /* the job's /jobs row (NULL at START/END) */
     const rs_error_t *job_err;
     double job_wall_s;
 } rs_sweep_progress_t;
@@ -50,6 +53,7 @@ typedef struct rs_sweep_opts {
     int threads;                 /* >= 1                                 */
     int resume;                  /* continue an existing OUT             */
     int fail_fast;               /* stop dispatching at the first failure */
+    int allow_diverged;          /* diverged jobs do not make the run fail */
     rs_simd simd_cap;
     const char *command;         /* for /provenance                      */
     volatile sig_atomic_t *stop; /* may be NULL                          */
@@ -74,7 +78,8 @@ void rs_sweep_unlock(int *fd);
  * exists without resume, or belongs to another spec/format, or the output
  * directory is missing or not writable, dataset problems), RS_EIO (writing
  * failed: earlier results stay intact), RS_EINTR (stopped), RS_EMISMATCH
- * (some jobs failed; the others are written). */
+ * (some jobs failed, or diverged without allow_diverged; the others are
+ * written). */
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                        rs_error_t *err);
 

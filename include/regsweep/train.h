@@ -81,6 +81,15 @@ typedef struct rs_job_result {
     int n_hidden;
     rs_mask_record_t masks[RS_MAX_LAYERS];
     uint64_t steps_done;
+    /* Divergence: after epoch diverged_epoch (0: the initial model) a loss
+     * or a weight was not finite, and training stopped there.  The curves
+     * hold every epoch up to it (later entries NaN), params_final the
+     * weights of that moment, the masks the steps that ran. */
+    int diverged;
+    uint32_t diverged_epoch;
+    const char *diverged_quantity; /* static: "weights", "training loss
+                                      (with dropout)", "train loss",
+                                      "test loss" or "validation loss" */
     /* volatile timings (monotonic clock), never part of the results:
      * epoch_train_s[e] is the training time of epoch e (entry 0 is 0),
      * eval_s the total time spent on the clean evaluations */
@@ -98,8 +107,10 @@ rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
 /* Runs one job.  k: the kernel table; n_threads: threads for this job's
  * GEMMs (results identical for any value); stop: when non-NULL and set
  * non-zero (e.g. by a signal handler), training stops at the next step and
- * RS_EINTR is returned.  On success *out owns its arrays.  Errors: RS_EINPUT
- * (from rs_train_check), RS_ENOMEM, RS_EINTR. */
+ * RS_EINTR is returned.  On success *out owns its arrays; a run whose
+ * loss or weights become non-finite is a success with out->diverged set
+ * (it stops at that epoch).  Errors: RS_EINPUT (from rs_train_check),
+ * RS_ENOMEM, RS_EINTR. */
 rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                        const rs_dataset_t *d, const rs_kernels_t *k,
                        int n_threads, volatile sig_atomic_t *stop,

@@ -62,7 +62,8 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
 
 static const char *const USAGE_RUN =
     "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
-    "                    [--fail-fast] [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                    [--fail-fast] [--allow-diverged] [--simd scalar|avx2|avx512]\n"
+    "                    [key=value ...]\n"
     "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
     "  existing directory as OUT gets NAME.h5 inside it.  Job files go to\n"
     "  OUT.jobs/ beside OUT.\n"
@@ -70,6 +71,8 @@ static const char *const USAGE_RUN =
     "  -j, --threads N    worker threads (default: OMP_NUM_THREADS or the CPUs)\n"
     "  --resume           continue a stopped sweep (same spec and overrides)\n"
     "  --fail-fast        stop dispatching jobs at the first failure\n"
+    "  --allow-diverged   exit 0 although some jobs diverged (a loss or weight\n"
+    "                     went non-finite); by default that is exit 1\n"
     "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
     "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
 static const char *const USAGE_EXPAND =
@@ -85,13 +88,19 @@ static const char *const USAGE_RERUN =
     "  --simd PATH        cap the SIMD path (scalar, avx2, avx512)\n";
 const char *const rs_cli_usage_report =
     "usage: regsweep report OUT.h5 [--baseline key=value,...] [--at final|best]\n"
-    "                       [--format text|md|csv|json] [--trajectory] [--no-store]\n"
-    "  Generalisation gap per config over seeds, paired tests against a\n"
-    "  baseline config; the tables are also stored under /analysis in OUT.h5.\n"
+    "                       [--rank-by test_loss|gap|abs_gap] [--format text|md|csv|json]\n"
+    "                       [--table configs|comparisons|trajectory] [--trajectory]\n"
+    "                       [--no-store]\n"
+    "  Generalisation gap (test - train loss; positive = overfitting) per config\n"
+    "  over seeds, and each config against a baseline config paired by seed;\n"
+    "  the tables are also stored under /analysis in OUT.h5.\n"
     "  --baseline K=V,... the baseline config (default: the spec's report.baseline)\n"
-    "  --at final|best    the final epoch, or each job's best epoch\n"
+    "  --at final|best    the final epoch, or each job's epoch of smallest\n"
+    "                     validation loss (needs dataset.n_val)\n"
+    "  --rank-by KEY      order configs by mean test_loss (default), gap or abs_gap\n"
     "  --format F         text (default), md, csv or json\n"
-    "  --trajectory       also print the gap per epoch\n"
+    "  --table T          csv: which table (configs by default)\n"
+    "  --trajectory       also the gap per epoch (text, md, json; csv: --table)\n"
     "  --no-store         print only; do not write /analysis (works while a\n"
     "                     sweep is writing OUT.h5)\n";
 static const char *const USAGE_INFO =
@@ -104,7 +113,7 @@ static const char *const USAGE =
     "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
     "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
-    "                [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                [--allow-diverged] [--simd scalar|avx2|avx512] [key=value ...]\n"
     "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
@@ -112,7 +121,8 @@ static const char *const USAGE =
     "        recompute one job from the spec stored in OUT; exit 0 iff\n"
     "        weights, masks and curves are bit-identical, 1 otherwise\n"
     "  report OUT.h5 [--baseline key=value,...] [--at final|best]\n"
-    "        [--format text|md|csv|json] [--trajectory] [--no-store]\n"
+    "        [--rank-by test_loss|gap|abs_gap] [--format text|md|csv|json]\n"
+    "        [--table configs|comparisons|trajectory] [--trajectory] [--no-store]\n"
     "        generalisation gaps per config, paired tests against a baseline\n"
     "  info OUT.h5 [--spec] [--rebuild]\n"
     "        what is in a results file; --spec prints the spec with overrides\n"
@@ -123,7 +133,7 @@ static const char *const USAGE =
     "  regsweep COMMAND --help    one command's usage and options\n"
     "Options that take a value accept --opt value and --opt=value.\n"
     "\n"
-    "Exit codes: 0 ok, 1 a run or comparison failed, 2 bad input,\n"
+    "Exit codes: 0 ok, 1 a run or comparison failed (or jobs diverged), 2 bad input,\n"
     "130/143 stopped by SIGINT/SIGTERM (continue with run --resume).\n"
     "Environment: RS_SIMD caps the SIMD path (scalar, avx2, avx512);\n"
     "OMP_NUM_THREADS is the default for --threads; RS_HDF5_ERRORS=1 shows\n"
@@ -221,7 +231,7 @@ static void fmt_eta(double s, char *buf, size_t n)
 static void on_progress(void *vctx, const rs_sweep_progress_t *p)
 {
     progress_ctx *c = vctx;
-    uint64_t finished = p->done + p->failed;
+    uint64_t finished = p->done + p->failed + p->diverged;
     if (p->event == RS_EV_START) {
         fprintf(stderr, "regsweep: %llu jobs in the grid, %llu already done, "
                         "%llu to run on %d thread%s (%d per job)\n",
@@ -230,6 +240,12 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
                 p->outer_threads * p->threads_per_job == 1 ? "" : "s",
                 p->threads_per_job);
         return;
+    }
+    if (p->event == RS_EV_JOB_DIVERGED) {
+        fprintf(stderr, "%sregsweep: job %llu (%s) diverged: %s not finite "
+                        "after epoch %u; saved as diverged\n",
+                c->tty ? "\r\033[K" : "", (unsigned long long)p->job->index,
+                p->job->id, p->row->diverged_quantity, p->row->diverged_epoch);
     }
     if (p->event == RS_EV_JOB_FAILED) {
         char buf[1500];
@@ -253,13 +269,17 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     c->last_done_printed = finished;
     char eta[32];
     fmt_eta(p->eta_s, eta, sizeof eta);
+    char trouble[64] = "";
+    if (p->failed || p->diverged)
+        snprintf(trouble, sizeof trouble, "  (%llu failed, %llu diverged)",
+                 (unsigned long long)p->failed, (unsigned long long)p->diverged);
     fprintf(stderr, "%s[%llu/%llu] %5.1f%%  %.1f jobs/s  ETA %s  elapsed %.1f s"
                     "%s%s",
             c->tty ? "\r\033[K" : "",
             (unsigned long long)(p->skipped + finished),
             (unsigned long long)p->total,
             p->total ? 100.0 * (p->skipped + finished) / p->total : 100.0,
-            p->jobs_per_s, eta, t, p->failed ? "  (some failed)" : "",
+            p->jobs_per_s, eta, t, trouble,
             c->tty && !last ? "" : "\n");
 }
 
@@ -302,6 +322,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
+    int allow_diverged = 0;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
@@ -328,7 +349,8 @@ static int cmd_run(int argc, char **argv)
                 return free(overrides), 2;
             simd_opt = v;
         } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
-                   (rc = rs_cli_flag(a, "--fail-fast", &fail_fast))) {
+                   (rc = rs_cli_flag(a, "--fail-fast", &fail_fast)) ||
+                   (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged))) {
             if (rc < 0)
                 return free(overrides), 2;
         } else if (a[0] == '-' && a[1]) {
@@ -385,6 +407,7 @@ static int cmd_run(int argc, char **argv)
     progress_ctx pc = {.tty = isatty(2), .last_print = -1e9};
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
+                         .allow_diverged = allow_diverged,
                          .command = command, .stop = &g_stop,
                          .abort_jobs = &g_abort, .progress = on_progress,
                          .progress_ctx = &pc};

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* report.c — `regsweep report`: generalisation gaps per config and paired
- * comparisons against a baseline, printed and stored under /analysis.
+/* report.c — `regsweep report`: parses its arguments, runs the analysis
+ * (src/analysis.c) and prints or stores its tables.
  *
- * A config is a grid point without its seed.  Jobs that are missing or
- * failed are counted and shown, never averaged in: every statistic says how
- * many seeds it rests on.
+ * Every table is built once as columns (name, kind, text header) and every
+ * format is written from those columns: text, md, csv, json and the
+ * /analysis groups of OUT.h5 cannot drift apart.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,780 +12,643 @@
 #include <string.h>
 
 #include "cli.h"
+#include "regsweep/analysis.h"
 #include "regsweep/spec.h"
 #include "regsweep/stats.h"
 #include "regsweep/store.h"
 #include "regsweep/sweep.h"
 
-enum { M_TRAIN_LOSS, M_TEST_LOSS, M_GAP, M_TRAIN_ACC, M_TEST_ACC, M_GAP_ACC,
-       N_METRICS };
-static const char *const METRIC[N_METRICS] = {
-    "train_loss", "test_loss", "gap", "train_acc", "test_acc", "gap_acc"};
-/* metrics compared with the baseline (the rest are only summarised) */
-static const int COMPARED[] = {M_GAP, M_TEST_LOSS, M_GAP_ACC, M_TEST_ACC};
+typedef enum { F_TEXT, F_MD, F_CSV, F_JSON } fmt_t;
 
-static double metric_of(const rs_job_summary_t *r, int m, int at_best)
+/* ---- column tables ----------------------------------------------------------- */
+
+typedef enum { K_TEXT, K_INT, K_NUM, K_P } kind_t;
+
+#define MAX_COLS 64
+
+typedef struct col {
+    char name[40];          /* csv / json / HDF5 name                       */
+    kind_t kind;
+    const char *header;     /* text and md header; NULL: not shown there    */
+    int ci;                 /* text: an estimate whose lo and hi are the
+                               next two columns, shown as "m [lo, hi]"      */
+    unsigned view;          /* text: which printed table shows it (bits)    */
+    double *num;            /* K_INT, K_NUM, K_P: n_rows values             */
+    const char **text;      /* K_TEXT: n_rows strings                       */
+} col_t;
+
+typedef struct table {
+    const char *name, *description;
+    size_t n_rows;
+    int n_cols;
+    col_t cols[MAX_COLS];
+} table_t;
+
+static void table_free(table_t *t)
 {
-    switch (m) {
-    case M_TRAIN_LOSS: return at_best ? r->best_train_loss : r->train_loss;
-    case M_TEST_LOSS: return at_best ? r->best_test_loss : r->test_loss;
-    case M_GAP: return at_best ? r->best_gap : r->gap;
-    case M_TRAIN_ACC: return at_best ? r->best_train_acc : r->train_acc;
-    case M_TEST_ACC: return at_best ? r->best_test_acc : r->test_acc;
-    default: return at_best ? r->best_gap_acc : r->gap_acc;
+    for (int c = 0; c < t->n_cols; c++) {
+        free(t->cols[c].num);
+        free(t->cols[c].text);
+    }
+    t->n_cols = 0;
+}
+
+/* Adds a column; its values are filled by the caller (NULL on no memory). */
+static col_t *add_col(table_t *t, const char *name, kind_t kind,
+                      const char *header, unsigned view)
+{
+    if (t->n_cols >= MAX_COLS)
+        return NULL;
+    col_t *c = &t->cols[t->n_cols];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->kind = kind;
+    c->header = header;
+    c->view = view;
+    if (kind == K_TEXT)
+        c->text = calloc(t->n_rows + 1, sizeof *c->text);
+    else
+        c->num = calloc(t->n_rows + 1, sizeof *c->num);
+    if (!c->text && !c->num)
+        return NULL;
+    t->n_cols++;
+    return c;
+}
+
+/* ---- cell formatting ------------------------------------------------------------ */
+
+/* Decimals that show the CI's half-width to two significant digits; the
+ * estimate and the bounds share them. */
+static int ci_decimals(double lo, double hi)
+{
+    double half = (hi - lo) / 2;
+    if (!(half > 0) || !isfinite(half))
+        return 4;
+    int d = 1 - (int)floor(log10(half));
+    return d < 0 ? 0 : d > 8 ? 8 : d;
+}
+
+static void fmt_value(char *buf, size_t n, double v, int decimals)
+{
+    if (isnan(v))
+        snprintf(buf, n, "n/a");
+    else if (v != 0 && (fabs(v) < 1e-4 || fabs(v) >= 1e6))
+        snprintf(buf, n, "%.2g", v);
+    else
+        snprintf(buf, n, "%.*f", decimals, v);
+}
+
+static void fmt_cell(const col_t *c, size_t r, char *buf, size_t n)
+{
+    if (c->kind == K_TEXT) {
+        snprintf(buf, n, "%s", c->text[r] ? c->text[r] : "");
+        return;
+    }
+    double v = c->num[r];
+    if (c->ci) {
+        double lo = c[1].num[r], hi = c[2].num[r];
+        int d = ci_decimals(lo, hi);
+        char m[40], a[40], b[40];
+        fmt_value(m, sizeof m, v, d);
+        if (isnan(lo) || isnan(hi)) {
+            snprintf(buf, n, "%s", m);
+            return;
+        }
+        fmt_value(a, sizeof a, lo, d);
+        fmt_value(b, sizeof b, hi, d);
+        snprintf(buf, n, "%s [%s, %s]", m, a, b);
+    } else if (isnan(v)) {
+        snprintf(buf, n, "n/a");
+    } else if (c->kind == K_INT) {
+        snprintf(buf, n, "%.0f", v);
+    } else if (c->kind == K_P) {
+        if (v < 0.001)
+            snprintf(buf, n, "<0.001");
+        else
+            snprintf(buf, n, "%.3f", v);
+    } else {
+        snprintf(buf, n, "%.4g", v);
     }
 }
 
-typedef struct config {
-    uint32_t i_keep, i_l2, i_l1;
-    char label[160];
-    uint32_t n_done, n_missing, n_failed, n_nonfinite;
-    rs_summary_t sum[N_METRICS];
-    int is_baseline;
-} config;
+/* ---- text and markdown ----------------------------------------------------------- */
 
-typedef struct comparison {
-    uint32_t config;
-    int metric;
-    int paired;           /* 1: paired by seed; 0: Welch (seeds differ) */
-    rs_paired_t pr;       /* paired                                        */
-    rs_ttest_t welch;     /* unpaired                                      */
-    double p_t, p_t_holm, p_w, p_w_holm;
-} comparison;
+/* Prints the columns of view; only the rows with show[r] (NULL: all). */
+static void print_text_table(const table_t *t, unsigned view, fmt_t f,
+                             const uint8_t *show)
+{
+    int idx[MAX_COLS], n = 0;
+    for (int c = 0; c < t->n_cols; c++)
+        if (t->cols[c].header && (t->cols[c].view & view))
+            idx[n++] = c;
+    size_t width[MAX_COLS];
+    char cell[256];
+    for (int k = 0; k < n; k++) {
+        width[k] = strlen(t->cols[idx[k]].header);
+        for (size_t r = 0; r < t->n_rows; r++) {
+            if (show && !show[r])
+                continue;
+            fmt_cell(&t->cols[idx[k]], r, cell, sizeof cell);
+            if (strlen(cell) > width[k])
+                width[k] = strlen(cell);
+        }
+    }
+    if (f == F_MD) {
+        printf("|");
+        for (int k = 0; k < n; k++)
+            printf(" %s |", t->cols[idx[k]].header);
+        printf("\n|");
+        for (int k = 0; k < n; k++)
+            printf("%s|", t->cols[idx[k]].kind == K_TEXT ? "---" : "---:");
+        printf("\n");
+    } else {
+        for (int k = 0; k < n; k++)
+            printf("%s%-*s", k ? "  " : "", (int)width[k], t->cols[idx[k]].header);
+        printf("\n");
+    }
+    for (size_t r = 0; r < t->n_rows; r++) {
+        if (show && !show[r])
+            continue;
+        if (f == F_MD)
+            printf("|");
+        for (int k = 0; k < n; k++) {
+            const col_t *c = &t->cols[idx[k]];
+            fmt_cell(c, r, cell, sizeof cell);
+            if (f == F_MD)
+                printf(" %s |", cell);
+            else if (c->kind == K_TEXT)
+                printf("%s%-*s", k ? "  " : "", k + 1 < n ? (int)width[k] : 0, cell);
+            else
+                printf("%s%*s", k ? "  " : "", (int)width[k], cell);
+        }
+        printf("\n");
+    }
+}
+
+/* ---- csv ---------------------------------------------------------------------------- */
+
+static void csv_text(const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_csv(const table_t *t)
+{
+    for (int c = 0; c < t->n_cols; c++) {
+        if (c)
+            putchar(',');
+        csv_text(t->cols[c].name);
+    }
+    putchar('\n');
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (int c = 0; c < t->n_cols; c++) {
+            const col_t *col = &t->cols[c];
+            if (c)
+                putchar(',');
+            if (col->kind == K_TEXT)
+                csv_text(col->text[r] ? col->text[r] : "");
+            else if (isnan(col->num[r]))
+                ;  /* empty: missing */
+            else if (col->kind == K_INT)
+                printf("%.0f", col->num[r]);
+            else
+                printf("%.17g", col->num[r]);
+        }
+        putchar('\n');
+    }
+}
+
+/* ---- json ------------------------------------------------------------------------------ */
+
+/* A JSON string: quotes, backslash and control characters escaped (RFC
+ * 8259 section 7); other bytes, UTF-8 included, pass as they are. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (*p < 0x20)
+                printf("\\u%04x", *p);
+            else
+                putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+static void json_num(double v, kind_t kind)
+{
+    if (!isfinite(v))
+        fputs("null", stdout);   /* JSON has no NaN or infinity */
+    else if (kind == K_INT)
+        printf("%.0f", v);
+    else
+        printf("%.17g", v);
+}
+
+static void print_json_rows(const table_t *t)
+{
+    printf("[");
+    for (size_t r = 0; r < t->n_rows; r++) {
+        printf("%s\n   {", r ? "," : "");
+        for (int c = 0; c < t->n_cols; c++) {
+            const col_t *col = &t->cols[c];
+            printf("%s", c ? ", " : "");
+            json_str(col->name);
+            printf(": ");
+            if (col->kind == K_TEXT)
+                json_str(col->text[r] ? col->text[r] : "");
+            else
+                json_num(col->num[r], col->kind);
+        }
+        printf("}");
+    }
+    printf("%s]", t->n_rows ? "\n  " : "");
+}
+
+/* ---- HDF5 ------------------------------------------------------------------------------- */
+
+static rs_status store_table(rs_analysis_t *an, const table_t *t, rs_error_t *err)
+{
+    rs_table_col_t cols[MAX_COLS];
+    for (int c = 0; c < t->n_cols; c++)
+        cols[c] = (rs_table_col_t){t->cols[c].name, t->cols[c].kind == K_TEXT,
+                                   t->cols[c].num,
+                                   (const char *const *)t->cols[c].text};
+    return rs_store_analysis_table(an, t->name, cols, t->n_cols, t->n_rows,
+                                   t->description, err);
+}
+
+/* ---- building the tables ------------------------------------------------------------------ */
+
+enum { V_LOSS = 1, V_ACC = 2 };
 
 typedef struct report {
     rs_spec_t spec;
     const char *out;
-    rs_job_summary_t *rows;
-    config *cfg;
-    uint32_t n_cfg;
-    int baseline;         /* index into cfg, or -1                         */
-    comparison *cmp;
-    uint32_t n_cmp;
-    int at_best, classifier, hidden;
-    double level;
-    uint64_t n_done, n_missing, n_failed;
+    rs_analysis_result_t a;
+    char desc[3][600];
 } report;
 
-static void keep_label(const rs_spec_t *s, const double *keep, char *buf,
-                       size_t n)
+static const char *test_name(rs_test_kind k)
 {
-    int h = rs_spec_n_hidden(s);
-    int same = 1;
-    for (int l = 1; l < h; l++)
-        same &= keep[l] == keep[0];
-    buf[0] = '\0';
-    for (int l = 0; l < (same ? (h > 0) : h); l++) {
-        char one[32];
-        snprintf(one, sizeof one, "%s%g", l ? "," : "", keep[l]);
-        strncat(buf, one, n - strlen(buf) - 1);
-    }
+    return k == RS_TEST_PAIRED_T ? "paired_t" : k == RS_TEST_WELCH ? "welch" : "none";
 }
 
-static void build_configs(report *r)
+/* The axis columns of a config: keep_prob_1..H, l2, l1 (numeric). */
+static int add_axis_cols(table_t *t, const report *r, const uint32_t *cfg)
 {
     const rs_spec_t *s = &r->spec;
-    r->n_cfg = s->n_keep * s->n_l2 * s->n_l1;
-    int width = r->hidden > 0 ? r->hidden : 1;
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        config *g = &r->cfg[c];
-        g->i_l1 = c % s->n_l1;
-        g->i_l2 = (c / s->n_l1) % s->n_l2;
-        g->i_keep = c / (s->n_l1 * s->n_l2);
-        char keep[128];
-        keep_label(s, s->keep + (size_t)g->i_keep * width, keep, sizeof keep);
-        snprintf(g->label, sizeof g->label, "keep=%s l2=%g l1=%g",
-                 r->hidden ? keep : "-", s->l2[g->i_l2], s->l1[g->i_l1]);
+    int h = r->a.hidden, width = h > 0 ? h : 1;
+    for (int l = 0; l < h; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "keep_prob_%d", l + 1);
+        col_t *c = add_col(t, name, K_NUM, NULL, 0);
+        if (!c)
+            return -1;
+        for (size_t i = 0; i < t->n_rows; i++)
+            c->num[i] = s->keep[(size_t)r->a.configs[cfg[i]].i_keep * width + l];
     }
+    col_t *c2 = add_col(t, "l2", K_NUM, NULL, 0), *c1 = add_col(t, "l1", K_NUM, NULL, 0);
+    if (!c2 || !c1)
+        return -1;
+    for (size_t i = 0; i < t->n_rows; i++) {
+        c2->num[i] = s->l2[r->a.configs[cfg[i]].i_l2];
+        c1->num[i] = s->l1[r->a.configs[cfg[i]].i_l1];
+    }
+    return 0;
 }
 
-/* The values of metric m for config c, by seed index; NaN where the job is
- * not done.  Returns the number of finite values. */
-static uint32_t values_by_seed(const report *r, uint32_t c, int m, double *v)
-{
-    const rs_spec_t *s = &r->spec;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->n_seeds; i++) {
-        uint64_t job = (uint64_t)c * s->n_seeds + i;
-        const rs_job_summary_t *row = &r->rows[job];
-        v[i] = row->status == RS_JOB_DONE ? metric_of(row, m, r->at_best) : NAN;
-        if (!isfinite(v[i]))
-            v[i] = NAN;
-        else
-            n++;
-    }
-    return n;
-}
+static const char *const METRIC_HEADER[RS_N_METRICS] = {
+    "train loss", "test loss", "gap (test - train)", "train acc", "test acc",
+    "gap (train - test acc)"};
 
-static void summarise_configs(report *r, double *buf, double *vals)
+/* Configs in rank order. */
+static int build_configs(const report *r, table_t *t, char (*nlabels)[24])
 {
-    const rs_spec_t *s = &r->spec;
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        config *g = &r->cfg[c];
-        for (uint32_t i = 0; i < s->n_seeds; i++) {
-            rs_job_status st = r->rows[(uint64_t)c * s->n_seeds + i].status;
-            g->n_done += st == RS_JOB_DONE;
-            g->n_missing += st == RS_JOB_MISSING;
-            g->n_failed += st == RS_JOB_FAILED;
-        }
-        for (int m = 0; m < N_METRICS; m++) {
-            memset(&g->sum[m], 0, sizeof g->sum[m]);
-            g->sum[m].mean = g->sum[m].sd = g->sum[m].ci_lo = g->sum[m].ci_hi = NAN;
-            uint32_t n = values_by_seed(r, c, m, vals);
-            if (m == M_GAP)
-                g->n_nonfinite = g->n_done - n;
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < s->n_seeds; i++)
-                if (!isnan(vals[i]))
-                    buf[k++] = vals[i];
-            if (n >= 1)
-                rs_summarize(buf, n, r->level, &g->sum[m], NULL);
-        }
-    }
-}
-
-static int find_baseline(report *r, const char *override, rs_error_t *err)
-{
-    const rs_spec_t *s = &r->spec;
-    double keep[RS_MAX_LAYERS], l2 = s->baseline_l2, l1 = s->baseline_l1;
-    for (int l = 0; l < RS_MAX_LAYERS; l++)
-        keep[l] = s->baseline_keep[l];
-    if (override) {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", override);
-        char *save = NULL;
-        for (char *kv = strtok_r(buf, ",", &save); kv;
-             kv = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(kv, '=');
-            char *end = NULL;
-            double v = eq ? strtod(eq + 1, &end) : NAN;
-            if (!eq || !end || *end || !isfinite(v)) {
-                rs_error_set(err, RS_EINPUT, NULL, 0, 0,
-                             "--baseline: expected key=value pairs such as "
-                             "keep_prob=1,l2=0,l1=0; got '%s'", kv);
-                return -2;
-            }
-            *eq = '\0';
-            if (!strcmp(kv, "keep_prob"))
-                for (int l = 0; l < RS_MAX_LAYERS; l++)
-                    keep[l] = v;
-            else if (!strncmp(kv, "keep_prob_", 10) && atoi(kv + 10) >= 1 &&
-                     atoi(kv + 10) <= r->hidden)
-                keep[atoi(kv + 10) - 1] = v;
-            else if (!strcmp(kv, "l2"))
-                l2 = v;
-            else if (!strcmp(kv, "l1"))
-                l1 = v;
-            else {
-                rs_error_set(err, RS_EINPUT, NULL, 0, 0,
-                             "--baseline: unknown key '%s' (keep_prob, "
-                             "keep_prob_N, l2, l1)", kv);
-                return -2;
-            }
-        }
-    }
-    int width = r->hidden > 0 ? r->hidden : 1;
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        const config *g = &r->cfg[c];
-        int same = (float)s->l2[g->i_l2] == (float)l2 &&
-                   (float)s->l1[g->i_l1] == (float)l1;
-        for (int l = 0; l < r->hidden; l++)
-            same &= (float)s->keep[(size_t)g->i_keep * width + l] == (float)keep[l];
-        if (same)
-            return (int)c;
-    }
-    if (override || s->has_baseline) {
-        rs_error_set(err, RS_EINPUT, NULL, 0, 0,
-                     "the baseline (keep_prob=%g, l2=%g, l1=%g) is not a "
-                     "config of this grid", keep[0], l2, l1);
-        return -2;
-    }
-    return -1;
-}
-
-static int metric_applies(const report *r, int m)
-{
-    return r->classifier || (m != M_TRAIN_ACC && m != M_TEST_ACC && m != M_GAP_ACC);
-}
-
-static rs_status compare_all(report *r, double *a, double *b, double *pa,
-                             double *pb, rs_error_t *err)
-{
-    const rs_spec_t *s = &r->spec;
-    if (r->baseline < 0)
-        return RS_OK;
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        if ((int)c == r->baseline)
+    const rs_analysis_result_t *a = &r->a;
+    t->name = "configs";
+    t->n_rows = a->n_configs;
+    uint32_t *cfg = a->order;
+    col_t *c;
+#define FILL(EXPR)                                  \
+    do {                                            \
+        if (!c)                                     \
+            return -1;                              \
+        for (size_t i = 0; i < t->n_rows; i++) {    \
+            const rs_config_row_t *g = &a->configs[cfg[i]]; \
+            (void)g;                                \
+            EXPR;                                   \
+        }                                           \
+    } while (0)
+    c = add_col(t, "rank", K_INT, "rank", V_LOSS | V_ACC);
+    FILL(c->num[i] = g->rank ? g->rank : NAN);
+    c = add_col(t, "config", K_TEXT, "config", V_LOSS | V_ACC);
+    FILL(c->text[i] = g->label);
+    if (add_axis_cols(t, r, cfg))
+        return -1;
+    c = add_col(t, "is_baseline", K_INT, NULL, 0);
+    FILL(c->num[i] = g->is_baseline);
+    c = add_col(t, "seeds", K_TEXT, "seeds", V_LOSS);
+    FILL({
+        snprintf(nlabels[i], sizeof nlabels[i], "%u/%u%s%s", g->n_used, g->n_seeds,
+                 g->n_diverged + g->n_failed + g->n_missing ? "*" : "",
+                 g->is_baseline ? " B" : "");
+        c->text[i] = nlabels[i];
+    });
+    c = add_col(t, "n_seeds", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_seeds);
+    c = add_col(t, "n_used", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_used);
+    c = add_col(t, "n_done", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_done);
+    c = add_col(t, "n_diverged", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_diverged);
+    c = add_col(t, "n_failed", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_failed);
+    c = add_col(t, "n_missing", K_INT, NULL, 0);
+    FILL(c->num[i] = g->n_missing);
+    static const rs_metric order[RS_N_METRICS] = {RS_M_TEST_LOSS, RS_M_GAP,
+        RS_M_TRAIN_LOSS, RS_M_TEST_ACC, RS_M_GAP_ACC, RS_M_TRAIN_ACC};
+    for (int k = 0; k < RS_N_METRICS; k++) {
+        rs_metric m = order[k];
+        if (!a->classifier && m >= RS_M_TRAIN_ACC)
             continue;
-        for (size_t k = 0; k < sizeof COMPARED / sizeof *COMPARED; k++) {
-            int m = COMPARED[k];
-            if (!metric_applies(r, m))
-                continue;
-            comparison *x = &r->cmp[r->n_cmp];
-            memset(x, 0, sizeof *x);
-            x->config = c;
-            x->metric = m;
-            x->p_t = x->p_w = x->p_t_holm = x->p_w_holm = NAN;
-            values_by_seed(r, c, m, a);
-            values_by_seed(r, (uint32_t)r->baseline, m, b);
-            size_t n = 0, na = 0, nb = 0;
-            for (uint32_t i = 0; i < s->n_seeds; i++) {
-                if (!isnan(a[i]) && !isnan(b[i])) {
-                    pa[n] = a[i];
-                    pb[n] = b[i];
-                    n++;
-                }
-                na += !isnan(a[i]);
-                nb += !isnan(b[i]);
-            }
-            if (n >= 2) {
-                x->paired = 1;
-                rs_bootstrap_spec_t boot = {s->boot_seed, r->n_cmp, s->n_boot};
-                rs_status st = rs_paired_compare(pa, pb, n, r->level, &boot,
-                                                 &x->pr, err);
-                if (st)
-                    return st;
-                x->p_t = x->pr.ttest.p;
-                x->p_w = x->pr.wilcoxon.p;
-            } else if (na >= 2 && nb >= 2) {
-                /* seeds do not pair (jobs missing on either side) */
-                size_t ia = 0, ib = 0;
-                for (uint32_t i = 0; i < s->n_seeds; i++) {
-                    if (!isnan(a[i]))
-                        pa[ia++] = a[i];
-                    if (!isnan(b[i]))
-                        pb[ib++] = b[i];
-                }
-                rs_status st = rs_ttest_welch(pa, ia, pb, ib, r->level,
-                                              &x->welch, err);
-                if (st)
-                    return st;
-                x->p_t = x->welch.p;
-                x->pr.n = 0;
-                x->pr.mean_diff = x->welch.estimate;
-            } else {
-                x->pr.mean_diff = NAN;
-            }
-            r->n_cmp++;
-        }
+        const char *mn = rs_metric_name(m);
+        unsigned view = m == RS_M_TEST_LOSS || m == RS_M_GAP ? V_LOSS
+                      : m == RS_M_TEST_ACC || m == RS_M_GAP_ACC ? V_ACC : 0;
+        char name[40];
+        snprintf(name, sizeof name, "%s_mean", mn);
+        c = add_col(t, name, K_NUM, view ? METRIC_HEADER[m] : NULL, view);
+        FILL(c->num[i] = g->sum[m].mean);
+        if (c)
+            c->ci = 1;
+        snprintf(name, sizeof name, "%s_ci_lo", mn);
+        c = add_col(t, name, K_NUM, NULL, 0);
+        FILL(c->num[i] = g->sum[m].ci_lo);
+        snprintf(name, sizeof name, "%s_ci_hi", mn);
+        c = add_col(t, name, K_NUM, NULL, 0);
+        FILL(c->num[i] = g->sum[m].ci_hi);
+        snprintf(name, sizeof name, "%s_sd", mn);
+        c = add_col(t, name, K_NUM, NULL, 0);
+        FILL(c->num[i] = g->sum[m].sd);
+        snprintf(name, sizeof name, "%s_n", mn);
+        c = add_col(t, name, K_INT, NULL, 0);
+        FILL(c->num[i] = (double)g->sum[m].n);
     }
-    /* Holm over every comparison reported (all configs and metrics), once
-     * for the t-tests and once for the Wilcoxon tests */
-    double *p = malloc((r->n_cmp + 1) * sizeof *p);
-    if (!p)
-        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-    for (int which = 0; which < 2; which++) {
-        for (uint32_t i = 0; i < r->n_cmp; i++)
-            p[i] = which ? r->cmp[i].p_w : r->cmp[i].p_t;
-        rs_status st = rs_holm_adjust(p, r->n_cmp, p, err);
-        if (st) {
-            free(p);
-            return st;
-        }
-        for (uint32_t i = 0; i < r->n_cmp; i++)
-            *(which ? &r->cmp[i].p_w_holm : &r->cmp[i].p_t_holm) = p[i];
-    }
-    free(p);
-    return RS_OK;
+#undef FILL
+    return 0;
 }
 
-/* ---- output ----------------------------------------------------------- */
-
-typedef enum { F_TEXT, F_MD, F_CSV, F_JSON } fmt_t;
-
-static void print_num(fmt_t f, double v, const char *spec)
+static const char *notes_text(unsigned notes, char *buf, size_t n)
 {
-    if (isnan(v))
-        fputs(f == F_JSON ? "null" : (f == F_CSV ? "" : "nan"), stdout);
-    else
-        printf(spec, v);
-}
-
-static int *ranked_configs(const report *r)
-{
-    int *order = malloc(r->n_cfg * sizeof *order);
-    if (!order)
-        return NULL;
-    int key = r->classifier ? M_GAP_ACC : M_GAP;
-    for (uint32_t i = 0; i < r->n_cfg; i++)
-        order[i] = (int)i;
-    /* insertion sort by mean gap, NaN last (configs are few) */
-    for (uint32_t i = 1; i < r->n_cfg; i++)
-        for (uint32_t j = i; j > 0; j--) {
-            double x = r->cfg[order[j - 1]].sum[key].mean;
-            double y = r->cfg[order[j]].sum[key].mean;
-            if (!(isnan(x) && !isnan(y)) && !(x > y))
-                break;
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
+    buf[0] = '\0';
+    static const struct { unsigned bit; const char *word; } w[] = {
+        {RS_NOTE_FEW, "few"}, {RS_NOTE_UNPAIRED, "unpaired"},
+        {RS_NOTE_CONSTANT, "constant"}, {RS_NOTE_W_FLOOR, "wilcoxon_floor"},
+        {RS_NOTE_NO_BOOT, "no_bootstrap"}};
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        if (notes & w[i].bit) {
+            if (buf[0])
+                strncat(buf, ";", n - strlen(buf) - 1);
+            strncat(buf, w[i].word, n - strlen(buf) - 1);
         }
-    return order;
+    return buf;
 }
 
-static void print_configs_text(const report *r, const int *order, fmt_t f)
+/* The text markers of a row: a few, u unpaired, c constant, f floor. */
+static const char *markers(unsigned notes, char *buf, size_t n)
 {
-    int ms[N_METRICS], nm = 0;
-    for (int m = 0; m < N_METRICS; m++)
-        if (metric_applies(r, m))
-            ms[nm++] = m;
-    int pct = (int)(100 * r->level + 0.5);
-    if (f == F_MD) {
-        printf("| rank | config | n |");
-        for (int k = 0; k < nm; k++)
-            printf(" %s mean [%d%% CI] |", METRIC[ms[k]], pct);
-        printf("\n|---:|---|---:|");
-        for (int k = 0; k < nm; k++)
-            printf("---|");
-        printf("\n");
-    } else {
-        printf("%4s  %-32s %5s", "rank", "config", "n");
-        for (int k = 0; k < nm; k++)
-            printf("  %-30s", METRIC[ms[k]]);
-        printf("\n");
-    }
-    for (uint32_t i = 0; i < r->n_cfg; i++) {
-        const config *g = &r->cfg[order[i]];
-        char n[32];
-        snprintf(n, sizeof n, "%u%s", g->n_done - g->n_nonfinite,
-                 g->n_missing + g->n_failed + g->n_nonfinite ? "*" : "");
-        char label[200];
-        snprintf(label, sizeof label, "%s%s", g->label,
-                 g->is_baseline ? " (baseline)" : "");
-        if (f == F_MD)
-            printf("| %u | %s | %s |", i + 1, label, n);
-        else
-            printf("%4u  %-32s %5s", i + 1, label, n);
-        for (int k = 0; k < nm; k++) {
-            const rs_summary_t *sm = &g->sum[ms[k]];
-            char cell[64];
-            if (isnan(sm->mean))
-                snprintf(cell, sizeof cell, "-");
-            else if (isnan(sm->ci_lo))
-                snprintf(cell, sizeof cell, "%.4g", sm->mean);
-            else
-                snprintf(cell, sizeof cell, "%.4g [%.4g, %.4g]", sm->mean,
-                         sm->ci_lo, sm->ci_hi);
-            if (f == F_MD)
-                printf(" %s |", cell);
-            else
-                printf("  %-30s", cell);
-        }
-        printf("\n");
-    }
+    snprintf(buf, n, "%s%s%s%s", notes & RS_NOTE_FEW ? "a" : "",
+             notes & RS_NOTE_UNPAIRED ? "u" : "", notes & RS_NOTE_CONSTANT ? "c" : "",
+             notes & RS_NOTE_W_FLOOR ? "f" : "");
+    return buf;
 }
 
-static void print_comparisons_text(const report *r, fmt_t f)
+static int build_comparisons(const report *r, table_t *t, char (*note)[80],
+                             char (*mark)[8], uint32_t *cfg)
 {
-    if (r->baseline < 0) {
-        printf("\nNo baseline config (keep_prob 1, l2 0, l1 0) in this grid: "
-               "no comparisons. Name one with --baseline keep_prob=...,l2=...,"
-               "l1=... or report.baseline in the spec.\n");
-        return;
-    }
-    int pct = (int)(100 * r->level + 0.5);
-    printf("\nAgainst the baseline %s, paired by seed (d = config - "
-           "baseline; common random numbers):\n",
-           r->cfg[r->baseline].label);
-    if (f == F_MD)
-        printf("| config | metric | n | mean d | %d%% CI (t) | bootstrap CI "
-               "| p (t) | p Holm | p (Wilcoxon) | p Holm | d_z | P(d>0) |\n"
-               "|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n",
-               pct);
-    else
-        printf("%-32s %-10s %3s %11s %25s %25s %9s %9s %9s %9s %7s %6s\n",
-               "config", "metric", "n", "mean d", "CI (t)", "CI (bootstrap)",
-               "p (t)", "p Holm", "p (W)", "p Holm", "d_z", "P(d>0)");
-    for (uint32_t i = 0; i < r->n_cmp; i++) {
-        const comparison *x = &r->cmp[i];
-        const rs_paired_t *p = &x->pr;
-        char ci[64] = "-", boot[64] = "-", n[16];
-        double lo = x->paired ? p->ttest.ci_lo : x->welch.ci_lo;
-        double hi = x->paired ? p->ttest.ci_hi : x->welch.ci_hi;
-        if (!isnan(lo))
-            snprintf(ci, sizeof ci, "[%.4g, %.4g]", lo, hi);
-        if (x->paired && !isnan(p->boot_lo))
-            snprintf(boot, sizeof boot, "[%.4g, %.4g]", p->boot_lo, p->boot_hi);
-        snprintf(n, sizeof n, "%zu%s", x->paired ? p->n : (size_t)0,
-                 x->paired ? "" : "W");
-        const char *fmt = f == F_MD
-            ? "| %s | %s | %s | %.4g | %s | %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.2f |\n"
-            : "%-32s %-10s %3s %11.4g %25s %25s %9.3g %9.3g %9.3g %9.3g %7.3g %6.2f\n";
-        printf(fmt, r->cfg[x->config].label, METRIC[x->metric], n,
-               p->mean_diff, ci, boot, x->p_t, x->p_t_holm, x->p_w,
-               x->p_w_holm, x->paired ? p->cohen_dz : NAN,
-               x->paired ? p->prob_superiority : NAN);
-    }
-    printf("\nn: pairs of seeds (W: seeds did not pair, Welch's test). Holm "
-           "adjusts over all %u comparisons above.\n", r->n_cmp);
+    const rs_analysis_result_t *a = &r->a;
+    t->name = "comparisons";
+    t->n_rows = a->n_comparisons;
+    for (size_t i = 0; i < t->n_rows; i++)
+        cfg[i] = a->comparisons[i].config;
+    col_t *c;
+#define FILL(EXPR)                                  \
+    do {                                            \
+        if (!c)                                     \
+            return -1;                              \
+        for (size_t i = 0; i < t->n_rows; i++) {    \
+            const rs_comparison_row_t *x = &a->comparisons[i]; \
+            (void)x;                                \
+            EXPR;                                   \
+        }                                           \
+    } while (0)
+    c = add_col(t, "config", K_TEXT, "config", 1);
+    FILL(c->text[i] = a->configs[x->config].label);
+    if (add_axis_cols(t, r, cfg))
+        return -1;
+    c = add_col(t, "metric", K_TEXT, NULL, 0);
+    FILL(c->text[i] = rs_metric_name(x->metric));
+    c = add_col(t, "test", K_TEXT, NULL, 0);
+    FILL(c->text[i] = test_name(x->test));
+    c = add_col(t, "reason", K_TEXT, NULL, 0);
+    FILL(c->text[i] = x->reason ? x->reason : "");
+    c = add_col(t, "notes", K_TEXT, NULL, 0);
+    FILL(c->text[i] = notes_text(x->notes, note[i], sizeof note[i]));
+    c = add_col(t, "n", K_INT, "n", 1);
+    FILL(c->num[i] = (double)x->n);
+    c = add_col(t, "n_baseline", K_INT, NULL, 0);
+    FILL(c->num[i] = (double)x->n_baseline);
+    c = add_col(t, "mean_diff", K_NUM, "mean d [95% CI]", 1);
+    FILL(c->num[i] = x->mean_diff);
+    if (c)
+        c->ci = 1;
+    c = add_col(t, "ci_lo", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_lo);
+    c = add_col(t, "ci_hi", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_hi);
+    c = add_col(t, "sd_diff", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->sd_diff);
+    c = add_col(t, "t", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->t);
+    c = add_col(t, "df", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->df);
+    c = add_col(t, "p", K_P, NULL, 0);
+    FILL(c->num[i] = x->p);
+    c = add_col(t, "p_holm", K_P, "p (t, Holm)", 1);
+    FILL(c->num[i] = x->p_holm);
+    c = add_col(t, "wilcoxon_v", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->w_v_plus);
+    c = add_col(t, "wilcoxon_p", K_P, NULL, 0);
+    FILL(c->num[i] = x->w_p);
+    c = add_col(t, "wilcoxon_p_holm", K_P, "p (Wilcoxon, Holm)", 1);
+    FILL(c->num[i] = x->w_p_holm);
+    c = add_col(t, "wilcoxon_p_min", K_P, NULL, 0);
+    FILL(c->num[i] = x->w_p_min);
+    c = add_col(t, "boot_lo", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->boot_lo);
+    c = add_col(t, "boot_hi", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->boot_hi);
+    c = add_col(t, "cohen_dz", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->cohen_dz);
+    c = add_col(t, "prob_superiority", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->prob_superiority);
+    c = add_col(t, "marks", K_TEXT, "notes", 1);
+    FILL(c->text[i] = markers(x->notes, mark[i], sizeof mark[i]));
+#undef FILL
+    return 0;
+}
+
+static int build_trajectory(const report *r, table_t *t, uint32_t *cfg)
+{
+    const rs_analysis_result_t *a = &r->a;
+    t->name = "trajectory";
+    t->n_rows = a->n_trajectory;
+    for (size_t i = 0; i < t->n_rows; i++)
+        cfg[i] = a->trajectory[i].config;
+    col_t *c;
+#define FILL(EXPR)                                  \
+    do {                                            \
+        if (!c)                                     \
+            return -1;                              \
+        for (size_t i = 0; i < t->n_rows; i++) {    \
+            const rs_trajectory_row_t *x = &a->trajectory[i]; \
+            EXPR;                                   \
+        }                                           \
+    } while (0)
+    c = add_col(t, "config", K_TEXT, NULL, 0);
+    FILL(c->text[i] = a->configs[x->config].label);
+    if (add_axis_cols(t, r, cfg))
+        return -1;
+    c = add_col(t, "epoch", K_INT, NULL, 0);
+    FILL(c->num[i] = x->epoch);
+    c = add_col(t, "n", K_INT, NULL, 0);
+    FILL(c->num[i] = x->n);
+    c = add_col(t, "gap_mean", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->mean);
+    c = add_col(t, "gap_ci_lo", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_lo);
+    c = add_col(t, "gap_ci_hi", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_hi);
+#undef FILL
+    return 0;
+}
+
+/* ---- text pieces ------------------------------------------------------------------------- */
+
+static const char *rank_name(rs_rank_by k)
+{
+    return k == RS_RANK_GAP ? "gap" : k == RS_RANK_ABS_GAP ? "abs_gap" : "test_loss";
 }
 
 static void print_header(const report *r)
 {
+    const rs_analysis_result_t *a = &r->a;
     const rs_spec_t *s = &r->spec;
-    printf("%s: %llu jobs (%llu done, %llu missing, %llu failed), %u configs "
-           "x %u seeds; at the %s\n", s->name, (unsigned long long)s->n_jobs,
-           (unsigned long long)r->n_done, (unsigned long long)r->n_missing,
-           (unsigned long long)r->n_failed, r->n_cfg, s->n_seeds,
-           r->at_best ? "epoch of smallest test loss (per job)"
-                      : "final epoch");
-    printf("gap = test_loss - train_loss%s (clean losses, no dropout); mean "
-           "[%d%% t-interval] over seeds; ranked by mean %s\n\n",
-           r->classifier ? ", gap_acc = train_acc - test_acc" : "",
-           (int)(100 * r->level + 0.5), r->classifier ? "gap_acc" : "gap");
+    printf("%s: %llu jobs: %llu done, %llu diverged, %llu failed, %llu missing; "
+           "%u configs x %u seeds\n", s->name, (unsigned long long)a->n_jobs,
+           (unsigned long long)a->n_done, (unsigned long long)a->n_diverged,
+           (unsigned long long)a->n_failed, (unsigned long long)a->n_missing,
+           a->n_configs, s->n_seeds);
+    printf("At %s.  gap = test loss - train loss (clean, no dropout): positive "
+           "means overfitting%s.\n",
+           a->at_best ? "each job's epoch of smallest validation loss"
+                      : "the final epoch",
+           a->classifier ? "; gap (acc) = train accuracy - test accuracy" : "");
+    printf("Ranked by mean %s (%s first).  mean [%d%% t-interval] over the seeds "
+           "used.\n\n", rank_name(a->rank_by),
+           a->rank_by == RS_RANK_ABS_GAP ? "closest to 0" : "smallest",
+           (int)(100 * a->level + 0.5));
 }
 
-static void print_csv(const report *r)
+static void print_config_legend(const report *r)
 {
-    printf("table,config,metric,n,mean,sd,ci_lo,ci_hi,mean_diff,boot_lo,"
-           "boot_hi,t,df,p_t,p_t_holm,v_plus,p_wilcoxon,p_wilcoxon_holm,"
-           "cohen_dz,prob_superiority,test\n");
-    for (uint32_t c = 0; c < r->n_cfg; c++)
-        for (int m = 0; m < N_METRICS; m++) {
-            if (!metric_applies(r, m))
-                continue;
-            const rs_summary_t *sm = &r->cfg[c].sum[m];
-            printf("config,\"%s\",%s,%zu,", r->cfg[c].label, METRIC[m], sm->n);
-            double v[4] = {sm->mean, sm->sd, sm->ci_lo, sm->ci_hi};
-            for (int i = 0; i < 4; i++) {
-                print_num(F_CSV, v[i], "%.17g");
-                putchar(',');
-            }
-            printf(",,,,,,,,,,,,\n");
-        }
-    for (uint32_t i = 0; i < r->n_cmp; i++) {
-        const comparison *x = &r->cmp[i];
-        const rs_paired_t *p = &x->pr;
-        printf("comparison,\"%s\",%s,%zu,,,", r->cfg[x->config].label,
-               METRIC[x->metric], x->paired ? p->n : (size_t)0);
-        double v[15] = {
-            x->paired ? p->ttest.ci_lo : x->welch.ci_lo,
-            x->paired ? p->ttest.ci_hi : x->welch.ci_hi, p->mean_diff,
-            x->paired ? p->boot_lo : NAN, x->paired ? p->boot_hi : NAN,
-            x->paired ? p->ttest.t : x->welch.t,
-            x->paired ? p->ttest.df : x->welch.df, x->p_t, x->p_t_holm,
-            x->paired ? p->wilcoxon.v_plus : NAN, x->p_w, x->p_w_holm,
-            x->paired ? p->cohen_dz : NAN,
-            x->paired ? p->prob_superiority : NAN, 0};
-        for (int k = 0; k < 14; k++) {
-            print_num(F_CSV, v[k], "%.17g");
-            putchar(',');
-        }
-        printf("%s\n", x->paired ? "paired" : "welch");
-    }
+    int any = 0;
+    for (uint32_t c = 0; c < r->a.n_configs; c++)
+        any |= r->a.configs[c].n_diverged + r->a.configs[c].n_failed +
+               r->a.configs[c].n_missing > 0;
+    printf("seeds: used/in the grid; B = the baseline");
+    if (any)
+        printf("; * = some jobs diverged, failed or are missing (not averaged in;"
+               " csv/json give the counts)");
+    printf(".\n");
 }
 
-static void json_num(double v)
+static void print_comparison_legend(const report *r)
 {
-    print_num(F_JSON, v, "%.17g");
+    const rs_analysis_result_t *a = &r->a;
+    unsigned all = 0;
+    for (uint32_t i = 0; i < a->n_comparisons; i++)
+        all |= a->comparisons[i].notes;
+    printf("\nd = config - baseline, per seed (common random numbers).  The "
+           "test is the paired\nt-test of d; Holm adjusts its p over the %u rows "
+           "that have one (one family).\nThe Wilcoxon signed-rank test is a "
+           "sensitivity check, Holm over its %u rows.\n", a->n_family_t,
+           a->n_family_w);
+    if (all & RS_NOTE_FEW)
+        printf("a: fewer than %d pairs of seeds: no test (the estimate and its "
+               "t-interval only).\n", RS_ANALYSIS_MIN_PAIRS);
+    if (all & RS_NOTE_UNPAIRED)
+        printf("u: the seeds do not pair (jobs missing): Welch's unpaired test; "
+               "n = the config's values.\n");
+    if (all & RS_NOTE_CONSTANT)
+        printf("c: every difference is the same: no test.\n");
+    if (all & RS_NOTE_W_FLOOR)
+        printf("f: with so few pairs the exact Wilcoxon p cannot fall below "
+               "0.05 (smallest p = 2/2^n).\n");
+    if (all & RS_NOTE_NO_BOOT)
+        printf("Bootstrap intervals (csv, json, HDF5) need %d pairs: the "
+               "percentile bootstrap under-covers below.\n",
+               RS_ANALYSIS_MIN_BOOT);
 }
 
-static void print_json(const report *r)
+/* ---- curves for the trajectory ------------------------------------------------------------ */
+
+static rs_status read_curves(void *ctx, const rs_job_t *job, rs_curves_t *c,
+                             rs_error_t *err)
 {
-    printf("{\"name\": \"%s\", \"at\": \"%s\", \"level\": %g, "
-           "\"n_jobs\": %llu, \"n_done\": %llu, \"n_missing\": %llu, "
-           "\"n_failed\": %llu,\n \"baseline\": ",
-           r->spec.name, r->at_best ? "best" : "final", r->level,
-           (unsigned long long)r->spec.n_jobs, (unsigned long long)r->n_done,
-           (unsigned long long)r->n_missing, (unsigned long long)r->n_failed);
-    if (r->baseline >= 0)
-        printf("\"%s\"", r->cfg[r->baseline].label);
+    const report *r = ctx;
+    return rs_store_read_curves_live(r->out, &r->spec, job, c, err);
+}
+
+/* ---- the command ------------------------------------------------------------------------------ */
+
+static int parse_rank_by(const char *v, rs_rank_by *out)
+{
+    if (!strcmp(v, "test_loss"))
+        *out = RS_RANK_TEST_LOSS;
+    else if (!strcmp(v, "gap"))
+        *out = RS_RANK_GAP;
+    else if (!strcmp(v, "abs_gap"))
+        *out = RS_RANK_ABS_GAP;
     else
-        printf("null");
-    printf(",\n \"configs\": [\n");
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        const config *g = &r->cfg[c];
-        printf("  {\"config\": \"%s\", \"n_done\": %u, \"n_missing\": %u, "
-               "\"n_failed\": %u", g->label, g->n_done, g->n_missing,
-               g->n_failed);
-        for (int m = 0; m < N_METRICS; m++) {
-            if (!metric_applies(r, m))
-                continue;
-            const rs_summary_t *sm = &g->sum[m];
-            printf(", \"%s\": {\"n\": %zu, \"mean\": ", METRIC[m], sm->n);
-            json_num(sm->mean);
-            printf(", \"sd\": ");
-            json_num(sm->sd);
-            printf(", \"ci\": [");
-            json_num(sm->ci_lo);
-            printf(", ");
-            json_num(sm->ci_hi);
-            printf("]}");
-        }
-        printf("}%s\n", c + 1 < r->n_cfg ? "," : "");
-    }
-    printf(" ],\n \"comparisons\": [\n");
-    for (uint32_t i = 0; i < r->n_cmp; i++) {
-        const comparison *x = &r->cmp[i];
-        const rs_paired_t *p = &x->pr;
-        printf("  {\"config\": \"%s\", \"metric\": \"%s\", \"test\": \"%s\", "
-               "\"n\": %zu, \"mean_diff\": ", r->cfg[x->config].label,
-               METRIC[x->metric], x->paired ? "paired" : "welch",
-               x->paired ? p->n : (size_t)0);
-        json_num(p->mean_diff);
-        const char *names[] = {"ci_lo", "ci_hi", "boot_lo", "boot_hi", "t",
-                               "p_t", "p_t_holm", "v_plus", "p_wilcoxon",
-                               "p_wilcoxon_holm", "cohen_dz",
-                               "prob_superiority"};
-        double v[12] = {x->paired ? p->ttest.ci_lo : x->welch.ci_lo,
-                        x->paired ? p->ttest.ci_hi : x->welch.ci_hi,
-                        x->paired ? p->boot_lo : NAN,
-                        x->paired ? p->boot_hi : NAN,
-                        x->paired ? p->ttest.t : x->welch.t, x->p_t,
-                        x->p_t_holm, x->paired ? p->wilcoxon.v_plus : NAN,
-                        x->p_w, x->p_w_holm, x->paired ? p->cohen_dz : NAN,
-                        x->paired ? p->prob_superiority : NAN};
-        for (int k = 0; k < 12; k++) {
-            printf(", \"%s\": ", names[k]);
-            json_num(v[k]);
-        }
-        printf("}%s\n", i + 1 < r->n_cmp ? "," : "");
-    }
-    printf(" ]}\n");
-}
-
-/* ---- trajectory ---------------------------------------------------------- */
-
-/* Mean gap per epoch for every config, over the finished seeds: printed at
- * about ten epochs and stored as /analysis/trajectory.  It reads every
- * job's curves, so it runs before /analysis is opened for writing (HDF5
- * does not open one file twice with different drivers). */
-typedef struct traj {
-    size_t n_rows;
-    double *mean, *lo, *hi, *n, *epoch;
-    const char **labels;
-} traj_t;
-
-static void traj_free(traj_t *t)
-{
-    free(t->mean);
-    free(t->lo);
-    free(t->hi);
-    free(t->n);
-    free(t->epoch);
-    free(t->labels);
-    memset(t, 0, sizeof *t);
-}
-
-static rs_status trajectory(const report *r, int print, traj_t *t,
-                            rs_error_t *err)
-{
-    const rs_spec_t *s = &r->spec;
-    uint32_t E1 = s->settings.epochs + 1;
-    size_t n_rows = (size_t)r->n_cfg * E1;
-    memset(t, 0, sizeof *t);
-    t->n_rows = n_rows;
-    t->mean = malloc(n_rows * sizeof *t->mean);
-    t->lo = malloc(n_rows * sizeof *t->lo);
-    t->hi = malloc(n_rows * sizeof *t->hi);
-    t->n = malloc(n_rows * sizeof *t->n);
-    t->epoch = malloc(n_rows * sizeof *t->epoch);
-    t->labels = malloc(n_rows * sizeof *t->labels);
-    double *gaps = malloc((size_t)s->n_seeds * E1 * sizeof *gaps);
-    double *cbuf = malloc(7 * (size_t)E1 * sizeof *cbuf);
-    double *col = malloc(s->n_seeds * sizeof *col);
-    rs_status st = RS_OK;
-    if (!t->mean || !t->lo || !t->hi || !t->n || !t->epoch || !t->labels ||
-        !gaps || !cbuf || !col) {
-        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-        goto out;
-    }
-    rs_curves_t cv = {.n = E1};
-    double **slots[7] = {&cv.train_loss, &cv.test_loss, &cv.val_loss,
-                         &cv.train_acc, &cv.test_acc, &cv.val_acc,
-                         &cv.train_loss_dropout};
-    for (int i = 0; i < 7; i++)
-        *slots[i] = cbuf + (size_t)i * E1;
-    for (uint32_t c = 0; c < r->n_cfg; c++) {
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < s->n_seeds; i++) {
-            uint64_t idx = (uint64_t)c * s->n_seeds + i;
-            if (r->rows[idx].status != RS_JOB_DONE)
-                continue;
-            rs_job_t job;
-            rs_spec_job(s, idx, &job);
-            if ((st = rs_store_read_curves_live(r->out, s, &job, &cv, err)))
-                goto out;
-            for (uint32_t e = 0; e < E1; e++)
-                gaps[(size_t)n * E1 + e] = cv.test_loss[e] - cv.train_loss[e];
-            n++;
-        }
-        for (uint32_t e = 0; e < E1; e++) {
-            size_t row = (size_t)c * E1 + e;
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < n; i++)
-                if (isfinite(gaps[(size_t)i * E1 + e]))
-                    col[k++] = gaps[(size_t)i * E1 + e];
-            rs_summary_t sm = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN};
-            if (k)
-                rs_summarize(col, k, r->level, &sm, NULL);
-            t->mean[row] = sm.mean;
-            t->lo[row] = sm.ci_lo;
-            t->hi[row] = sm.ci_hi;
-            t->n[row] = k;
-            t->epoch[row] = e;
-            t->labels[row] = r->cfg[c].label;
-        }
-    }
-    if (print) {
-        printf("\nMean gap (test - train loss) by epoch:\n%-32s", "config");
-        uint32_t step = E1 > 11 ? (E1 - 1) / 10 : 1;
-        for (uint32_t e = 0; e < E1; e += step)
-            printf(" %9u", e);
-        printf("\n");
-        for (uint32_t c = 0; c < r->n_cfg; c++) {
-            printf("%-32s", r->cfg[c].label);
-            for (uint32_t e = 0; e < E1; e += step)
-                printf(" %9.4f", t->mean[(size_t)c * E1 + e]);
-            printf("\n");
-        }
-    }
-out:
-    free(gaps);
-    free(cbuf);
-    free(col);
-    return st;
-}
-
-static rs_status store_trajectory(rs_analysis_t *an, const traj_t *t,
-                                  rs_error_t *err)
-{
-    rs_table_col_t cols[] = {{"config", 1, NULL, t->labels},
-                             {"epoch", 0, t->epoch, NULL},
-                             {"n", 0, t->n, NULL},
-                             {"gap_mean", 0, t->mean, NULL},
-                             {"gap_ci_lo", 0, t->lo, NULL},
-                             {"gap_ci_hi", 0, t->hi, NULL}};
-    return rs_store_analysis_table(an, "trajectory", cols, 6, t->n_rows,
-                                   "mean clean gap (test - train loss) per "
-                                   "config and epoch over the finished "
-                                   "seeds, with its t-interval", err);
-}
-
-/* ---- /analysis tables ------------------------------------------------------ */
-
-static rs_status store_tables(const report *r, rs_analysis_t *an,
-                              rs_error_t *err)
-{
-    uint32_t nc = r->n_cfg;
-    int n_num = 3 + 4 * N_METRICS + 2 + 16;
-    double *num = calloc((size_t)n_num * nc + 1, sizeof *num);
-    const char **lab = malloc((nc + 1) * sizeof *lab);
-    rs_table_col_t cols[80];
-    char names[80][40];
-    int k = 0;
-    rs_status st = RS_OK;
-    if (!num || !lab) {
-        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-        goto out;
-    }
-    for (uint32_t c = 0; c < nc; c++)
-        lab[c] = r->cfg[c].label;
-    cols[k++] = (rs_table_col_t){"config", 1, NULL, lab};
-    int slot = 0;
-#define COL(NAME, EXPR)                                            \
-    do {                                                           \
-        double *v = num + (size_t)slot++ * nc;                     \
-        for (uint32_t c = 0; c < nc; c++)                          \
-            v[c] = (EXPR);                                         \
-        snprintf(names[k], sizeof names[k], "%s", NAME);           \
-        cols[k] = (rs_table_col_t){names[k], 0, v, NULL};          \
-        k++;                                                       \
-    } while (0)
-    COL("n_done", r->cfg[c].n_done);
-    COL("n_missing", r->cfg[c].n_missing);
-    COL("n_failed", r->cfg[c].n_failed);
-    for (int m = 0; m < N_METRICS; m++) {
-        if (!metric_applies(r, m))
-            continue;
-        char nm[40];
-        snprintf(nm, sizeof nm, "%s_mean", METRIC[m]);
-        COL(nm, r->cfg[c].sum[m].mean);
-        snprintf(nm, sizeof nm, "%s_sd", METRIC[m]);
-        COL(nm, r->cfg[c].sum[m].sd);
-        snprintf(nm, sizeof nm, "%s_ci_lo", METRIC[m]);
-        COL(nm, r->cfg[c].sum[m].ci_lo);
-        snprintf(nm, sizeof nm, "%s_ci_hi", METRIC[m]);
-        COL(nm, r->cfg[c].sum[m].ci_hi);
-    }
-    for (int l = 0; l < r->hidden && l < 16; l++) {
-        char nm[40];
-        snprintf(nm, sizeof nm, "keep_prob_%d", l + 1);
-        COL(nm, r->spec.keep[(size_t)r->cfg[c].i_keep * r->hidden + l]);
-    }
-    COL("l2", r->spec.l2[r->cfg[c].i_l2]);
-    COL("l1", r->spec.l1[r->cfg[c].i_l1]);
-#undef COL
-    st = rs_store_analysis_table(an, "configs", cols, k, nc,
-                                 r->at_best ? "per config over seeds, at each "
-                                              "job's epoch of smallest test loss"
-                                            : "per config over seeds, at the "
-                                              "final epoch", err);
-    if (st || r->baseline < 0)
-        goto out;
-    {
-        uint32_t n = r->n_cmp;
-        double *v = calloc((size_t)16 * n + 1, sizeof *v);
-        const char **cl = malloc((n + 1) * sizeof *cl), **ml = malloc((n + 1) * sizeof *ml),
-                   **tl = malloc((n + 1) * sizeof *tl);
-        if (!v || !cl || !ml || !tl) {
-            free(v); free(cl); free(ml); free(tl);
-            st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-            goto out;
-        }
-        static const char *const cn[16] = {
-            "n", "mean_diff", "ci_lo", "ci_hi", "boot_lo", "boot_hi", "t",
-            "df", "p_t", "p_t_holm", "v_plus", "p_wilcoxon", "p_wilcoxon_holm",
-            "cohen_dz", "prob_superiority", "sd_diff"};
-        for (uint32_t i = 0; i < n; i++) {
-            const comparison *x = &r->cmp[i];
-            const rs_paired_t *p = &x->pr;
-            cl[i] = r->cfg[x->config].label;
-            ml[i] = METRIC[x->metric];
-            tl[i] = x->paired ? "paired" : "welch";
-            double row[16] = {
-                (double)(x->paired ? p->n : 0), p->mean_diff,
-                x->paired ? p->ttest.ci_lo : x->welch.ci_lo,
-                x->paired ? p->ttest.ci_hi : x->welch.ci_hi,
-                x->paired ? p->boot_lo : NAN, x->paired ? p->boot_hi : NAN,
-                x->paired ? p->ttest.t : x->welch.t,
-                x->paired ? p->ttest.df : x->welch.df, x->p_t, x->p_t_holm,
-                x->paired ? p->wilcoxon.v_plus : NAN, x->p_w, x->p_w_holm,
-                x->paired ? p->cohen_dz : NAN,
-                x->paired ? p->prob_superiority : NAN,
-                x->paired ? p->sd_diff : NAN};
-            for (int j = 0; j < 16; j++)
-                v[(size_t)j * n + i] = row[j];
-        }
-        rs_table_col_t cc[19];
-        cc[0] = (rs_table_col_t){"config", 1, NULL, cl};
-        cc[1] = (rs_table_col_t){"metric", 1, NULL, ml};
-        cc[2] = (rs_table_col_t){"test", 1, NULL, tl};
-        for (int j = 0; j < 16; j++)
-            cc[3 + j] = (rs_table_col_t){cn[j], 0, v + (size_t)j * n, NULL};
-        char desc[400];
-        snprintf(desc, sizeof desc,
-                 "each config against the baseline '%s', d = config - "
-                 "baseline paired by seed; Holm over all rows; bootstrap "
-                 "seed %llu, %u replicates, stream = row",
-                 r->cfg[r->baseline].label,
-                 (unsigned long long)r->spec.boot_seed, r->spec.n_boot);
-        st = rs_store_analysis_table(an, "comparisons", cc, 19, n, desc, err);
-        free(v); free(cl); free(ml); free(tl);
-    }
-out:
-    free(num);
-    free(lab);
-    return st;
+        return -1;
+    return 0;
 }
 
 int rs_cli_report(int argc, char **argv)
 {
-    const char *out = NULL, *baseline = NULL;
+    const char *out = NULL, *baseline = NULL, *table_name = NULL, *v;
     fmt_t f = F_TEXT;
-    int at_best = 0, no_store = 0, traj = 0;
-    const char *v;
-    int rc;
+    int at_best = 0, no_store = 0, traj = 0, rc;
+    rs_rank_by rank_by = RS_RANK_TEST_LOSS;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (rs_cli_is_help(a)) {
@@ -800,6 +663,16 @@ int rs_cli_report(int argc, char **argv)
             if (rc < 0 || (strcmp(v, "final") && strcmp(v, "best")))
                 return rs_cli_usage_error("%s needs final or best", "--at");
             at_best = !strcmp(v, "best");
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--rank-by", NULL, &v))) {
+            if (rc < 0 || parse_rank_by(v, &rank_by))
+                return rs_cli_usage_error("%s needs test_loss, gap or abs_gap",
+                                          "--rank-by");
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--table", NULL, &v))) {
+            if (rc < 0 || (strcmp(v, "configs") && strcmp(v, "comparisons") &&
+                           strcmp(v, "trajectory")))
+                return rs_cli_usage_error("%s needs configs, comparisons or "
+                                          "trajectory", "--table");
+            table_name = v;
         } else if ((rc = rs_cli_value(argc, argv, &i, "--format", NULL, &v))) {
             if (rc < 0)
                 return 2;
@@ -820,9 +693,11 @@ int rs_cli_report(int argc, char **argv)
             return rs_cli_usage_error("report: unexpected argument '%s'", a);
         }
     }
-    int store = !no_store;
     if (!out)
         return rs_cli_usage_error("%s", "report: which results file?");
+    if (table_name && !strcmp(table_name, "trajectory"))
+        traj = 1;
+    int store = !no_store;
     /* storing writes OUT.h5: take the sweep's lock first and hold it to
      * the end, so no run or rebuild replaces the file meanwhile */
     rs_error_t err;
@@ -838,94 +713,185 @@ int rs_cli_report(int argc, char **argv)
     report r;
     memset(&r, 0, sizeof r);
     r.out = out;
-    r.at_best = at_best;
-    r.level = 0.95;
     if (rs_store_read_spec(out, &r.spec, &err)) {
         rs_sweep_unlock(&lock_fd);
         return rs_cli_fail(&err);
     }
     const rs_spec_t *s = &r.spec;
-    r.hidden = rs_spec_n_hidden(s);
-    r.classifier = s->settings.arch.loss == RS_LOSS_SOFTMAX_CE;
-    uint32_t n_cfg = s->n_keep * s->n_l2 * s->n_l1;
-    size_t ns = s->n_seeds;
-    r.rows = calloc(s->n_jobs, sizeof *r.rows);
-    r.cfg = calloc(n_cfg, sizeof *r.cfg);
-    r.cmp = calloc((size_t)n_cfg * 4 + 1, sizeof *r.cmp);
-    double *bufs = malloc(5 * ns * sizeof *bufs);
     int code = 0;
-    if (!r.rows || !r.cfg || !r.cmp || !bufs) {
+    table_t tc = {0}, tx = {0}, tt = {0};
+    char (*nlabels)[24] = NULL, (*notes)[80] = NULL, (*marks)[8] = NULL;
+    uint32_t *cfg = NULL;
+    rs_job_summary_t *rows = calloc(s->n_jobs + 1, sizeof *rows);
+    uint8_t *failed = calloc(s->n_jobs + 1, 1);
+    if (!rows || !failed) {
         fprintf(stderr, "regsweep: out of memory\n");
         code = 1;
+        goto out;
+    }
+    /* the finished jobs from OUT.h5 and a running sweep's job files; the
+     * failed ones from the /jobs table (they have no job file) */
+    if (rs_store_read_failed(out, s, failed, &err)) {
+        code = rs_cli_fail(&err);
         goto out;
     }
     for (uint64_t i = 0; i < s->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(s, i, &job);
-        if (rs_store_read_summary_live(out, s, &job, &r.rows[i], &err)) {
+        if (rs_store_read_summary_live(out, s, &job, &rows[i], &err)) {
             code = rs_cli_fail(&err);
             goto out;
         }
-        r.n_done += r.rows[i].status == RS_JOB_DONE;
-        r.n_missing += r.rows[i].status == RS_JOB_MISSING;
+        if (rows[i].status == RS_JOB_MISSING && failed[i])
+            rows[i].status = RS_JOB_FAILED;
     }
-    build_configs(&r);
-    summarise_configs(&r, bufs, bufs + ns);
-    r.baseline = find_baseline(&r, baseline, &err);
-    if (r.baseline == -2) {
+    rs_analysis_opts_t o = {.at_best = at_best, .level = 0.95,
+                            .rank_by = rank_by, .baseline = baseline};
+    if (rs_analysis_run(s, rows, &o, traj || store ? read_curves : NULL, &r,
+                        &r.a, &err)) {
         code = rs_cli_fail(&err);
         goto out;
     }
-    if (r.baseline >= 0)
-        r.cfg[r.baseline].is_baseline = 1;
-    if (compare_all(&r, bufs, bufs + ns, bufs + 2 * ns, bufs + 3 * ns, &err)) {
-        code = rs_cli_fail(&err);
-        goto out;
-    }
-    int *order = ranked_configs(&r);
-    if (!order) {
+    const rs_analysis_result_t *a = &r.a;
+    size_t n_cfg_rows = a->n_configs + a->n_comparisons + a->n_trajectory + 1;
+    nlabels = calloc(a->n_configs + 1, sizeof *nlabels);
+    notes = calloc(a->n_comparisons + 1, sizeof *notes);
+    marks = calloc(a->n_comparisons + 1, sizeof *marks);
+    cfg = calloc(n_cfg_rows, sizeof *cfg);
+    if (!nlabels || !notes || !marks || !cfg || build_configs(&r, &tc, nlabels) ||
+        build_comparisons(&r, &tx, notes, marks, cfg) ||
+        (a->trajectory && build_trajectory(&r, &tt, cfg + a->n_comparisons))) {
+        fprintf(stderr, "regsweep: out of memory\n");
         code = 1;
         goto out;
     }
+    const char *base = a->baseline >= 0 ? a->configs[a->baseline].label : "";
+    snprintf(r.desc[0], sizeof r.desc[0],
+             "per config over seeds at %s; gap = test_loss - train_loss "
+             "(positive = overfitting); mean, sd, %d%% t-interval over the "
+             "seeds used (status done, finite value); rows in rank order by "
+             "mean %s", at_best ? "each job's epoch of smallest validation loss"
+                                : "the final epoch",
+             (int)(100 * a->level + 0.5), rank_name(rank_by));
+    snprintf(r.desc[1], sizeof r.desc[1],
+             "each config against the baseline '%s': d = config - baseline per "
+             "seed; test: paired t (>= %d pairs), welch (seeds do not pair), "
+             "none (reason); p_holm: Holm over the %u rows with a p; wilcoxon_*: "
+             "signed-rank sensitivity check, Holm over its %u rows; bootstrap "
+             "(>= %d pairs) seed %llu, %u replicates, stream = row", base,
+             RS_ANALYSIS_MIN_PAIRS, a->n_family_t, a->n_family_w,
+             RS_ANALYSIS_MIN_BOOT, (unsigned long long)a->boot_seed, a->n_boot);
+    snprintf(r.desc[2], sizeof r.desc[2],
+             "mean clean gap (test - train loss) per config and epoch over the "
+             "done seeds with a finite gap, with its %d%% t-interval",
+             (int)(100 * a->level + 0.5));
+    tc.description = r.desc[0];
+    tx.description = r.desc[1];
+    tt.description = r.desc[2];
+
     if (f == F_CSV) {
-        print_csv(&r);
+        const table_t *t = !table_name || !strcmp(table_name, "configs") ? &tc
+                         : !strcmp(table_name, "comparisons") ? &tx : &tt;
+        print_csv(t);
     } else if (f == F_JSON) {
-        print_json(&r);
+        printf("{\"name\": ");
+        json_str(s->name);
+        printf(", \"at\": \"%s\", \"level\": %g, \"rank_by\": \"%s\",\n"
+               " \"gap\": \"test_loss - train_loss; positive = overfitting\",\n"
+               " \"n_jobs\": %llu, \"n_done\": %llu, \"n_diverged\": %llu, "
+               "\"n_failed\": %llu, \"n_missing\": %llu,\n \"baseline\": ",
+               at_best ? "best" : "final", a->level, rank_name(rank_by),
+               (unsigned long long)a->n_jobs, (unsigned long long)a->n_done,
+               (unsigned long long)a->n_diverged, (unsigned long long)a->n_failed,
+               (unsigned long long)a->n_missing);
+        if (a->baseline >= 0)
+            json_str(base);
+        else
+            printf("null");
+        printf(",\n \"holm\": {\"primary\": {\"test\": \"paired t, or Welch "
+               "where seeds do not pair\", \"rows\": %u}, \"wilcoxon\": "
+               "{\"rows\": %u}},\n \"configs\": ", a->n_family_t, a->n_family_w);
+        print_json_rows(&tc);
+        printf(",\n \"comparisons\": ");
+        print_json_rows(&tx);
+        if (traj) {
+            printf(",\n \"trajectory\": ");
+            print_json_rows(&tt);
+        }
+        printf("}\n");
     } else {
         print_header(&r);
-        print_configs_text(&r, order, f);
-        print_comparisons_text(&r, f);
-        if (r.n_missing || r.n_failed)
-            printf("\n* %llu jobs have no result (not run yet, failed or "
-                   "stopped) and are not in these statistics: n counts the "
-                   "seeds used. run --resume completes the sweep.\n",
-                   (unsigned long long)r.n_missing);
+        print_text_table(&tc, V_LOSS, f, NULL);
+        if (a->classifier) {
+            printf("\n");
+            print_text_table(&tc, V_ACC, f, NULL);
+        }
+        print_config_legend(&r);
+        if (a->baseline < 0) {
+            printf("\nNo baseline config (keep_prob 1, l2 0, l1 0) in this grid: "
+                   "no comparisons. Name one with --baseline keep_prob=...,l2=...,"
+                   "l1=... or report.baseline in the spec.\n");
+        } else {
+            /* one table per metric: the rows of one Holm family side by
+             * side, and the text fits 100 columns */
+            uint8_t *show = calloc(a->n_comparisons + 1, 1);
+            for (int m = 0; show && m < RS_N_METRICS; m++) {
+                int any = 0;
+                for (uint32_t i = 0; i < a->n_comparisons; i++)
+                    any |= show[i] = a->comparisons[i].metric == (rs_metric)m;
+                if (!any)
+                    continue;
+                printf("\n%s against the baseline %s:\n", METRIC_HEADER[m], base);
+                print_text_table(&tx, 1, f, show);
+            }
+            free(show);
+            print_comparison_legend(&r);
+        }
+        if (traj && a->trajectory) {
+            uint32_t E1 = s->settings.epochs + 1, step = E1 > 7 ? (E1 - 1) / 6 : 1;
+            printf("\nMean gap (test - train loss) by epoch:\n%-30s", "config");
+            for (uint32_t e = 0; e < E1; e += step)
+                printf(" %8u", e);
+            printf("\n");
+            for (uint32_t c = 0; c < a->n_configs; c++) {
+                printf("%-30s", a->configs[c].label);
+                for (uint32_t e = 0; e < E1; e += step) {
+                    double m = a->trajectory[(size_t)c * E1 + e].mean;
+                    if (isnan(m))
+                        printf(" %8s", "n/a");
+                    else
+                        printf(" %8.4f", m);
+                }
+                printf("\n");
+            }
+        }
+        if (a->n_missing || a->n_failed)
+            printf("\n%llu jobs have no result yet (missing or failed): run "
+                   "--resume completes the sweep.\n",
+                   (unsigned long long)(a->n_missing + a->n_failed));
     }
-    free(order);
-    traj_t tr;
-    memset(&tr, 0, sizeof tr);
-    if ((traj || store) &&
-        trajectory(&r, traj && (f == F_TEXT || f == F_MD), &tr, &err)) {
-        traj_free(&tr);
-        code = rs_cli_fail(&err);
-        goto out;
-    }
+    fflush(stdout);
     rs_analysis_t *an = NULL;
     if (store && (rs_store_analysis_begin(out, &an, &err) ||
-                  store_tables(&r, an, &err) ||
-                  store_trajectory(an, &tr, &err) ||
+                  store_table(an, &tc, &err) ||
+                  (a->baseline >= 0 && store_table(an, &tx, &err)) ||
+                  (a->trajectory && store_table(an, &tt, &err)) ||
                   rs_store_analysis_commit(&an, &err))) {
         rs_store_analysis_abort(&an);
-        traj_free(&tr);
         code = rs_cli_fail(&err);
         goto out;
     }
-    traj_free(&tr);
 out:
-    free(bufs);
-    free(r.rows);
-    free(r.cfg);
-    free(r.cmp);
+    table_free(&tc);
+    table_free(&tx);
+    table_free(&tt);
+    free(nlabels);
+    free(notes);
+    free(marks);
+    free(cfg);
+    free(rows);
+    free(failed);
+    rs_analysis_free(&r.a);
     rs_spec_free(&r.spec);
     rs_sweep_unlock(&lock_fd);
     return code;

@@ -221,7 +221,7 @@ class Cli(unittest.TestCase):
         out = self.path("r.h5")
         run("run", self.spec, "-o", out, check=0)
         before = open(out, "rb").read()
-        p = run("run", self.spec, "-o", out, "train.lr=0.05")
+        p = run("run", self.spec, "-o", out, "train.lr=0.01")
         self.assertEqual(p.returncode, 2)
         self.assertIn("different spec", p.stderr)
         self.assertIn(f"-o {self.path('r-2.h5')}", p.stderr)
@@ -230,7 +230,7 @@ class Cli(unittest.TestCase):
         self.assertIn("--resume", p.stderr)
         self.assertEqual(open(out, "rb").read(), before)
         # the suggestion is free and works as given
-        run("run", self.spec, "-o", self.path("r-2.h5"), "train.lr=0.05", check=0)
+        run("run", self.spec, "-o", self.path("r-2.h5"), "train.lr=0.01", check=0)
 
     def test_output_directory_gets_name_h5_inside(self):
         d = self.path("res")
@@ -292,7 +292,7 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("another regsweep process", r.stderr)
             r = run("report", out, "--no-store", check=0)
-            m = re.search(r"200 jobs \((\d+) done", r.stdout)
+            m = re.search(r"200 jobs: (\d+) done", r.stdout)
             self.assertGreaterEqual(int(m.group(1)), 3)
             self.assertLessEqual(len(before), os.path.getsize(out) + 10**7)
         finally:

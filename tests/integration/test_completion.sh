@@ -97,7 +97,7 @@ completion_cases()
     tc "nothing after --version" "" regsweep --version ""
     tc "run --si" "--simd" regsweep run --si
     tc "run options, long and short" \
-        "-o --output -j --threads --resume --fail-fast --simd --help" regsweep run -
+        "-o --output -j --threads --resume --fail-fast --allow-diverged --simd --help" regsweep run -
     tc "run --simd values" "scalar avx2 avx512" regsweep run x.yaml --simd ""
     tc "report --format= (split at '=')" "text md csv json" \
         regsweep report r.h5 --format =
@@ -106,7 +106,7 @@ completion_cases()
         "--format=text --format=md --format=csv --format=json" \
         regsweep report r.h5 --format=
     tc "report --at values" "final best" regsweep report r.h5 --at ""
-    tc "report options" "--baseline --at --format --trajectory --no-store --help" \
+    tc "report options" "--baseline --at --rank-by --format --table --trajectory --no-store --help" \
         regsweep report r.h5 --
     tc "report --baseline keys" "keep_prob= l2= l1=" regsweep report r.h5 --baseline ""
     tc "report --baseline second key (split at '=')" "1,l2= 1,l1=" \

@@ -330,7 +330,7 @@ class ResumeGuard(Base):
         super().setUpClass()
         cls.other = os.path.join(cls.dir, "other.yaml")
         with open(cls.other, "w") as f:
-            f.write(SPEC.replace("lr: 0.01", "lr: 0.02"))
+            f.write(SPEC.replace("lr: 0.01", "lr: 0.005"))
         cls.other_out = os.path.join(cls.dir, "other.h5")
         p = run("run", cls.other, "-o", cls.other_out)
         assert p.returncode == 0, p.stderr
@@ -353,11 +353,11 @@ class ResumeGuard(Base):
         out = self.fresh_copy("g1.h5")
         p = self.refused(out, "different spec", spec=self.other)
         self.assertIn(f"regsweep: {out}:", p.stderr)
-        self.assertIn("lr: 0.02", p.stderr)      # the first differing line
+        self.assertIn("lr: 0.005", p.stderr)     # the first differing line
 
     def test_different_overrides(self):
         out = self.fresh_copy("g2.h5")
-        self.refused(out, "different spec", "train.lr=0.02")
+        self.refused(out, "different spec", "train.lr=0.005")
 
     def test_other_format_version(self):
         out = self.fresh_copy("g3.h5")

@@ -193,7 +193,18 @@ class Sweep(unittest.TestCase):
         with open(spec, "w") as f:
             f.write(SMALL.replace("to: 3", "to: 39").replace("epochs: 12", "epochs: 60"))
         full, cut = self.out("full.h5"), self.out("cut.h5")
-        run("run", spec, "-o", full, check=0)
+        # two of these 240 jobs diverge (seed 23, keep 0.7): they are saved
+        # as diverged, and must come out the same after kill and resume
+        p = run("run", spec, "-o", full, check=1)
+        self.assertIn("2 of 240 jobs diverged", p.stderr)
+        with h5py.File(full, "r") as f:
+            status = f["jobs/status"].asstr()[()]
+            seed, keep = f["jobs/seed"][()], f["jobs/keep_prob_1"][()]
+            epoch = f["jobs/diverged_epoch"][()]
+        div = status == "diverged"
+        self.assertEqual(sorted(set(seed[div])), [23])
+        self.assertTrue(np.allclose(keep[div], 0.7))
+        self.assertTrue(np.isfinite(epoch[div]).all() and np.isnan(epoch[~div]).all())
         proc = subprocess.Popen([REGSWEEP, "run", spec, "-o", cut],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         jobs = self.out("cut.jobs")
@@ -209,7 +220,7 @@ class Sweep(unittest.TestCase):
         self.assertGreater(len(done_before), 0)
         self.assertLess(len(done_before), 240, "the sweep finished before the kill")
         mtimes = {x: os.stat(os.path.join(jobs, x)).st_mtime_ns for x in done_before}
-        p = run("run", spec, "-o", cut, "--resume", check=0)
+        p = run("run", spec, "-o", cut, "--resume", "--allow-diverged", check=0)
         self.assertIn(f"{len(done_before)} already done", p.stderr)
         for x in done_before:   # finished jobs are neither lost nor recomputed
             self.assertEqual(os.stat(os.path.join(jobs, x)).st_mtime_ns, mtimes[x])

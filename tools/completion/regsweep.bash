@@ -13,10 +13,10 @@ _regsweep_options()
 {
     case $1 in
         '') printf '%s\n' '--help -h --version' ;;
-        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --simd --help' ;;
+        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --simd --help' ;;
         expand) printf '%s\n' '--help' ;;
         rerun) printf '%s\n' '--job -j --threads --simd --help' ;;
-        report) printf '%s\n' '--baseline --at --format --trajectory --no-store --help' ;;
+        report) printf '%s\n' '--baseline --at --rank-by --format --table --trajectory --no-store --help' ;;
         info) printf '%s\n' '--spec --rebuild --help' ;;
     esac
 }
@@ -25,7 +25,7 @@ _regsweep_options()
 _regsweep_takes_value()
 {
     case $1 in
-        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format)
+        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format | --rank-by | --table)
             return 0 ;;
     esac
     return 1
@@ -118,6 +118,8 @@ _regsweep_option_values()
         --simd) _regsweep_lines compgen -W 'scalar avx2 avx512' -- "$cur" ;;
         --at) _regsweep_lines compgen -W 'final best' -- "$cur" ;;
         --format) _regsweep_lines compgen -W 'text md csv json' -- "$cur" ;;
+        --rank-by) _regsweep_lines compgen -W 'test_loss gap abs_gap' -- "$cur" ;;
+        --table) _regsweep_lines compgen -W 'configs comparisons trajectory' -- "$cur" ;;
         -o | --output) _regsweep_files "$cur" h5 hdf5 ;;
         --baseline)
             # key=value,key=value: complete the key after the last comma
