@@ -51,11 +51,11 @@ static void sin_point(uint64_t seed, uint32_t split, uint32_t i,
     rs_philox4x32_10(ctr, rs_key_from_seed(seed), w);
     float u = (float)(w[0] >> 8) * 0x1p-24f;
     *x = TWO_PI_F * u - PI_F;
-    if (split == 0) {
+    if (split != 1) {             /* train (0) and validation (2): noisy */
         float z0, z1;
         rs_normal_pair(w[2], w[3], &z0, &z1);
         *y = rs_sinf(*x) + noise_sd * z0;
-    } else {
+    } else {                      /* test (1): the noiseless sine */
         *y = rs_sinf(*x);
     }
 }
@@ -130,6 +130,37 @@ Test(data_sin, splits_do_not_depend_on_each_others_size)
     rs_data_free(&da);
     rs_data_free(&db);
     rs_data_free(&dc);
+}
+
+Test(data_sin, validation_split_is_split_2_and_noisy_like_training)
+{
+    rs_sin_params_t p = {.n_train = 40, .n_test = 30, .n_val = 25,
+                         .noise_sd = 0.5f, .seed = 99};
+    rs_sin_params_t q = p;
+    q.n_val = 0;
+    rs_dataset_t d, e;
+    cr_assert_eq(rs_data_sin(&p, &d, NULL), RS_OK);
+    cr_assert_eq(rs_data_sin(&q, &e, NULL), RS_OK);
+    cr_assert_eq(d.val.n, 25);
+    cr_assert(d.val.x && d.val.y);
+    /* adding a validation split changes no training or test point */
+    cr_assert_eq(memcmp(d.train.x, e.train.x, 40 * sizeof(float)), 0);
+    cr_assert_eq(memcmp(d.train.y, e.train.y, 40 * sizeof(float)), 0);
+    cr_assert_eq(memcmp(d.test.x, e.test.x, 30 * sizeof(float)), 0);
+    cr_assert_eq(memcmp(d.test.y, e.test.y, 30 * sizeof(float)), 0);
+    /* point i is the documented draw of split 2, with training's noise */
+    for (uint32_t i = 0; i < 25; i += 6) {
+        uint32_t w[4];
+        float x, y;
+        sin_point(p.seed, 2, i, p.noise_sd, &x, &y, w);
+        cr_assert_eq(float_bits(d.val.x[i]), float_bits(x), "val x[%u]", i);
+        cr_assert_eq(float_bits(d.val.y[i]), float_bits(y), "val y[%u]", i);
+        double z = sqrt(-2.0 * log(((w[2] >> 8) + 1) * 0x1p-24)) *
+                   cos(6.283185307179586 * ((w[3] >> 8) * 0x1p-24));
+        cr_assert(fabs(d.val.y[i] - (sin(d.val.x[i]) + 0.5 * z)) < 1e-4);
+    }
+    rs_data_free(&d);
+    rs_data_free(&e);
 }
 
 Test(data_sin, noise_has_mean_zero_and_the_requested_sd)

@@ -242,3 +242,58 @@ Test(train, sin_regression_learns)
     rs_job_result_free(&r);
     rs_data_free(&d);
 }
+
+/* A learning rate far too large: the loss overflows.  The job stops at the
+ * epoch where a measured loss or a weight first goes non-finite, says which,
+ * keeps every curve entry up to there and NaN after, and records only the
+ * masks of the steps it ran.  The same bits on every SIMD path and thread
+ * count (it is a result like any other). */
+Test(train, divergence_stops_and_names_the_epoch_and_quantity)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.epochs = 40;
+    s.lr = 50.0f;
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .noise_sd = 0.5f, .seed = 3};
+    rs_dataset_t d;
+    rs_data_sin(&sp, &d, NULL);
+    rs_hparams_t hp = {.seed = 5, .keep_prob = {0.5f, 1.0f}};
+    rs_job_result_t r, r2;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    cr_assert(r.diverged);
+    uint32_t e = r.diverged_epoch;
+    cr_assert(e >= 1 && e < s.epochs, "diverged after epoch %u", e);
+    cr_assert_not_null(r.diverged_quantity);
+    /* the named quantity is the first non-finite one of that epoch; every
+     * earlier epoch was finite */
+    for (uint32_t k = 1; k < e; k++) {
+        cr_assert(isfinite(r.curves.train_loss_dropout[k]), "epoch %u", k);
+        cr_assert(isfinite(r.curves.test_loss[k]) && isfinite(r.curves.train_loss[k]));
+    }
+    if (!strcmp(r.diverged_quantity, "training loss (with dropout)"))
+        cr_assert(!isfinite(r.curves.train_loss_dropout[e]));
+    else if (!strcmp(r.diverged_quantity, "train loss"))
+        cr_assert(!isfinite(r.curves.train_loss[e]));
+    for (uint32_t k = e + 1; k <= s.epochs; k++)
+        cr_assert(isnan(r.curves.test_loss[k]) && isnan(r.curves.train_loss_dropout[k]));
+    /* masks: 4 steps per epoch (64 rows, batch 16), recorded for epochs
+     * 0 .. e-1 only */
+    cr_assert_eq(r.masks[0].n_records, 4 * e);
+    cr_assert_eq(r.steps_done, 4ull * e);
+    /* another path and thread count: the same divergence, bit for bit */
+    run_job(&s, &hp, &d, RS_SIMD_AVX512, 3, &r2);
+    cr_assert(r2.diverged);
+    cr_assert_eq(r2.diverged_epoch, e);
+    cr_assert_str_eq(r2.diverged_quantity, r.diverged_quantity);
+    cr_assert_eq(memcmp(r.curves.test_loss, r2.curves.test_loss,
+                        (s.epochs + 1) * sizeof(double)), 0);
+    cr_assert_eq(memcmp(r.params_final, r2.params_final, r.n_params * sizeof(float)), 0);
+    rs_job_result_free(&r);
+    rs_job_result_free(&r2);
+    /* a sane learning rate does not diverge */
+    s.lr = 0.01f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    cr_assert(!r.diverged);
+    cr_assert_eq(r.masks[0].n_records, 4 * s.epochs);
+    rs_job_result_free(&r);
+    rs_data_free(&d);
+}

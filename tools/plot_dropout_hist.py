@@ -16,7 +16,9 @@ mask bit, and dropped the way regsweep drops them: kept values times 1/keep
 
 Printed and shown per keep: the share of zeros (expected 1 - keep), the
 mean before and after (inverted dropout preserves it: E[m a / keep] = E[a])
-and the sd after (expected sqrt((1 + loc^2) / keep - loc^2)).
+and the sd after (expected sqrt((1 + loc^2) / keep - loc^2)).  The printed table names the
+job and layer (0-based, as in masks/layer<l>) each panel used; the figure
+names the hidden layer (1-based, as keep_prob_<l> in /jobs).
 """
 import argparse
 import os
@@ -73,11 +75,12 @@ def main():
     ap.add_argument("--max-rows", type=int, default=5000,
                     help="at most this many mask rows (samples) per keep (default 5000)")
     ap.add_argument("-o", "--out", default="results",
-                    help="output folder (file NAME_dropout_hist.png) or a .png path "
+                    help="a .png, .pdf or .svg file, or a folder for NAME_dropout_hist.png "
                          "(default: results)")
     args = ap.parse_args()
 
     f = rsread.open_results(args.results)
+    path = rsread.output_path(args.out, f.attrs["name"], "dropout_hist")
     jobs = rsread.done(rsread.jobs_table(f))
     cands = candidates(f, jobs, args.layer)
     if not any(c[3] is not None for c in cands):
@@ -127,18 +130,16 @@ def main():
                        color="C3", fontsize=8)
         for x, style in ((act.mean(), ":"), (out.mean(), "--")):
             a.axvline(x, color="k", ls=style, lw=0.8)
-        note = "" if keep == want else f" (wanted {want:g}: nearest stored)"
-        src = (f"job {job_id}, layer {layer}" if keep < 1
-               else f"job {job_id}, layer {layer}: keeps all, no mask stored")
-        a.set_title(f"keep {keep:g}{note}\n{src}; {out.size} values", fontsize=9)
+        note = "" if keep == want else f" (nearest stored to {want:g})"
+        src = (f"hidden layer {layer + 1}" if keep < 1
+               else f"hidden layer {layer + 1}: keeps every unit, no mask stored")
+        a.set_title(f"keep probability {keep:g}{note}\n{src}; {out.size} values", fontsize=9)
         a.set(xlabel="activation", ylabel="share of values per bin (0.2 wide)")
         a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.suptitle(f"{f.attrs['name']}: inverted dropout on N({args.loc:g}, 1) activations "
-                 f"(numpy seed {args.seed}) with masks regsweep stored")
+                 f"with the dropout masks of the sweep")
     fig.tight_layout()
-    path = rsread.output_path(args.out, f, "dropout_hist")
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    rsread.save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Generalisation gap against dropout keep probability, one line per (l2, l1)
-setting, from the /jobs table of a regsweep results file.
+"""Generalisation gap against dropout keep probability, one series per (L2,
+L1) setting, from the /jobs table of a regsweep results file.
 
-Gap = test loss - train loss (clean, no dropout); for classifiers a second
-panel shows train accuracy - test accuracy.  Points are the mean over the
-config's finished seeds, error bars the 95% t-interval of that mean
-(mean +- t_{n-1} sd / sqrt(n)); lines for different (l2, l1) are shifted
-sideways a little so that their bars do not hide each other.
+Gap = test loss - train loss (clean, no dropout; MSE for regression,
+cross-entropy in nats for classifiers); for classifiers a second panel shows
+train accuracy - test accuracy.  Points are the mean over the config's
+finished seeds, error bars the 95% t-interval of that mean (mean +- t_{n-1}
+sd / sqrt(n)); series for different (L2, L1) are shifted sideways a little
+so that their bars do not hide each other.
 
 The x axis: when every config keeps the same probability in all hidden
-layers, x is that keep probability.  When some configs keep different
-probabilities per layer (e.g. [0.8, 0.5]), x is categorical: one tick per
-keep setting, labelled '0.8,0.5', ordered by the mean keep over layers.
+layers, x is that keep probability and each series is a line.  When some
+configs keep different probabilities per layer (e.g. [0.8, 0.5]), x is
+categorical: one tick per keep setting, labelled '0.8/0.5' (hidden layer 1
+first; '1/1' without dropout) and ordered by the mean keep over layers, and
+the points are not joined: the settings have no order between them.
 
-The plotted numbers are printed as a table (config, n, mean, CI).
+The plotted numbers are printed as a table (config, n, mean, CI), with
+configs labelled as `regsweep report` labels them.
 """
 import argparse
 import os
@@ -29,40 +33,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rsread  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", help="a regsweep results file (OUT.h5)")
-    ap.add_argument("--at", choices=("final", "best"), default="final",
-                    help="final epoch (default) or each job's epoch of smallest "
-                         "test loss (the /jobs best_* columns)")
-    ap.add_argument("-o", "--out", default="results",
-                    help="output folder (file NAME_gap_vs_keep.png) or a .png path "
-                         "(default: results)")
-    args = ap.parse_args()
-
-    f = rsread.open_results(args.results)
-    jobs = rsread.done(rsread.with_configs(rsread.jobs_table(f)))
+def draw(f, path, at="final"):
+    """The figure, and the table it plots: (config as the report labels it,
+    metric, n, mean, ci_lo, ci_hi) per point."""
+    jobs_all = rsread.with_configs(rsread.jobs_table(f))
+    jobs = rsread.done(jobs_all).copy()
     if jobs.empty:
-        rsread.fail(f"{args.results}: no finished jobs")
+        rsread.fail(f"{path}: no finished jobs")
     keep_cols = rsread.keep_columns(jobs)
     jobs["keep"] = [rsread.keep_text(list(r[keep_cols])) for _, r in jobs.iterrows()]
-    prefix = "best_" if args.at == "best" else ""
-    metrics = [("gap", "test loss − train loss")]
-    if rsread.is_classifier(jobs):
-        metrics.append(("gap_acc", "train accuracy − test accuracy"))
+    prefix = "best_" if at == "best" else ""
+    kind = rsread.loss_kind(jobs)
+    metrics = ["gap"] + (["gap_acc"] if kind == "softmax_cross_entropy" else [])
+    if not np.isfinite(jobs[prefix + "gap"]).any():
+        rsread.fail(f"{path}: /jobs {prefix}gap is NaN for every finished job"
+                    + (" (the best epoch needs a validation split: dataset.n_val; "
+                       "see docs/FORMAT.md)" if prefix else ""))
 
     # x positions: the keep itself, or one slot per keep setting
     keeps = jobs.drop_duplicates("keep").sort_values("keep_mean", kind="stable")
     uniform = "," not in "".join(keeps["keep"])
     xpos = dict(zip(keeps["keep"], keeps["keep_mean"] if uniform else range(len(keeps))))
+    ticks = {r["keep"]: "/".join(rsread.number_text(r[c]) for c in keep_cols)
+             for _, r in keeps.iterrows()}    # every layer's keep, '1/1' too
     step = 0.012 * ((max(xpos.values()) - min(xpos.values())) or 1.0) if uniform else 0.08
     groups = list(jobs.groupby(["l2", "l1"], sort=True))
+    show_l1 = bool((jobs_all["l1"] != 0).any())
 
     fig, ax = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.4), squeeze=False)
-    print(f"{'config':34s} {'metric':8s} {'n':>3s} {'mean':>12s} {'ci_lo':>12s} {'ci_hi':>12s}")
-    n_seen = set()
-    for a, (metric, what) in zip(ax[0], metrics):
+    table, n_seen = [], set()
+    for a, metric in zip(ax[0], metrics):
         for g, ((l2, l1), rows) in enumerate(groups):
             shift = (g - (len(groups) - 1) / 2) * step
             pts = []
@@ -70,28 +70,51 @@ def main():
                 n, mean, sd, lo, hi = rsread.mean_ci(cfg[prefix + metric].to_numpy())
                 pts.append((xpos[keep] + shift, mean, lo, hi))
                 n_seen.add(int(n))
-                print(f"{cfg['config'].iloc[0]:34s} {metric:8s} {int(n):3d} {mean:12.6g} "
-                      f"{lo:12.6g} {hi:12.6g}")
+                table.append((cfg["config"].iloc[0], metric, int(n), mean, lo, hi))
             x, mean, lo, hi = map(np.array, zip(*sorted(pts)))
-            a.errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt="o-", ms=4, capsize=3,
-                       color=f"C{g}", label=f"l2={l2:g} l1={l1:g}")
+            # the keep settings of a categorical axis have no order: no lines
+            a.errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt="o-" if uniform else "o",
+                       ms=4, capsize=3, color=f"C{g}",
+                       label=f"L2 {rsread.number_text(l2)}"
+                             + (f", L1 {rsread.number_text(l1)}" if show_l1 else ""))
         lim = a.get_ylim()
         a.axhline(0, color="grey", lw=0.6)   # drawn only where 0 is in range
         a.set_ylim(lim)
-        a.set(title=f"gap = {what}", ylabel=prefix + metric,
+        layers = "/".join(str(l + 1) for l in range(len(keep_cols)))
+        a.set(ylabel=rsread.gap_label(kind, metric),
               xlabel="keep probability" if uniform else
-                     "keep probability per hidden layer (ordered by mean keep)")
+                     f"keep probability in hidden layer {layers}")
         if not uniform:
-            a.set_xticks(list(xpos.values()), list(xpos.keys()))
+            a.set_xticks(list(xpos.values()), list(ticks.values()))
+            a.set_xlim(min(xpos.values()) - 0.5, max(xpos.values()) + 0.5)
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
-    n_text = "–".join(str(v) for v in sorted({min(n_seen), max(n_seen)}))
-    fig.suptitle(f"{f.attrs['name']}: {'final' if args.at == 'final' else 'best-epoch'} gap, "
-                 f"mean and 95% t-interval over n = {n_text} seeds")
+    when = "final" if at == "final" else "best-epoch"
+    fig.suptitle(f"{f.attrs['name']}: {when} generalisation gap, mean and 95% CI "
+                 f"over {rsread.seeds_text(n_seen)}")
     fig.tight_layout()
-    path = rsread.output_path(args.out, f, "gap_vs_keep")
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    return fig, table
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="a regsweep results file (OUT.h5)")
+    ap.add_argument("--at", choices=("final", "best"), default="final",
+                    help="final epoch (default) or each job's best epoch (the /jobs "
+                         "best_* columns, see docs/FORMAT.md)")
+    ap.add_argument("-o", "--out", default="results",
+                    help="a .png, .pdf or .svg file, or a folder for NAME_gap_vs_keep.png "
+                         "(default: results)")
+    args = ap.parse_args()
+
+    f = rsread.open_results(args.results)
+    path = rsread.output_path(args.out, f.attrs["name"], "gap_vs_keep")
+    fig, table = draw(f, args.results, args.at)
+    print(f"{'config':30s} {'metric':8s} {'n':>3s} {'mean':>13s} {'ci_lo':>13s} {'ci_hi':>13s}")
+    for config, metric, n, mean, lo, hi in table:
+        print(f"{config:30s} {metric:8s} {n:3d} {mean:13.6g} {lo:13.6g} {hi:13.6g}")
+    rsread.save_figure(fig, path)
 
 
 if __name__ == "__main__":

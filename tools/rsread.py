@@ -2,12 +2,15 @@
 """rsread: reading a regsweep results file (docs/FORMAT.md) for the plotting
 scripts in tools/.
 
-Only h5py, numpy and pandas; nothing here knows regsweep's C code.  The
-functions that can fail on user input print one line naming the file and
-exit with status 2, as the regsweep command line does.
+Only h5py, numpy and pandas (and matplotlib, in save_figure); nothing here
+knows regsweep's C code.  The functions that can fail on user input print
+one line naming the file and exit with status 2, as the regsweep command
+line does.  Figure text comes from here too (config_label, loss_label,
+gap_label), so that every figure names things the same way.
 """
 import math
 import os
+import re
 import sys
 
 import h5py
@@ -57,7 +60,7 @@ def keep_columns(jobs):
 
 def keep_text(keeps):
     """One keep per layer -> '0.7' when all layers agree, else '0.8,0.5'
-    (the convention of `regsweep report`'s config labels)."""
+    (the form `plot_curves.py --config keep=0.8,0.5` takes)."""
     if not keeps:
         return "-"
     if all(k == keeps[0] for k in keeps):
@@ -65,12 +68,38 @@ def keep_text(keeps):
     return ",".join(f"{k:g}" for k in keeps)
 
 
+def number_text(x):
+    """A setting as a reader writes it (and `regsweep report` labels it):
+    '0', '0.5', '1', '0.01', and below 0.01 short scientific form with at
+    most three significant digits: '1e-3', '2.5e-4'."""
+    x = float(x)
+    if x == 0 or abs(x) >= 0.01:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def config_label(keeps, l2, l1, show_l1):
+    """A config as `regsweep report` labels it and the figures show it:
+    'keep 0.7, L2 1e-3'; per-layer keeps 'keep 0.8/0.5' (hidden layer 1
+    first); ', L1 1e-4' only when `show_l1` (the grid has a non-zero L1
+    value); 'keep -' for a model without hidden layers."""
+    keeps = [float(k) for k in keeps]
+    same = all(k == keeps[0] for k in keeps)
+    keep = "/".join(number_text(k) for k in keeps[:1 if same else None]) or "-"
+    label = f"keep {keep}, L2 {number_text(l2)}"
+    return label + (f", L1 {number_text(l1)}" if show_l1 else "")
+
+
 def with_configs(jobs):
-    """Add a 'config' column labelled like `regsweep report`
-    ('keep=0.7 l2=0 l1=0') and 'keep_mean', the mean keep over layers."""
+    """Add a 'config' column, each job's config labelled as `regsweep
+    report` labels it ('keep 0.7, L2 0'; see config_label), and 'keep_mean',
+    the mean keep over layers."""
     kc = keep_columns(jobs)
+    show_l1 = bool((jobs["l1"] != 0).any())
     jobs = jobs.copy()
-    jobs["config"] = [f"keep={keep_text(list(r[kc]))} l2={r['l2']:g} l1={r['l1']:g}"
+    jobs["config"] = [config_label(list(r[kc]), r["l2"], r["l1"], show_l1)
                       for _, r in jobs.iterrows()]
     jobs["keep_mean"] = jobs[kc].mean(axis=1) if kc else 1.0
     return jobs
@@ -84,6 +113,41 @@ def done(jobs):
 def is_classifier(jobs):
     """True when accuracies are recorded (softmax cross-entropy models)."""
     return bool(np.isfinite(done(jobs)["train_acc"]).any())
+
+
+def loss_kind(jobs):
+    """The spec's model.loss: 'softmax_cross_entropy' or 'mse'.  Read from the
+    accuracy columns of /jobs: regsweep records accuracies exactly for
+    classification data, and accepts softmax cross-entropy exactly there (a
+    spec pairing the loss with the other kind of data is refused), so
+    finite accuracies <=> cross-entropy; FORMAT.md: accuracies are NaN for
+    regression."""
+    return "softmax_cross_entropy" if is_classifier(jobs) else "mse"
+
+
+LOSS_NAME = {"mse": "MSE", "softmax_cross_entropy": "cross-entropy (nats)"}
+
+
+def loss_label(kind, split=None):
+    """'test MSE', 'train cross-entropy (nats)', or without a split 'MSE'."""
+    return f"{split} {LOSS_NAME[kind]}" if split else LOSS_NAME[kind]
+
+
+def gap_label(kind, metric="gap"):
+    """The generalisation gap in words: metric 'gap' is test − train loss,
+    'gap_acc' train − test accuracy."""
+    if metric == "gap_acc":
+        return "generalisation gap: train − test accuracy"
+    return f"generalisation gap: test − train {LOSS_NAME[kind]}"
+
+
+def seeds_text(ns):
+    """'n = 5 seeds', or 'n = 3–5 seeds' when configs finished different numbers."""
+    ns = sorted({int(n) for n in ns})
+    if not ns:
+        return "no seeds"
+    span = f"{ns[0]}–{ns[-1]}" if len(ns) > 1 else f"{ns[0]}"
+    return f"n = {span} seed{'' if ns[-1] == 1 else 's'}"
 
 
 def curves(f, job_id, name):
@@ -146,15 +210,105 @@ def mean_ci(values, level=LEVEL):
     return n, mean, sd, mean - half, mean + half
 
 
+# ---- the report's tables (/analysis) --------------------------------------
+
+def table(group):
+    """An /analysis table (1-D columns of equal length) as a DataFrame."""
+    return pd.DataFrame({k: (v.asstr()[()] if h5py.check_string_dtype(v.dtype) else v[()])
+                         for k, v in group.items()})
+
+
+def analysis_at(f):
+    """'final' or 'best': the epoch the stored report used (`--at`), from an
+    'at' attribute where there is one, else /analysis/configs' description
+    ('... at the final epoch ...' or '... at each job's epoch of smallest
+    ... loss ...'); None when it cannot be told."""
+    an = f["analysis"]
+    for obj in (an, an.get("configs"), an.get("comparisons")):
+        at = obj.attrs.get("at") if obj is not None else None
+        at = at.decode() if isinstance(at, bytes) else at
+        if at in ("final", "best"):
+            return at
+    desc = str(an["configs"].attrs.get("description", "")) if "configs" in an else ""
+    if re.search(r"epoch of smallest|best epoch", desc):
+        return "best"
+    if "final epoch" in desc:
+        return "final"
+    return None
+
+
+def analysis_baseline(f):
+    """The baseline config's label (as `regsweep report` wrote it) of the
+    stored comparisons: the /analysis/configs row with is_baseline = 1, else
+    a 'baseline' attribute, else the quoted name in /analysis/comparisons'
+    description ("each config against the baseline 'keep 1, L2 0': ...");
+    None when it is not recorded."""
+    an = f["analysis"]
+    configs = an.get("configs")
+    if configs is not None and "is_baseline" in configs and "config" in configs:
+        flags = configs["is_baseline"][()]
+        if (flags == 1).sum() == 1:
+            return configs["config"].asstr()[()][int(np.argmax(flags == 1))]
+    groups = [an.get("comparisons"), an, configs]
+    for g in groups:
+        if g is not None and "baseline" in g.attrs:
+            v = g.attrs["baseline"]
+            return v.decode() if isinstance(v, bytes) else str(v)
+    for g in groups:
+        if g is not None:
+            m = re.search(r"baseline '([^']*)'", str(g.attrs.get("description", "")))
+            if m:
+                return m.group(1)
+    return None
+
+
 # ---- output ---------------------------------------------------------------
 
-def output_path(out, f, kind):
-    """Where a figure goes: `out` itself when it ends in .png, else
-    out/<sweep name>_<kind>.png (the folder is created)."""
-    if out.lower().endswith(".png"):
-        folder, path = os.path.dirname(out), out
-    else:
-        folder, path = out, os.path.join(out, f"{f.attrs['name']}_{kind}.png")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    return path
+FIGURE_FORMATS = (".png", ".pdf", ".svg")
+
+
+def output_path(out, name, kind):
+    """Where a figure goes, by the rule every plot script follows for `-o`:
+
+    - `out` ends in .png, .pdf or .svg (any case): it is the file, written in
+      that format; its folder must exist;
+    - `out` has no extension, ends in '/', or is an existing folder: it is a
+      folder (created when the figure is saved) and the file inside is
+      NAME_<kind>.png;
+    - any other extension (fig.jpeg, fig.eps) is refused.
+
+    Checks only; creates nothing (save_figure does).  Exits 2 on a bad `-o`."""
+    ext = "" if out.endswith(("/", os.sep)) else os.path.splitext(out)[1]
+    if ext.lower() in FIGURE_FORMATS:
+        folder = os.path.dirname(out)
+        if folder and not os.path.isdir(folder):
+            fail(f"-o {out}: folder '{folder}' does not exist")
+        if os.path.isdir(out):
+            fail(f"-o {out}: is a folder, not a file (remove it or name another file)")
+        return out
+    if ext and not os.path.isdir(out):
+        fail(f"-o {out}: unknown figure format '{ext}' (supported: "
+             f"{', '.join(FIGURE_FORMATS)}; a name without an extension, or "
+             f"ending in '/', is a folder)")
+    if os.path.exists(out) and not os.path.isdir(out):
+        fail(f"-o {out}: exists and is not a folder")
+    return os.path.join(out, f"{name}_{kind}.png")
+
+
+def save_figure(fig, path, dpi=110):
+    """Write `fig` to `path` (from output_path) in the format its extension
+    names, creating its folder if needed, and say so on stdout.  Text in
+    PDFs is embedded as TrueType (Type 42), as journals ask; PDF and SVG
+    carry no creation date, so equal figures give equal files."""
+    import matplotlib
+    folder = os.path.dirname(path)
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(fmt)
+    try:
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        with matplotlib.rc_context({"pdf.fonttype": 42, "svg.hashsalt": "regsweep"}):
+            fig.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
+    except OSError as e:
+        fail(f"{path}: cannot write the figure ({e.strerror or e})")
+    print(f"wrote {path}")

@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""`regsweep report` end to end: what it counts, which epoch it picks, what
+it refuses, and that every format parses with a strict reader.  The numbers
+themselves are checked against scipy in tests/test_analysis.c and
+tests/integration/test_tools.py; here they are recomputed from the results
+file with numpy where a check needs them.
+
+Run by meson, which passes the regsweep binary in $REGSWEEP.
+"""
+import csv
+import io
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+REGSWEEP = os.environ.get("REGSWEEP", "build/regsweep")
+
+SPEC = """\
+name: {name}
+dataset: {{kind: sin, n_train: 40, n_test: 40, noise_sd: 0.5, seed: 3{val}}}
+model: {{layers: [1, 12, 1], activation: relu}}
+train: {{lr: 0.02, epochs: 30, batch_size: 8, shuffle: true}}
+record: {{masks: none}}
+axes:
+  seed: {{from: 0, to: {last}}}
+  keep_prob: [1.0, 0.7]
+  l2: [0, 0.001]
+"""
+
+
+def run(*args, check=None):
+    p = subprocess.run([REGSWEEP, *args], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="2"))
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"regsweep {' '.join(args)} exited {p.returncode}, expected "
+                             f"{check}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def sweep(self, name="rep", last=5, val="", extra=(), check=0):
+        spec = os.path.join(self.dir, name + ".yaml")
+        with open(spec, "w") as f:
+            f.write(SPEC.format(name=name, val=val, last=last))
+        out = os.path.join(self.dir, name + ".h5")
+        run("run", spec, "-o", out, *extra, check=check)
+        return out
+
+    def test_best_epoch_is_chosen_on_validation_only(self):
+        plain = self.sweep("plain")
+        p = run("report", plain, "--at", "best", "--no-store")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("validation", p.stderr)
+        out = self.sweep("val", val=", n_val: 30")
+        with h5py.File(out, "r") as f:
+            ids = f["jobs/id"].asstr()[()]
+            best = f["jobs/best_epoch"][()]
+            best_test = f["jobs/best_test_loss"][()]
+            for i, job in enumerate(ids):
+                val_loss = f["runs"][job]["curves/val_loss"][()]
+                test_loss = f["runs"][job]["curves/test_loss"][()]
+                self.assertEqual(best[i], int(np.argmin(val_loss)))   # first minimum
+                self.assertEqual(best_test[i], test_loss[int(best[i])])
+        # the test loss never chose: somewhere its own argmin differs
+        with h5py.File(out, "r") as f:
+            differs = sum(int(np.argmin(f["runs"][j]["curves/test_loss"][()])) != b
+                          for j, b in zip(ids, best))
+        self.assertGreater(differs, 0)
+        d = json.loads(run("report", out, "--at", "best", "--format", "json",
+                           "--no-store", check=0).stdout)
+        self.assertEqual(d["at"], "best")
+        with h5py.File(out, "r") as f:
+            keep = f["jobs/keep_prob_1"][()]
+            l2 = f["jobs/l2"][()]
+        for c in d["configs"]:
+            sel = (keep == c["keep_prob_1"]) & (l2 == c["l2"])
+            self.assertAlmostEqual(c["test_loss_mean"], best_test[sel].mean(), delta=1e-12)
+
+    def test_diverged_jobs_are_counted_not_averaged(self):
+        out = self.sweep("div", extra=("train.lr=100", "--allow-diverged"))
+        with h5py.File(out, "r") as f:
+            self.assertTrue((f["jobs/status"].asstr()[()] == "diverged").all())
+            self.assertEqual(int(f.attrs["n_diverged"]), 24)
+        p = run("report", out, "--no-store", check=0)
+        self.assertIn("0 done, 24 diverged", p.stdout)
+        self.assertIn("0/6*", p.stdout)
+        d = json.loads(run("report", out, "--format", "json", "--no-store", check=0).stdout)
+        self.assertEqual(d["n_diverged"], 24)
+        for c in d["configs"]:
+            self.assertEqual((c["n_used"], c["n_diverged"]), (0, 6))
+            self.assertIsNone(c["test_loss_mean"])
+        for x in d["comparisons"]:
+            self.assertEqual(x["test"], "none")
+            self.assertIsNone(x["p"])
+            self.assertIn("no seed", x["reason"])
+        # without --allow-diverged the run says so and exits 1
+        p = run("run", os.path.join(self.dir, "div.yaml"), "-o", out, "--resume",
+                "train.lr=100")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("24 of 24 jobs diverged", p.stderr)
+
+    def test_failed_jobs_are_reported_as_failed(self):
+        out = self.sweep("fail")
+        # a job that failed has no job file and is marked so in /jobs only
+        with h5py.File(out, "r+") as f:
+            job = f["jobs/id"].asstr()[3]
+            status = f["jobs/status"].asstr()[()].astype(object)
+            status[3] = "failed"
+            del f["jobs/status"]
+            f["jobs"].create_dataset("status", data=status.astype("S"),
+                                     dtype=h5py.string_dtype())
+            del f["runs"][job]
+        os.unlink(os.path.join(self.dir, "fail.jobs", job + ".h5"))
+        d = json.loads(run("report", out, "--format", "json", "--no-store", check=0).stdout)
+        self.assertEqual((d["n_failed"], d["n_done"]), (1, 23))
+        self.assertEqual(sum(c["n_failed"] for c in d["configs"]), 1)
+
+    def test_one_seed_gives_no_test_and_says_why(self):
+        out = self.sweep("one", last=0)
+        p = run("report", out, "--no-store", check=0)
+        self.assertIn("n/a", p.stdout)
+        self.assertIn("a: fewer than 5 pairs", p.stdout)
+        self.assertNotIn("welch", p.stdout.lower())
+        d = json.loads(run("report", out, "--format", "json", "--no-store", check=0).stdout)
+        for x in d["comparisons"]:
+            self.assertEqual((x["test"], x["n"]), ("none", 1))
+            self.assertIsNone(x["p"])
+            self.assertIsNone(x["p_holm"])
+            self.assertIsNone(x["ci_lo"])
+        self.assertEqual(d["holm"]["primary"]["rows"], 0)
+
+    def test_formats_parse_strictly_with_a_hostile_name(self):
+        spec = os.path.join(self.dir, "h.yaml")
+        with open(spec, "w") as f:     # YAML: "q\"uo\\te, tab\tand ünïcode"
+            f.write(SPEC.format(name="x", val="", last=5).replace(
+                "name: x", 'name: "q\\"uo\\\\te, tab\\tand ünïcode"'))
+        out = os.path.join(self.dir, "h.h5")
+        run("run", spec, "-o", out, check=0)
+        d = json.loads(run("report", out, "--format", "json", "--no-store",
+                           "--trajectory", check=0).stdout, strict=True)
+        self.assertEqual(d["name"], 'q"uo\\te, tab\tand ünïcode')
+        self.assertEqual(len(d["trajectory"]), 4 * 31)
+        self.assertEqual(d["holm"]["primary"]["rows"], 6)   # 3 configs x 2 metrics
+        for table in ("configs", "comparisons", "trajectory"):
+            text = run("report", out, "--format", "csv", "--table", table, "--no-store",
+                       check=0).stdout
+            rows = list(csv.DictReader(io.StringIO(text)))
+            self.assertTrue(rows, table)
+            self.assertTrue(all(len(r) == len(rows[0]) for r in rows))
+            for r in rows:    # axes are numeric columns, counts integers
+                float(r["l2"])
+                self.assertRegex(r.get("n", r.get("n_used", "0")) or "0", r"^\d+$")
+        # the comparisons' CSV equals the JSON, column by column
+        rows = list(csv.DictReader(io.StringIO(run(
+            "report", out, "--format", "csv", "--table", "comparisons", "--no-store",
+            check=0).stdout)))
+        for r, j in zip(rows, d["comparisons"]):
+            for k, v in j.items():
+                if isinstance(v, float):
+                    self.assertEqual(float(r[k]), v, k)
+                elif v is None:
+                    self.assertEqual(r[k], "", k)
+
+    def test_text_fits_100_columns_and_names_the_tests(self):
+        out = self.sweep("wide", extra=("axes.l1=[0, 0.0001]",))
+        text = run("report", out, "--trajectory", check=0).stdout
+        for line in text.splitlines():
+            self.assertLessEqual(len(line), 100, line)
+        self.assertIn("p (t, Holm)", text)
+        self.assertIn("p (Wilcoxon, Holm)", text)
+        self.assertIn("positive means overfitting", text)
+        self.assertIn("Ranked by mean test_loss", text)
+        # what was printed is what was stored
+        with h5py.File(out, "r") as f:
+            cmp = f["analysis/comparisons"]
+            self.assertIn("Holm over the 14 rows", cmp.attrs["description"])
+            self.assertEqual(len(cmp["p_holm"]), 14)
+
+    def test_rank_by(self):
+        out = self.sweep("rank")
+        order = {}
+        for key in ("test_loss", "gap", "abs_gap"):
+            d = json.loads(run("report", out, "--format", "json", "--rank-by", key,
+                               "--no-store", check=0).stdout)
+            order[key] = [c["config"] for c in d["configs"]]
+            means = [c["gap_mean" if key != "test_loss" else "test_loss_mean"]
+                     for c in d["configs"]]
+            if key == "abs_gap":
+                means = [abs(m) for m in means]
+            self.assertEqual(means, sorted(means), key)
+        self.assertEqual(run("report", out, "--rank-by", "nope").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
