@@ -90,8 +90,9 @@ def draw(f, path, at="final"):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
     when = "final" if at == "final" else "best-epoch"
-    fig.suptitle(f"{f.attrs['name']}: {when} generalisation gap, mean and 95% CI "
-                 f"over {rsread.seeds_text(n_seen)}")
+    # two lines: one figure panel is narrower than the sentence
+    fig.suptitle(f"{f.attrs['name']}: {when} generalisation gap\n"
+                 f"mean and 95% CI over {rsread.seeds_text(n_seen)}", fontsize=11)
     fig.tight_layout()
     return fig, table
 

@@ -174,7 +174,7 @@ def draw(f, path, at=None):
         what = (f"test − train {rsread.loss_label(kind)}" if metric == "gap"
                 else "train − test accuracy")
         a.set_xlabel(f"change in generalisation gap ({what})\n"
-                     f"config − baseline ({base_words}); < 0: narrower gap", labelpad=12)
+                     f"config − baseline ({base_words}); < 0: smaller gap than the baseline", labelpad=12)
         a.grid(axis="x", alpha=0.3)
     ax[0][0].set_yticks(range(len(labels)), labels)
     ax[0][0].set_ylim(len(labels) - 0.5, -0.5)                 # first config on top

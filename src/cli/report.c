@@ -92,8 +92,8 @@ static void fmt_value(char *buf, size_t n, double v, int decimals)
 {
     if (isnan(v))
         snprintf(buf, n, "n/a");
-    else if (v != 0 && (fabs(v) < 1e-4 || fabs(v) >= 1e6))
-        snprintf(buf, n, "%.2g", v);
+    else if (fabs(v) >= 1e6 || (v != 0 && decimals >= 8 && fabs(v) < 1e-6))
+        snprintf(buf, n, "%.2g", v);   /* too large or too small for fixed */
     else
         snprintf(buf, n, "%.*f", decimals, v);
 }
@@ -567,11 +567,11 @@ static void print_header(const report *r)
            (unsigned long long)a->n_done, (unsigned long long)a->n_diverged,
            (unsigned long long)a->n_failed, (unsigned long long)a->n_missing,
            a->n_configs, s->n_seeds);
-    printf("At %s.  gap = test loss - train loss (clean, no dropout): positive "
+    printf("At %s.\ngap = test loss - train loss (clean, no dropout): positive "
            "means overfitting%s.\n",
            a->at_best ? "each job's epoch of smallest validation loss"
                       : "the final epoch",
-           a->classifier ? "; gap (acc) = train accuracy - test accuracy" : "");
+           a->classifier ? ";\ngap (acc) = train accuracy - test accuracy" : "");
     printf("Ranked by mean %s (%s first).  mean [%d%% t-interval] over the seeds "
            "used.\n\n", rank_name(a->rank_by),
            a->rank_by == RS_RANK_ABS_GAP ? "closest to 0" : "smallest",
