@@ -138,11 +138,18 @@ static void print_text_table(const table_t *t, unsigned view, fmt_t f,
                              const uint8_t *show)
 {
     int idx[MAX_COLS], n = 0;
-    for (int c = 0; c < t->n_cols; c++)
-        if (t->cols[c].header && (t->cols[c].view & view))
-            idx[n++] = c;
-    size_t width[MAX_COLS];
     char cell[256];
+    for (int c = 0; c < t->n_cols; c++) {
+        if (!t->cols[c].header || !(t->cols[c].view & view))
+            continue;
+        /* a text column with nothing in it (no markers) is left out */
+        int empty = t->cols[c].kind == K_TEXT;
+        for (size_t r = 0; empty && r < t->n_rows; r++)
+            empty = (show && !show[r]) || !t->cols[c].text[r] || !t->cols[c].text[r][0];
+        if (!empty)
+            idx[n++] = c;
+    }
+    size_t width[MAX_COLS];
     for (int k = 0; k < n; k++) {
         width[k] = strlen(t->cols[idx[k]].header);
         for (size_t r = 0; r < t->n_rows; r++) {
