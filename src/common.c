@@ -74,3 +74,13 @@ const char *rs_status_name(rs_status code)
     }
     return "unknown status";
 }
+
+rs_status rs_path_check(const char *path, rs_error_t *err)
+{
+    size_t n = strlen(path);
+    if (n > RS_PATH_MAX)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "path of %zu bytes is too long (at most %d): "
+                            "%.80s...", n, RS_PATH_MAX, path);
+    return RS_OK;
+}

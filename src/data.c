@@ -144,7 +144,9 @@ static rs_status idx_open(idx_file_t *f, const char *path, rs_error_t *err)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO without a writer must not block the open; the
+     * check below refuses it, and a regular file reads as before */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot open: %s",
                             strerror(errno));
@@ -160,6 +162,13 @@ static rs_status idx_open(idx_file_t *f, const char *path, rs_error_t *err)
         return rs_error_set(err, RS_EINPUT, path, 0, 0,
                             "is a directory, expected an IDX file");
     }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "is not a regular file (a FIFO, device or "
+                            "socket), expected an IDX file");
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);

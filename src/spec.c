@@ -1082,7 +1082,7 @@ rs_status rs_spec_parse(const char *text, size_t text_len, const char *path,
         out->n_overrides = i + 1;
     }
     hash_spec(out);
-    default_name(out, out->path);
+    default_name(out, path ? path : "<spec>");   /* not the copy: it may be cut */
 
     yt_node *root = NULL;
     char (*labels)[320] = NULL;

@@ -5,11 +5,13 @@
  * and the default (earliest) file format, so the same content gives the same
  * bytes and every HDF5 1.8+ reader opens the files.
  */
+#define _XOPEN_SOURCE 700   /* realpath */
 #include "regsweep/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,7 @@ typedef struct h5w {
     rs_status st;
     const char *path;
     rs_error_t *err;
+    int in_memory;          /* a core-driver file: writes cannot hit the disk */
 } h5w;
 
 static void h5w_open(h5w *w, const char *path, rs_error_t *err)
@@ -68,6 +71,7 @@ static void h5w_open(h5w *w, const char *path, rs_error_t *err)
     w->path = path;
     w->err = err;
     w->st = RS_OK;
+    w->in_memory = 0;
     w->ocpl_g = H5Pcreate(H5P_GROUP_CREATE);
     w->ocpl_d = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(w->ocpl_g, 0);
@@ -82,7 +86,11 @@ static void h5w_close(h5w *w)
 
 static int h5w_fail(h5w *w, const char *what, const char *name)
 {
-    if (w->st == RS_OK)
+    if (w->st == RS_OK && w->in_memory)
+        w->st = rs_error_set(w->err, RS_ENOMEM, w->path, 0, 0,
+                             "HDF5 could not %s '%s' in memory (out of "
+                             "memory?)", what, name);
+    else if (w->st == RS_OK)
         w->st = rs_error_set(w->err, RS_EIO, w->path, 0, 0,
                              "HDF5 could not %s '%s' (disk full or "
                              "not writable?)", what, name);
@@ -217,14 +225,58 @@ static rs_status commit_file(const char *tmp, const char *final,
         return rs_error_set(err, RS_EIO, final, 0, 0, "cannot rename %s: %s",
                             tmp, strerror(e));
     }
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     rs_path_dir(final, dir, sizeof dir);
     return fsync_path(dir, 1, err);
 }
 
+/* Temporary files: "<final>.<pid>.tmp", beside the file they become.  Only
+ * the process holding the sweep's lock writes a given final name, so the
+ * pid makes the name unique; whatever already has that name (a dead
+ * process's leftover with a reused pid, or something planted: a file or a
+ * symlink) is unlinked, which removes a link and never what it points to,
+ * and the file is then created with O_EXCL, which never follows a link. */
+static void tmp_name(const char *final, char *tmp, size_t n)
+{
+    snprintf(tmp, n, "%s.%ld.tmp", final, (long)getpid());
+}
+
+static int create_exclusive(const char *path)
+{
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(path, flags, 0644);
+    if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+        fd = open(path, flags, 0644);
+    return fd;
+}
+
+/* The file that an update of path must replace: path itself, or where it
+ * points when it is a symbolic link (a linked results file is updated in
+ * place of its target, never replaced by a copy that detaches the link).
+ * RS_EINPUT for a dangling link. */
+static rs_status write_target(const char *path, char *out, size_t n,
+                              rs_error_t *err)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
+        snprintf(out, n, "%s", path);
+        return RS_OK;
+    }
+    char real[PATH_MAX];
+    if (!realpath(path, real) || strlen(real) > RS_PATH_MAX)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "is a symbolic link whose target cannot be "
+                            "resolved: %s", strerror(errno));
+    snprintf(out, n, "%s", real);
+    return RS_OK;
+}
+
 static hid_t create_file(const char *path, rs_error_t *err)
 {
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* H5F_ACC_EXCL: open(O_CREAT | O_EXCL), as create_exclusive */
+    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0 && unlink(path) == 0)
+        f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         rs_error_set(err, RS_EIO, path, 0, 0,
                      "cannot create the file (directory missing or not "
@@ -267,7 +319,7 @@ static hid_t open_mem_copy(const char *path, rs_error_t *err)
 static rs_status write_bytes(const char *path, const void *buf, size_t n,
                              rs_error_t *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = create_exclusive(path);
     if (fd < 0)
         return rs_error_set(err, RS_EIO, path, 0, 0, "cannot create: %s",
                             strerror(errno));
@@ -324,7 +376,7 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
         return rs_error_set(err, RS_EIO, final, 0, 0, "cannot rename %s: %s",
                             tmp, strerror(e));
     }
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     rs_path_dir(final, dir, sizeof dir);
     return fsync_path(dir, 1, err);
 }
@@ -335,7 +387,7 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
  * against the free space of its file system and the file-size limit. */
 static rs_status check_room(const char *path, uint64_t need, rs_error_t *err)
 {
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     rs_path_dir(path, dir, sizeof dir);
     struct statvfs vfs;
     if (statvfs(dir, &vfs) == 0) {
@@ -374,7 +426,7 @@ static uint64_t top_size_estimate(const rs_spec_t *spec,
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        char path[1200];
+        char path[RS_PATH_JOIN];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
         if (stat(path, &sb) == 0)
@@ -532,14 +584,15 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
                              rs_error_t *err)
 {
-    char final[1024], tmp[1100];
+    char final[RS_PATH_BUF], tmp[RS_PATH_JOIN];
     snprintf(final, sizeof final, "%s/%s.h5", jobs_dir, job->id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", final);
+    tmp_name(final, tmp, sizeof tmp);
     hid_t f = create_mem_file(tmp, err);
     if (f < 0)
         return RS_ENOMEM;
     h5w w;
     h5w_open(&w, tmp, err);
+    w.in_memory = 1;
     const rs_arch_t *a = &spec->settings.arch;
     int h = a->n_layers - 1;
 
@@ -664,7 +717,7 @@ static int read_ds(hid_t loc, const char *name, hid_t mem_type, void *out,
  * /runs/<id> of OUT.h5. */
 typedef struct job_loc {
     hid_t file, loc;
-    char path[1200];      /* for messages: "file" or "file:/runs/<id>" */
+    char path[RS_PATH_BUF];      /* for messages: "file" or "file:/runs/<id>" */
 } job_loc;
 
 static void close_job(job_loc *jl)
@@ -843,7 +896,7 @@ rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec
                                      rs_error_t *err)
 {
     rs_status st = rs_store_read_summary(out_path, 1, spec, job, out, err);
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     if (st || out->status != RS_JOB_MISSING ||
         rs_store_jobs_dir(out_path, dir, sizeof dir))
         return st;
@@ -858,7 +911,7 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
     int rc = open_job(out_path, 1, spec, job, &jl, err);
     if (rc == 0)
         close_job(&jl);
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     if (rc == 1 && rs_store_jobs_dir(out_path, dir, sizeof dir) == 0)
         return rs_store_read_curves(dir, 0, spec, job, c, err);
     return rs_store_read_curves(out_path, 1, spec, job, c, err);
@@ -1023,12 +1076,22 @@ static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        char path[1200];
+        char path[RS_PATH_JOIN];
         snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            /* it was there when the job finished: something removed it */
+            w->st = rs_error_set(w->err, RS_EIO, path, 0, 0,
+                                 "a finished job's file vanished during the "
+                                 "run (%s); was OUT.jobs/ cleaned while the "
+                                 "sweep ran? run --resume recomputes it",
+                                 strerror(errno));
+            break;
+        }
         hid_t jf = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
         if (jf < 0) {
             w->st = rs_error_set(w->err, RS_EINPUT, path, 0, 0,
-                                 "cannot open a finished job's file");
+                                 "cannot open a finished job's file (damaged?)");
             break;
         }
         if (H5Ocopy(jf, "/", g, job.id, H5P_DEFAULT, H5P_DEFAULT) < 0)
@@ -1083,7 +1146,7 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
         wall[i] = NAN;
         whenp[i] = when[i];
     }
-    char path[1100], line[512];
+    char path[RS_PATH_JOIN], line[512];
     snprintf(path, sizeof path, "%s/provenance.tsv", jobs_dir);
     FILE *in = fopen(path, "r");
     while (in && fgets(line, sizeof line, in)) {
@@ -1116,9 +1179,12 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
                            const rs_job_summary_t *rows,
                            const rs_provenance_t *prov, rs_error_t *err)
 {
-    char tmp[1100], jobs_dir[1024];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    char tmp[RS_PATH_JOIN], jobs_dir[RS_PATH_BUF], target[RS_PATH_BUF];
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
+    if (write_target(out_path, target, sizeof target, err))
+        return RS_EINPUT;
+    out_path = target;
+    tmp_name(out_path, tmp, sizeof tmp);
     /* built in memory when that costs little (see create_mem_file), else
      * written by HDF5 after checking there is room for it */
     uint64_t estimate = top_size_estimate(spec, rows, jobs_dir);
@@ -1133,6 +1199,7 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
         return in_memory ? RS_ENOMEM : RS_EIO;
     h5w w;
     h5w_open(&w, tmp, err);
+    w.in_memory = in_memory;
     uint64_t done = 0, failed = 0, diverged = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         done += rows[i].status == RS_JOB_DONE;
@@ -1185,6 +1252,8 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
 rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
                              rs_error_t *err)
 {
+    if (rs_path_check(out_path, err))
+        return RS_EINPUT;
     struct stat sb;
     if (stat(out_path, &sb) != 0)
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "cannot open: %s",
@@ -1192,6 +1261,10 @@ rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
     if (S_ISDIR(sb.st_mode))
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
                             "is a directory, not a results file");
+    if (!S_ISREG(sb.st_mode))   /* a FIFO would block HDF5's open */
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "is not a regular file (a FIFO, device or "
+                            "socket), not a results file");
     if (H5Fis_hdf5(out_path) <= 0)
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
                             "not an HDF5 file, so not a regsweep results file");
@@ -1247,7 +1320,7 @@ rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
                               "string)", (unsigned long long)i);
             goto out;
         }
-    char label[1100];
+    char label[RS_PATH_BUF];
     snprintf(label, sizeof label, "%s:/spec/yaml", out_path);
     st = rs_spec_parse(text, strlen(text), label, (int)n_over, over, spec, err);
 out:
@@ -1429,7 +1502,7 @@ static void tsv_field(char *line, size_t n, const char *v, int first)
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
                            rs_error_t *err)
 {
-    char path[1100], threads[32], line[4096] = "";
+    char path[RS_PATH_JOIN], threads[32], line[4096] = "";
     snprintf(path, sizeof path, "%s/runs.tsv", jobs_dir);
     snprintf(threads, sizeof threads, "%d", p->threads);
     const char *v[N_HISTORY_COLS] = {p->started, p->host, p->version,
@@ -1456,7 +1529,7 @@ rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
 /* /provenance/history: one row per `run` invocation, from runs.tsv. */
 static void write_history(h5w *w, hid_t g, const char *jobs_dir)
 {
-    char path[1100];
+    char path[RS_PATH_JOIN];
     snprintf(path, sizeof path, "%s/runs.tsv", jobs_dir);
     FILE *in = fopen(path, "r");
     if (!in)
@@ -1506,7 +1579,7 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
                            double wall_s, int worker, int threads,
                            rs_error_t *err)
 {
-    char path[1100], when[40], line[256];
+    char path[RS_PATH_BUF], when[40], line[256];
     snprintf(path, sizeof path, "%s/provenance.tsv", jobs_dir);
     rs_store_now_iso(when, sizeof when);
     int n = snprintf(line, sizeof line, "%s\t%llu\t%.6f\t%d\t%d\t%s\n", job->id,
@@ -1531,7 +1604,7 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
 struct rs_analysis {
     hid_t file, group;
     h5w w;
-    char path[1100], tmp[1100];
+    char path[RS_PATH_BUF], tmp[RS_PATH_JOIN];
 };
 
 rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
@@ -1541,8 +1614,11 @@ rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
     rs_analysis_t *a = calloc(1, sizeof *a);
     if (!a)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-    snprintf(a->path, sizeof a->path, "%s", out_path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", out_path);
+    if (write_target(out_path, a->path, sizeof a->path, err)) {
+        free(a);
+        return RS_EINPUT;
+    }
+    tmp_name(a->path, a->tmp, sizeof a->tmp);
     rs_status st;
     /* edited in memory, written back whole (see create_mem_file) */
     a->file = open_mem_copy(out_path, err);
@@ -1551,6 +1627,7 @@ rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
         return RS_EINPUT;
     }
     h5w_open(&a->w, a->tmp, err);
+    a->w.in_memory = 1;
     if (H5Lexists(a->file, "analysis", H5P_DEFAULT) > 0)
         H5Ldelete(a->file, "analysis", H5P_DEFAULT);
     a->group = h5w_group(&a->w, a->file, "analysis");

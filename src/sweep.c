@@ -35,7 +35,7 @@ static int path_exists(const char *p)
 /* The output's directory must exist and be writable. */
 static rs_status check_out_dir(const char *out_path, rs_error_t *err)
 {
-    char dir[1024];
+    char dir[RS_PATH_BUF];
     struct stat sb;
     rs_path_dir(out_path, dir, sizeof dir);
     if (stat(dir, &sb) != 0)
@@ -79,7 +79,7 @@ static rs_status check_same_spec(const char *out_path, const rs_spec_t *spec,
     if (st)
         return st;
     if (strcmp(stored.sha256, spec->sha256) != 0) {
-        char other[1100];
+        char other[RS_PATH_BUF];
         suggest_output(out_path, other, sizeof other);
         char diff[400];
         if (stored.text_len != spec->text_len ||
@@ -145,7 +145,7 @@ static void lock_holder(int fd, char *buf, size_t n)
 static rs_status lock_jobs_dir(const char *jobs_dir, int *fd_out,
                                rs_error_t *err)
 {
-    char path[1100];
+    char path[RS_PATH_BUF];
     snprintf(path, sizeof path, "%s/.lock", jobs_dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
@@ -166,10 +166,11 @@ static rs_status lock_jobs_dir(const char *jobs_dir, int *fd_out,
 
 rs_status rs_sweep_lock(const char *out_path, int *fd, rs_error_t *err)
 {
-    char jobs_dir[1024];
+    char jobs_dir[RS_PATH_BUF];
     struct stat sb;
     *fd = -1;
-    if (rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
+    if (rs_path_check(out_path, err) ||
+        rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "output path too long");
     if (stat(jobs_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return RS_OK;   /* no sweep has written here: nothing to exclude */
@@ -184,22 +185,41 @@ void rs_sweep_unlock(int *fd)
     }
 }
 
-/* Leftover <id>.h5.tmp files of a killed run are incomplete: remove. */
-static void remove_stale_tmp(const char *jobs_dir)
+/* Leftover temporary files of a killed run are incomplete: remove them
+ * (under the sweep's lock: nobody else is writing).  In OUT.jobs/ every
+ * "*.tmp"; beside OUT.h5 its own "OUT.h5.<pid>.tmp" and "OUT.h5.tmp". */
+static void remove_stale_tmp(const char *jobs_dir, const char *out_path)
 {
     DIR *d = opendir(jobs_dir);
-    if (!d)
-        return;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while (d && (e = readdir(d))) {
         size_t n = strlen(e->d_name);
         if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0) {
-            char p[1400];
+            char p[RS_PATH_JOIN];
             snprintf(p, sizeof p, "%s/%s", jobs_dir, e->d_name);
             unlink(p);
         }
     }
-    closedir(d);
+    if (d)
+        closedir(d);
+    char dir[RS_PATH_BUF];
+    rs_path_dir(out_path, dir, sizeof dir);
+    const char *base = strrchr(out_path, '/');
+    base = base ? base + 1 : out_path;
+    size_t nb = strlen(base);
+    d = opendir(dir);
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > nb + 4 && strncmp(e->d_name, base, nb) == 0 && e->d_name[nb] == '.' &&
+            strcmp(e->d_name + n - 4, ".tmp") == 0 &&
+            strspn(e->d_name + nb + 1, "0123456789") + nb + 1 + 4 >= n) {
+            char p[RS_PATH_JOIN];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d)
+        closedir(d);
 }
 
 static rs_status scan_jobs(const char *jobs_dir, const rs_spec_t *spec,
@@ -405,7 +425,7 @@ static void suggest_output(const char *out_path, char *buf, size_t n)
     const char *ext = len > 3 && !strcmp(out_path + len - 3, ".h5") ? ".h5" : "";
     int stem = (int)(len - strlen(ext));
     for (int k = 2; k < 1000; k++) {
-        char jobs[1100];
+        char jobs[RS_PATH_BUF];
         snprintf(buf, n, "%.*s-%d%s", stem, out_path, k, ext);
         if (!path_exists(buf) &&
             (rs_store_jobs_dir(buf, jobs, sizeof jobs) || !path_exists(jobs)))
@@ -426,7 +446,7 @@ static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         return st;
     if (!o->resume) {
         if (path_exists(o->out_path)) {
-            char other[1100];
+            char other[RS_PATH_BUF];
             suggest_output(o->out_path, other, sizeof other);
             rs_spec_t stored;
             rs_error_t ignore;
@@ -495,7 +515,9 @@ static rs_status load_and_check_data(const rs_spec_t *spec,
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                        rs_error_t *err)
 {
-    char jobs_dir[1024];
+    char jobs_dir[RS_PATH_BUF];
+    if (rs_path_check(o->out_path, err))
+        return RS_EINPUT;
     if (rs_store_jobs_dir(o->out_path, jobs_dir, sizeof jobs_dir))
         return rs_error_set(err, RS_EINPUT, o->out_path, 0, 0,
                             "output path too long");
@@ -520,7 +542,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         rs_data_free(&data);
         return st;
     }
-    remove_stale_tmp(jobs_dir);
+    remove_stale_tmp(jobs_dir, o->out_path);
 
     sweep_state s;
     memset(&s, 0, sizeof s);
@@ -648,7 +670,7 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
 rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
                            rs_error_t *err)
 {
-    char jobs_dir[1024];
+    char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
     int lock_fd = -1;
     rs_status st = rs_sweep_lock(out_path, &lock_fd, err);

@@ -35,6 +35,19 @@ typedef struct rs_error {
     char msg[1024];
 } rs_error_t;
 
+/* Paths: an output path may be up to RS_PATH_MAX bytes; every path
+ * regsweep derives from it (OUT.jobs/<id>.h5, temporary names) adds at most
+ * RS_PATH_EXTRA, and every buffer for a path is RS_PATH_BUF bytes.  Entry
+ * points check the path once (rs_path_check), so nothing is ever cut. */
+#define RS_PATH_MAX 4096
+#define RS_PATH_EXTRA 96
+#define RS_PATH_BUF (RS_PATH_MAX + RS_PATH_EXTRA)
+/* a buffer for a path built from a RS_PATH_BUF one plus a file name */
+#define RS_PATH_JOIN (RS_PATH_BUF + 320)
+
+/* RS_EINPUT naming the path when it is longer than RS_PATH_MAX bytes. */
+rs_status rs_path_check(const char *path, rs_error_t *err);
+
 /* Clears err (code RS_OK, empty strings).  NULL is accepted. */
 void rs_error_clear(rs_error_t *err);
 

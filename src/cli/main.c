@@ -397,7 +397,7 @@ static int cmd_run(int argc, char **argv)
         out = out_buf;
     }
     /* the command as it ran, for /provenance and for the resume hint */
-    char self[1024], command[4096] = "";
+    char self[RS_PATH_BUF], command[4096] = "";
     self_path(self, sizeof self);
     append_quoted(command, sizeof command, self);
     append_quoted(command, sizeof command, "run");
@@ -609,17 +609,19 @@ static int cmd_info(int argc, char **argv)
         rs_spec_free(&spec);
         return rs_cli_fail(&err);
     }
-    char jobs_dir[1024];
+    char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out, jobs_dir, sizeof jobs_dir);
-    uint64_t done = 0, bad = 0;
+    uint64_t done = 0, diverged = 0, bad = 0;
     for (uint64_t i = 0; i < spec.n_jobs; i++) {
         rs_job_t job;
         rs_job_summary_t row;
         rs_spec_job(&spec, i, &job);
         if (rs_store_read_summary_live(out, &spec, &job, &row, &err))
             bad++;
-        else
-            done += row.status == RS_JOB_DONE;
+        else {
+            done += rs_job_finished(row.status);
+            diverged += row.status == RS_JOB_DIVERGED;
+        }
     }
     int running = 0, lock_fd = -1;
     rs_error_t lerr;
@@ -638,8 +640,12 @@ static int cmd_info(int argc, char **argv)
     printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1\n",
            (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
            spec.n_l2, spec.n_l1);
-    printf("finished:  %llu of %llu%s%s\n", (unsigned long long)done,
-           (unsigned long long)spec.n_jobs,
+    char div[48] = "";
+    if (diverged)
+        snprintf(div, sizeof div, " (%llu of them diverged)",
+                 (unsigned long long)diverged);
+    printf("finished:  %llu of %llu%s%s%s\n", (unsigned long long)done,
+           (unsigned long long)spec.n_jobs, div,
            running ? " so far (a sweep is running)" : "",
            bad ? " (some job files are damaged or foreign)" : "");
     if (running) {
@@ -670,6 +676,13 @@ static void print_version(void)
 
 int main(int argc, char **argv)
 {
+    /* HDF5's own file locks (1.10: flock, exclusive for a read-write open)
+     * protect nothing here: regsweep never changes a results file in
+     * place (it writes a new one and renames it) and serialises its
+     * writers with the sweep's lock (rs_sweep_lock).  They would only make
+     * a reader (h5py, a second report) look like a damaged file.  A user
+     * may still set HDF5_USE_FILE_LOCKING=TRUE. */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
     rs_store_init();
     /* over a file-size limit, a write should fail (EFBIG, reported) rather
      * than kill the process */

@@ -82,10 +82,12 @@ def job_files(out):
 
 
 def tmp_files(out):
+    """Temporary files: *.tmp in OUT.jobs/, and OUT.h5.<pid>.tmp beside OUT.h5."""
     d = jobs_dir(out)
     names = [n for n in os.listdir(d) if n.endswith(".tmp")] if os.path.isdir(d) else []
-    if os.path.exists(out + ".tmp"):
-        names.append(os.path.basename(out) + ".tmp")
+    base = os.path.basename(out) + "."
+    names += [n for n in os.listdir(os.path.dirname(out))
+              if n.startswith(base) and n.endswith(".tmp")]
     return names
 
 
@@ -123,9 +125,10 @@ class Base(unittest.TestCase):
 
     def out(self, name):
         p = os.path.join(self.dir, name)
-        for q in (p, p + ".tmp"):
-            if os.path.exists(q):
-                os.unlink(q)
+        for n in [name] + [n for n in os.listdir(self.dir)
+                           if n.startswith(name + ".") and n.endswith(".tmp")]:
+            if os.path.isfile(os.path.join(self.dir, n)):
+                os.unlink(os.path.join(self.dir, n))
         shutil.rmtree(jobs_dir(p), ignore_errors=True)
         return p
 

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Results files that survive their surroundings: planted links, symlinked
+results files, long paths, FIFOs, readers holding the file, job files that
+vanish while a sweep runs.
+
+Run by meson, which passes the regsweep binary in $REGSWEEP.
+"""
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import h5py
+
+REGSWEEP = os.environ.get("REGSWEEP", "build/regsweep")
+
+SPEC = """\
+name: paths
+dataset: {kind: sin, n_train: 32, n_test: 20, noise_sd: 0.5, seed: 3}
+model: {layers: [1, 8, 1], activation: relu}
+train: {lr: 0.02, epochs: 4, batch_size: 8, shuffle: true}
+record: {masks: none}
+axes:
+  seed: {from: 0, to: 4}
+  keep_prob: [1.0, 0.5]
+"""
+
+
+def run(*args, check=None, timeout=120):
+    p = subprocess.run([REGSWEEP, *args], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, OMP_NUM_THREADS="2"))
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"regsweep {' '.join(args)} exited {p.returncode}, expected "
+                             f"{check}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Paths(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.spec = os.path.join(self.dir, "paths.yaml")
+        with open(self.spec, "w") as f:
+            f.write(SPEC)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, *names):
+        return os.path.join(self.dir, *names)
+
+    def test_planted_tmp_links_are_never_followed(self):
+        out = self.path("o.h5")
+        victim = self.path("victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        # the names older versions wrote through, and one in the job folder
+        os.symlink(victim, out + ".tmp")
+        run("run", self.spec, "-o", out, check=0)
+        os.symlink(victim, self.path("o.jobs", "0123456789ab.h5.tmp"))
+        run("run", self.spec, "-o", out, "--resume", check=0)
+        run("report", out, check=0)
+        self.assertEqual(read(victim), b"precious\n")
+        with h5py.File(out, "r") as f:
+            self.assertIn("analysis", f)
+
+    def test_symlinked_results_file_is_updated_where_it_points(self):
+        real_dir = self.path("real")
+        os.mkdir(real_dir)
+        out = os.path.join(real_dir, "o.h5")
+        run("run", self.spec, "-o", out, check=0)
+        link = self.path("link.h5")
+        os.symlink(out, link)
+        run("report", link, check=0)
+        self.assertTrue(os.path.islink(link), "report replaced the link with a copy")
+        with h5py.File(out, "r") as f:
+            self.assertIn("analysis", f)
+        self.assertEqual([n for n in os.listdir(self.dir) if n.endswith(".tmp")], [])
+
+    def test_long_paths_are_used_whole_or_refused(self):
+        # ~1,100 bytes: longer than the old 1024-byte buffers
+        d = self.dir
+        while len(d) < 1100:
+            d = os.path.join(d, "d" * 60)
+        os.makedirs(d)
+        out = os.path.join(d, "o.h5")
+        self.assertGreater(len(out), 1024)
+        p = subprocess.Popen([REGSWEEP, "run", self.spec, "-o", out],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        _, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err)
+        jobs = os.listdir(os.path.join(d, "o.jobs"))
+        self.assertEqual(len([n for n in jobs if n.endswith(".h5")]), 10)
+        self.assertIn("10 already done", run("run", self.spec, "-o", out, "--resume",
+                                             check=0).stderr)
+        self.assertIn("finished:  10 of 10", run("info", out, check=0).stdout)
+        # past the limit: refused by name, nothing created
+        long_out = self.path("x" * 200, *(["y" * 200] * 20), "o.h5")
+        p = run("run", self.spec, "-o", long_out)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("too long", p.stderr)
+
+    def test_fifo_data_and_results_files_are_refused_without_blocking(self):
+        fifo = self.path("images.fifo")
+        os.mkfifo(fifo)
+        spec = self.path("idx.yaml")
+        with open(spec, "w") as f:
+            f.write(f"name: idx\ndataset: {{kind: idx, dir: {self.dir}, "
+                    f"train_images: images.fifo}}\nmodel: {{layers: [784, 10, 10]}}\n"
+                    f"train: {{lr: 0.1, epochs: 1}}\naxes: {{seed: [0]}}\n")
+        t0 = time.monotonic()
+        p = run("run", spec, "-o", self.path("i.h5"), timeout=30)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not a regular file", p.stderr)
+        self.assertIn(fifo, p.stderr)
+        p = run("info", fifo, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("not a regular file", p.stderr)
+
+    def test_readers_holding_the_file_do_not_make_report_fail(self):
+        out = self.path("r.h5")
+        run("run", self.spec, "-o", out, check=0)
+        with h5py.File(out, "r") as held:      # h5py takes HDF5's shared lock
+            self.assertIn("jobs", held)
+            run("report", out, check=0)
+            run("info", out, check=0)
+            run("report", out, "--no-store", check=0)
+        with h5py.File(out, "r") as f:
+            self.assertIn("analysis", f)
+
+    def test_job_files_vanishing_mid_run_is_exit_1_and_resume_recomputes(self):
+        slow = self.path("slow.yaml")
+        with open(slow, "w") as f:
+            # ~0.1 s jobs: the sweep is caught well before its final rewrite
+            f.write(SPEC.replace("epochs: 4", "epochs: 150").replace("to: 4", "to: 29")
+                    .replace("n_train: 32", "n_train: 256")
+                    .replace("[1, 8, 1]", "[1, 64, 64, 1]").replace("lr: 0.02", "lr: 0.005"))
+        out = self.path("v.h5")
+        jobs = self.path("v.jobs")
+        # (a few of these jobs diverge: beside the point here)
+        p = subprocess.Popen([REGSWEEP, "run", slow, "-o", out, "-j", "1",
+                              "--allow-diverged"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        gone = None
+        while time.monotonic() < deadline and p.poll() is None:
+            names = sorted(n for n in os.listdir(jobs) if n.endswith(".h5")) \
+                if os.path.isdir(jobs) else []
+            if len(names) >= 3:
+                gone = names[0]
+                os.unlink(os.path.join(jobs, gone))
+                break
+            time.sleep(0.01)
+        _, err = p.communicate(timeout=300)
+        self.assertIsNotNone(gone, "the sweep finished before a job file could go")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn("vanished", err)
+        self.assertIn(gone, err)
+        run("run", slow, "-o", out, "--resume", "--allow-diverged", check=0)
+        self.assertTrue(os.path.exists(os.path.join(jobs, gone)))
+        self.assertIn("finished:  60 of 60", run("info", out, check=0).stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
