@@ -580,6 +580,9 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
     H5Gclose(g);
 }
 
+static int content_sha256(hid_t loc, char hex[65]);
+static int verify_content(hid_t loc, const char *path, rs_error_t *err);
+
 rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
                              rs_error_t *err)
@@ -650,6 +653,12 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
         H5Gclose(gw);
     }
     write_masks(&w, f, spec, job, r);
+    /* the checksum of what was just written, read back from the file */
+    char content[65];
+    if (w.st == RS_OK && content_sha256(f, content) == 0)
+        attr_str(&w, f, "content_sha256", content);
+    else if (w.st == RS_OK)
+        h5w_fail(&w, "checksum", "the job");
     h5w_close(&w);
     if (w.st) {
         H5Fclose(f);
@@ -730,6 +739,164 @@ static void close_job(job_loc *jl)
 }
 
 /* Checks that loc holds job `job` of this spec in our format. */
+/* ---- content checksums --------------------------------------------------
+ *
+ * A job's content SHA-256 covers every object below the job's root (the
+ * job file's root, or its copy /runs/<id>) and every attribute but the
+ * root's own content_sha256: objects visited by name (H5Ovisit, names in
+ * increasing order), each contributing its path, then its attributes by
+ * name (name, and the value: numbers as little-endian bytes of their stored
+ * width, strings as their bytes), then, for a dataset, its elements in the
+ * same encoding.  It is computed from the file as written, so the writer
+ * and every reader hash the same bytes; docs/FORMAT.md states it. */
+
+typedef struct content_hash {
+    rs_sha256_t sha;
+    int failed;
+    int root;            /* visiting the root object: skip its checksum */
+} content_hash_t;
+
+static void hash_tagged(content_hash_t *h, char tag, const void *p, size_t n)
+{
+    uint64_t len = n;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)(len >> (8 * i));
+    rs_sha256_update(&h->sha, &tag, 1);
+    rs_sha256_update(&h->sha, le, 8);
+    rs_sha256_update(&h->sha, p, n);
+}
+
+/* The values of an attribute or dataset (read with read_fn) into the hash:
+ * strings as bytes, numbers little-endian at their stored width. */
+static int hash_values(content_hash_t *h, hid_t obj, hid_t ftype, hssize_t n,
+                       int is_attr)
+{
+    if (n < 0)
+        return -1;
+    H5T_class_t cls = H5Tget_class(ftype);
+    if (cls == H5T_STRING && H5Tis_variable_str(ftype) > 0) {
+        hid_t t = str_type();
+        char **v = calloc((size_t)n + 1, sizeof *v);
+        int rc = v ? 0 : -1;
+        if (!rc)
+            rc = (is_attr ? H5Aread(obj, t, v)
+                          : H5Dread(obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v)) < 0;
+        for (hssize_t i = 0; !rc && i < n; i++) {
+            if (!v[i])
+                rc = -1;   /* a NULL string: damaged */
+            else
+                hash_tagged(h, 's', v[i], strlen(v[i]));
+        }
+        for (hssize_t i = 0; v && i < n; i++)
+            free(v[i]);
+        free(v);
+        H5Tclose(t);
+        return rc;
+    }
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        return -1;   /* regsweep writes no other kind */
+    hid_t mt = H5Tcopy(ftype);
+    H5Tset_order(mt, H5T_ORDER_LE);
+    size_t size = H5Tget_size(mt);
+    if (size == 0 || size > 16 || (size_t)n > ((size_t)1 << 40) / size) {
+        H5Tclose(mt);
+        return -1;
+    }
+    void *buf = malloc((size_t)n * size + 1);
+    int rc = buf ? 0 : -1;
+    if (!rc)
+        rc = (is_attr ? H5Aread(obj, mt, buf)
+                      : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) < 0;
+    if (!rc)
+        hash_tagged(h, cls == H5T_FLOAT ? 'f' : 'i', buf, (size_t)n * size);
+    free(buf);
+    H5Tclose(mt);
+    return rc;
+}
+
+static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info,
+                        void *op)
+{
+    (void)info;
+    content_hash_t *h = op;
+    if (h->root && !strcmp(name, "content_sha256"))
+        return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    hash_tagged(h, 'a', name, strlen(name));
+    int rc = t < 0 || sp < 0 ? -1 : hash_values(h, a, t, H5Sget_simple_extent_npoints(sp), 1);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (t >= 0)
+        H5Tclose(t);
+    H5Aclose(a);
+    return rc ? -1 : 0;
+}
+
+static herr_t hash_object(hid_t base, const char *name, const H5O_info_t *info,
+                          void *op)
+{
+    content_hash_t *h = op;
+    h->root = !strcmp(name, ".");
+    hash_tagged(h, 'o', name, strlen(name));
+    hid_t obj = H5Oopen(base, name, H5P_DEFAULT);
+    if (obj < 0)
+        return -1;
+    int rc = H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, NULL, hash_attr, h) < 0;
+    if (!rc && info->type == H5O_TYPE_DATASET) {
+        hid_t t = H5Dget_type(obj), sp = H5Dget_space(obj);
+        rc = t < 0 || sp < 0 ? -1 : hash_values(h, obj, t, H5Sget_simple_extent_npoints(sp), 0);
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (t >= 0)
+            H5Tclose(t);
+    }
+    H5Oclose(obj);
+    return rc ? -1 : 0;
+}
+
+/* The content SHA-256 (hex) of the job at loc; -1 if something in it
+ * cannot be read (damaged). */
+static int content_sha256(hid_t loc, char hex[65])
+{
+    content_hash_t h;
+    memset(&h, 0, sizeof h);
+    rs_sha256_init(&h.sha);
+    if (H5Ovisit2(loc, H5_INDEX_NAME, H5_ITER_INC, hash_object, &h,
+                  H5O_INFO_BASIC) < 0)
+        return -1;
+    uint8_t d[32];
+    rs_sha256_final(&h.sha, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+/* Compares the stored content checksum with the content: 0; -2 when the
+ * content is damaged (unreadable, or not what was written: a resume
+ * recomputes such a job); -1 when there is no checksum.  err (code
+ * RS_EINPUT: a damaged file is bad input) names the file. */
+static int verify_content(hid_t loc, const char *path, rs_error_t *err)
+{
+    char stored[80], now[65];
+    if (read_attr_str(loc, "content_sha256", stored, sizeof stored))
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "has no content checksum (damaged, or written by "
+                            "an older regsweep)"), -1;
+    if (content_sha256(loc, now))
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "damaged: part of its content cannot be read"), -2;
+    if (strcmp(stored, now) != 0)
+        return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                            "damaged: its content no longer matches its "
+                            "checksum (stored %.12s..., computed %.12s...)",
+                            stored, now), -2;
+    return 0;
+}
+
 static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
                            const rs_job_t *job, rs_error_t *err)
 {
@@ -759,8 +926,9 @@ static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
 /* Opens job `job` from its job file in the directory `where`, or (from_top)
  * from /runs/<id> of the results file `where`.  Returns 0 on success, 1 if
  * the job is not there (*jl closed), -1 on error (err filled). */
-static int open_job(const char *where, int from_top, const rs_spec_t *spec,
-                    const rs_job_t *job, job_loc *jl, rs_error_t *err)
+static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
+                        const rs_job_t *job, job_loc *jl, int verify,
+                        rs_error_t *err)
 {
     jl->file = jl->loc = -1;
     if (from_top) {
@@ -797,7 +965,18 @@ static int open_job(const char *where, int from_top, const rs_spec_t *spec,
         close_job(jl);
         return -1;
     }
-    return 0;
+    /* integrity before trust: nothing of a job is used before its content
+     * matches the checksum it was written with */
+    int rc = verify ? verify_content(jl->loc, jl->path, err) : 0;
+    if (rc)
+        close_job(jl);
+    return rc;
+}
+
+static int open_job(const char *where, int from_top, const rs_spec_t *spec,
+                    const rs_job_t *job, job_loc *jl, rs_error_t *err)
+{
+    return open_job_how(where, from_top, spec, job, jl, 1, err);
 }
 
 static int read_curves(hid_t f, rs_curves_t *c)
@@ -826,7 +1005,7 @@ rs_status rs_store_read_summary(const char *where, int from_top,
         return RS_OK;
     }
     if (rc < 0)
-        return RS_EINPUT;
+        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
     rs_job_result_t r;
     memset(&r, 0, sizeof r);
     uint32_t n = spec->settings.epochs + 1;
@@ -881,7 +1060,7 @@ rs_status rs_store_read_curves(const char *where, int from_top,
     if (rc == 1)
         return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
     if (rc < 0)
-        return RS_EINPUT;
+        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
     rc = read_curves(jl.loc, c);
     close_job(&jl);
     if (rc)
@@ -1092,6 +1271,13 @@ static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
         if (jf < 0) {
             w->st = rs_error_set(w->err, RS_EINPUT, path, 0, 0,
                                  "cannot open a finished job's file (damaged?)");
+            break;
+        }
+        /* never copy what does not match its checksum (H5Ocopy of damaged
+         * objects can crash libhdf5 1.10.8) */
+        if (verify_content(jf, path, w->err)) {
+            w->st = RS_EINPUT;
+            H5Fclose(jf);
             break;
         }
         if (H5Ocopy(jf, "/", g, job.id, H5P_DEFAULT, H5P_DEFAULT) < 0)
@@ -1452,8 +1638,10 @@ rs_status rs_store_compare_job(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                const rs_job_result_t *r, rs_error_t *err)
 {
+    /* no checksum check: comparing every stored bit with a recomputation
+     * is the stronger test, and it says where they differ */
     job_loc jl;
-    int rc = open_job(where, from_top, spec, job, &jl, err);
+    int rc = open_job_how(where, from_top, spec, job, &jl, 0, err);
     if (rc == 1)
         return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
                             "job %s has no stored result (not run yet?)",

@@ -222,17 +222,35 @@ static void remove_stale_tmp(const char *jobs_dir, const char *out_path)
         closedir(d);
 }
 
+typedef struct sweep_state sweep_state;
+static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
+                   const rs_error_t *job_err, double job_wall);
+
+/* Reads every job file's summary.  With s (a run), a job file whose
+ * content does not match its checksum is reported (RS_EV_JOB_DAMAGED) and
+ * its job recomputed; without (a rebuild), it is an error. */
 static rs_status scan_jobs(const char *jobs_dir, const rs_spec_t *spec,
                            rs_job_summary_t *rows, uint64_t *n_done,
-                           rs_error_t *err)
+                           sweep_state *s, rs_error_t *err)
 {
     *n_done = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        rs_status st = rs_store_read_summary(jobs_dir, 0, spec, &job, &rows[i], err);
-        if (st)
+        rs_error_t jerr;
+        rs_error_clear(&jerr);
+        rs_status st = rs_store_read_summary(jobs_dir, 0, spec, &job, &rows[i], &jerr);
+        if (st == RS_EMISMATCH && s) {
+            memset(&rows[i], 0, sizeof rows[i]);
+            rows[i].status = RS_JOB_MISSING;
+            report(s, RS_EV_JOB_DAMAGED, &job, &jerr, 0);
+            continue;
+        }
+        if (st) {
+            if (err)
+                *err = jerr;
             return st;
+        }
         *n_done += rs_job_finished(rows[i].status);
     }
     return RS_OK;
@@ -262,7 +280,7 @@ static void fill_provenance(rs_provenance_t *p, const rs_spec_t *spec,
     p->threads_per_job = tpj;
 }
 
-typedef struct sweep_state {
+struct sweep_state {
     const rs_spec_t *spec;
     const rs_sweep_opts_t *o;
     const char *jobs_dir;
@@ -277,7 +295,7 @@ typedef struct sweep_state {
     rs_status fatal;                   /* first write error: stop all      */
     rs_error_t fatal_err;
     volatile sig_atomic_t local_stop;  /* set on fatal or fail_fast       */
-} sweep_state;
+};
 
 static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
                    const rs_error_t *job_err, double job_wall)
@@ -557,7 +575,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    if ((st = scan_jobs(jobs_dir, spec, s.rows, &s.skipped, err)))
+    if ((st = scan_jobs(jobs_dir, spec, s.rows, &s.skipped, &s, err)))
         goto out;
     todo = malloc((spec->n_jobs - s.skipped + 1) * sizeof *todo);
     if (!todo) {
@@ -688,7 +706,7 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     }
     uint64_t done;
-    st = scan_jobs(jobs_dir, spec, rows, &done, err);
+    st = scan_jobs(jobs_dir, spec, rows, &done, NULL, err);
     /* never drop a finished job that only OUT.h5 holds */
     uint64_t only_top = 0;
     for (uint64_t i = 0; st == RS_OK && i < spec->n_jobs; i++) {

@@ -29,6 +29,8 @@ typedef enum rs_sweep_event {
                        /* non-finite: row->diverged_epoch/_quantity     */
     RS_EV_JOB_FAILED,  /* job_err says why; the sweep goes on unless     */
                        /* fail_fast                                       */
+    RS_EV_JOB_DAMAGED, /* before START: a job file does not match its    */
+                       /* checksum (job_err names it); it is recomputed  */
     RS_EV_END
 } rs_sweep_event;
 

@@ -241,6 +241,13 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
                 p->threads_per_job);
         return;
     }
+    if (p->event == RS_EV_JOB_DAMAGED) {
+        char buf[1500];
+        rs_error_format(p->job_err, buf, sizeof buf);
+        fprintf(stderr, "regsweep: %s; job %llu (%s) will be recomputed\n", buf,
+                (unsigned long long)p->job->index, p->job->id);
+        return;
+    }
     if (p->event == RS_EV_JOB_DIVERGED) {
         fprintf(stderr, "%sregsweep: job %llu (%s) diverged: %s not finite "
                         "after epoch %u; saved as diverged\n",
@@ -612,13 +619,16 @@ static int cmd_info(int argc, char **argv)
     char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out, jobs_dir, sizeof jobs_dir);
     uint64_t done = 0, diverged = 0, bad = 0;
+    rs_error_t first_bad;
+    rs_error_clear(&first_bad);
     for (uint64_t i = 0; i < spec.n_jobs; i++) {
         rs_job_t job;
         rs_job_summary_t row;
         rs_spec_job(&spec, i, &job);
-        if (rs_store_read_summary_live(out, &spec, &job, &row, &err))
-            bad++;
-        else {
+        if (rs_store_read_summary_live(out, &spec, &job, &row, &err)) {
+            if (!bad++)
+                first_bad = err;
+        } else {
             done += rs_job_finished(row.status);
             diverged += row.status == RS_JOB_DIVERGED;
         }
@@ -647,7 +657,7 @@ static int cmd_info(int argc, char **argv)
     printf("finished:  %llu of %llu%s%s%s\n", (unsigned long long)done,
            (unsigned long long)spec.n_jobs, div,
            running ? " so far (a sweep is running)" : "",
-           bad ? " (some job files are damaged or foreign)" : "");
+           bad ? " (some jobs are damaged or foreign: see below)" : "");
     if (running) {
         char msg[1200];
         rs_error_format(&lerr, msg, sizeof msg);
@@ -656,7 +666,15 @@ static int cmd_info(int argc, char **argv)
     if (rebuild)
         printf("rebuilt:   %s\n", out);
     rs_spec_free(&spec);
-    return bad ? 1 : 0;
+    if (bad) {
+        fflush(stdout);
+        rs_cli_fail(&first_bad);
+        fprintf(stderr, "regsweep: %llu jobs could not be read (damaged or "
+                        "foreign); the first is named above\n",
+                (unsigned long long)bad);
+        return 2;
+    }
+    return 0;
 }
 
 static void print_version(void)

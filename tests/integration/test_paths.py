@@ -171,5 +171,53 @@ class Paths(unittest.TestCase):
         self.assertIn("finished:  60 of 60", run("info", out, check=0).stdout)
 
 
+    def test_damaged_job_content_is_never_trusted(self):
+        out = self.path("c.h5")
+        run("run", self.spec, "-o", out, check=0)
+        jobs = self.path("c.jobs")
+        names = sorted(n for n in os.listdir(jobs) if n.endswith(".h5"))
+        ref = {n: read(os.path.join(jobs, n)) for n in names}
+        # one changed value in each kind of dataset and in an attribute:
+        # the job file stays valid HDF5, only its content is wrong
+        edits = [("curves/test_loss", 2), ("weights/final/W0", 0),
+                 ("weights/init/b1", 0), ("curves/epoch", 1)]
+        victims = names[:len(edits) + 1]
+        for name, (ds, i) in zip(victims, edits):
+            with h5py.File(os.path.join(jobs, name), "r+") as f:
+                v = f[ds][()]
+                flat = v.reshape(-1)
+                flat[i] = flat[i] + (1 if flat.dtype.kind == "u" else 1e-6)
+                f[ds][...] = v
+        with h5py.File(os.path.join(jobs, victims[-1]), "r+") as f:
+            f.attrs["l2"] = 0.5
+        p = run("run", self.spec, "-o", out, "--resume", check=0)
+        for name in victims:
+            self.assertIn(f"{name}: damaged", p.stderr)
+        self.assertIn(f"{len(names) - len(victims)} already done", p.stderr)
+        # recomputed: bit for bit the files they were
+        for name in victims:
+            self.assertEqual(read(os.path.join(jobs, name)), ref[name], name)
+        # a damaged copy inside OUT.h5 (all a user may have been sent)
+        alone = self.path("alone")
+        os.mkdir(alone)
+        copy = os.path.join(alone, "c.h5")
+        with open(copy, "wb") as f:
+            f.write(read(out))
+        with h5py.File(copy, "r+") as f:
+            d = f["runs"][names[0][:-3]]["curves/train_loss"]
+            v = d[()]
+            v[1] += 1e-6
+            d[...] = v
+        for cmd in (["info", copy], ["report", copy, "--no-store"]):
+            p = run(*cmd)
+            self.assertEqual(p.returncode, 2, cmd)
+            self.assertIn("damaged", p.stderr)
+            self.assertIn(names[0][:-3], p.stderr)
+        # rerun compares every bit with a recomputation and says where
+        p = run("rerun", copy, "--job", names[0][:-3])
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("curves/train_loss differs first at epoch 1", p.stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
