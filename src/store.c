@@ -875,17 +875,18 @@ static int content_sha256(hid_t loc, char hex[65])
     return 0;
 }
 
-/* Compares the stored content checksum with the content: 0; -2 when the
- * content is damaged (unreadable, or not what was written: a resume
- * recomputes such a job); -1 when there is no checksum.  err (code
- * RS_EINPUT: a damaged file is bad input) names the file. */
+/* Compares the stored content checksum with the content: 0, or -2 when
+ * the content cannot be trusted (unreadable, not what was written, or no
+ * checksum at all: a resume recomputes such a job).  err (code RS_EINPUT:
+ * a damaged file is bad input) names the file. */
 static int verify_content(hid_t loc, const char *path, rs_error_t *err)
 {
     char stored[80], now[65];
     if (read_attr_str(loc, "content_sha256", stored, sizeof stored))
         return rs_error_set(err, RS_EINPUT, path, 0, 0,
-                            "has no content checksum (damaged, or written by "
-                            "an older regsweep)"), -1;
+                            "has no content checksum (written by a regsweep "
+                            "before checksums, or damaged): run --resume on "
+                            "the sweep recomputes such jobs"), -2;
     if (content_sha256(loc, now))
         return rs_error_set(err, RS_EINPUT, path, 0, 0,
                             "damaged: part of its content cannot be read"), -2;

@@ -346,6 +346,19 @@ static const char *const METRIC_HEADER[RS_N_METRICS] = {
     "train loss", "test loss", "gap (test - train)", "train acc", "test acc",
     "gap (train - test acc)"};
 
+/* Fills column c (just added; NULL: out of memory) row by row: x is row
+ * i of ROWS, of type TYPE, and EXPR stores its value. */
+#define FILL_COL(TYPE, ROW, EXPR)                   \
+    do {                                            \
+        if (!c)                                     \
+            return -1;                              \
+        for (size_t i = 0; i < t->n_rows; i++) {    \
+            const TYPE *x = &ROW;                   \
+            (void)x;                                \
+            EXPR;                                   \
+        }                                           \
+    } while (0)
+
 /* Configs in rank order. */
 static int build_configs(const report *r, table_t *t, char (*nlabels)[24])
 {
@@ -354,43 +367,34 @@ static int build_configs(const report *r, table_t *t, char (*nlabels)[24])
     t->n_rows = a->n_configs;
     uint32_t *cfg = a->order;
     col_t *c;
-#define FILL(EXPR)                                  \
-    do {                                            \
-        if (!c)                                     \
-            return -1;                              \
-        for (size_t i = 0; i < t->n_rows; i++) {    \
-            const rs_config_row_t *g = &a->configs[cfg[i]]; \
-            (void)g;                                \
-            EXPR;                                   \
-        }                                           \
-    } while (0)
+#define FILL(EXPR) FILL_COL(rs_config_row_t, a->configs[cfg[i]], EXPR)
     c = add_col(t, "rank", K_INT, "rank", V_LOSS | V_ACC);
-    FILL(c->num[i] = g->rank ? g->rank : NAN);
+    FILL(c->num[i] = x->rank ? x->rank : NAN);
     c = add_col(t, "config", K_TEXT, "config", V_LOSS | V_ACC);
-    FILL(c->text[i] = g->label);
+    FILL(c->text[i] = x->label);
     if (add_axis_cols(t, r, cfg))
         return -1;
     c = add_col(t, "is_baseline", K_INT, NULL, 0);
-    FILL(c->num[i] = g->is_baseline);
+    FILL(c->num[i] = x->is_baseline);
     c = add_col(t, "seeds", K_TEXT, "seeds", V_LOSS);
     FILL({
-        snprintf(nlabels[i], sizeof nlabels[i], "%u/%u%s%s", g->n_used, g->n_seeds,
-                 g->n_diverged + g->n_failed + g->n_missing ? "*" : "",
-                 g->is_baseline ? " B" : "");
+        snprintf(nlabels[i], sizeof nlabels[i], "%u/%u%s%s", x->n_used, x->n_seeds,
+                 x->n_diverged + x->n_failed + x->n_missing ? "*" : "",
+                 x->is_baseline ? " B" : "");
         c->text[i] = nlabels[i];
     });
     c = add_col(t, "n_seeds", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_seeds);
+    FILL(c->num[i] = x->n_seeds);
     c = add_col(t, "n_used", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_used);
+    FILL(c->num[i] = x->n_used);
     c = add_col(t, "n_done", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_done);
+    FILL(c->num[i] = x->n_done);
     c = add_col(t, "n_diverged", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_diverged);
+    FILL(c->num[i] = x->n_diverged);
     c = add_col(t, "n_failed", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_failed);
+    FILL(c->num[i] = x->n_failed);
     c = add_col(t, "n_missing", K_INT, NULL, 0);
-    FILL(c->num[i] = g->n_missing);
+    FILL(c->num[i] = x->n_missing);
     static const rs_metric order[RS_N_METRICS] = {RS_M_TEST_LOSS, RS_M_GAP,
         RS_M_TRAIN_LOSS, RS_M_TEST_ACC, RS_M_GAP_ACC, RS_M_TRAIN_ACC};
     for (int k = 0; k < RS_N_METRICS; k++) {
@@ -403,21 +407,21 @@ static int build_configs(const report *r, table_t *t, char (*nlabels)[24])
         char name[40];
         snprintf(name, sizeof name, "%s_mean", mn);
         c = add_col(t, name, K_NUM, view ? METRIC_HEADER[m] : NULL, view);
-        FILL(c->num[i] = g->sum[m].mean);
+        FILL(c->num[i] = x->sum[m].mean);
         if (c)
             c->ci = 1;
         snprintf(name, sizeof name, "%s_ci_lo", mn);
         c = add_col(t, name, K_NUM, NULL, 0);
-        FILL(c->num[i] = g->sum[m].ci_lo);
+        FILL(c->num[i] = x->sum[m].ci_lo);
         snprintf(name, sizeof name, "%s_ci_hi", mn);
         c = add_col(t, name, K_NUM, NULL, 0);
-        FILL(c->num[i] = g->sum[m].ci_hi);
+        FILL(c->num[i] = x->sum[m].ci_hi);
         snprintf(name, sizeof name, "%s_sd", mn);
         c = add_col(t, name, K_NUM, NULL, 0);
-        FILL(c->num[i] = g->sum[m].sd);
+        FILL(c->num[i] = x->sum[m].sd);
         snprintf(name, sizeof name, "%s_n", mn);
         c = add_col(t, name, K_INT, NULL, 0);
-        FILL(c->num[i] = (double)g->sum[m].n);
+        FILL(c->num[i] = (double)x->sum[m].n);
     }
 #undef FILL
     return 0;
@@ -457,16 +461,7 @@ static int build_comparisons(const report *r, table_t *t, char (*note)[80],
     for (size_t i = 0; i < t->n_rows; i++)
         cfg[i] = a->comparisons[i].config;
     col_t *c;
-#define FILL(EXPR)                                  \
-    do {                                            \
-        if (!c)                                     \
-            return -1;                              \
-        for (size_t i = 0; i < t->n_rows; i++) {    \
-            const rs_comparison_row_t *x = &a->comparisons[i]; \
-            (void)x;                                \
-            EXPR;                                   \
-        }                                           \
-    } while (0)
+#define FILL(EXPR) FILL_COL(rs_comparison_row_t, a->comparisons[i], EXPR)
     c = add_col(t, "config", K_TEXT, "config", 1);
     FILL(c->text[i] = a->configs[x->config].label);
     if (add_axis_cols(t, r, cfg))
@@ -531,15 +526,7 @@ static int build_trajectory(const report *r, table_t *t, uint32_t *cfg)
     for (size_t i = 0; i < t->n_rows; i++)
         cfg[i] = a->trajectory[i].config;
     col_t *c;
-#define FILL(EXPR)                                  \
-    do {                                            \
-        if (!c)                                     \
-            return -1;                              \
-        for (size_t i = 0; i < t->n_rows; i++) {    \
-            const rs_trajectory_row_t *x = &a->trajectory[i]; \
-            EXPR;                                   \
-        }                                           \
-    } while (0)
+#define FILL(EXPR) FILL_COL(rs_trajectory_row_t, a->trajectory[i], EXPR)
     c = add_col(t, "config", K_TEXT, NULL, 0);
     FILL(c->text[i] = a->configs[x->config].label);
     if (add_axis_cols(t, r, cfg))
