@@ -39,15 +39,15 @@ meson test -C build-noomp --num-processes 2 --print-errorlogs --suite unit \
 tail -n 8 build/test-noomp.txt
 
 # the sanitizers over the unit, hostile and integration suites; the SIGKILL
-# crash test is left to the release build (it measures kill timing, and ASan
-# makes its 24 kills take minutes)
+# crash test and the race test are left to the release build (they are
+# about timing, and ASan makes them take minutes)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-asan --num-processes 2 --print-errorlogs \
   --suite unit --suite hostile >build/test-asan.txt 2>&1 || status=1
 tail -n 8 build/test-asan.txt
 meson test -C build-asan --num-processes 2 --print-errorlogs --logbase integration \
-  --timeout-multiplier 3 sweep cli report tools faults completion \
+  --timeout-multiplier 3 sweep cli report paths tools faults completion \
   >build/test-asan-integration.txt 2>&1 || status=1
 tail -n 8 build/test-asan-integration.txt
 
