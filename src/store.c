@@ -940,8 +940,16 @@ static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
                                 "HDF5 cannot open it"), -1;
         char link[64];
         snprintf(link, sizeof link, "runs/%s", job->id);
-        if (H5Lexists(jl->file, "runs", H5P_DEFAULT) <= 0 ||
-            H5Lexists(jl->file, link, H5P_DEFAULT) <= 0) {
+        htri_t has_runs = H5Lexists(jl->file, "runs", H5P_DEFAULT);
+        htri_t has_job = has_runs > 0 ? H5Lexists(jl->file, link, H5P_DEFAULT)
+                                      : has_runs;
+        if (has_runs < 0 || has_job < 0) {
+            /* damaged, which is not the same as "not run" */
+            close_job(jl);
+            return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                                "damaged: /runs cannot be read"), -1;
+        }
+        if (!has_job) {
             close_job(jl);
             return 1;
         }
@@ -1097,10 +1105,10 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
     return rs_store_read_curves(out_path, 1, spec, job, c, err);
 }
 
-rs_status rs_store_read_failed(const char *out_path, const rs_spec_t *spec,
-                               uint8_t *failed, rs_error_t *err)
+rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
+                                     uint8_t *status, rs_error_t *err)
 {
-    memset(failed, 0, spec->n_jobs);
+    memset(status, RS_JOB_MISSING, spec->n_jobs);
     hid_t f = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "HDF5 cannot open it");
@@ -1125,8 +1133,18 @@ rs_status rs_store_read_failed(const char *out_path, const rs_spec_t *spec,
     } else if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
         st = rs_error_set(err, RS_EINPUT, out_path, 0, 0, "unreadable /jobs/status");
     } else {
-        for (hssize_t i = 0; i < n; i++)
-            failed[i] = v[i] && !strcmp(v[i], "failed");
+        for (hssize_t i = 0; st == RS_OK && i < n; i++) {
+            int k = 0;
+            while (k < 4 && (!v[i] || strcmp(v[i], rs_job_status_name((rs_job_status)k))))
+                k++;
+            if (k == 4)
+                st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                                  "damaged /jobs/status: row %lld is %s%s%s",
+                                  (long long)i, v[i] ? "'" : "not a string",
+                                  v[i] ? v[i] : "", v[i] ? "'" : "");
+            else
+                status[i] = (uint8_t)k;
+        }
     }
     for (hssize_t i = 0; v && i < n; i++)
         free(v[i]);   /* HDF5 1.10 allocates vlen strings with malloc */

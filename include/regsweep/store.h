@@ -126,12 +126,14 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
                                     const rs_job_t *job, rs_curves_t *c,
                                     rs_error_t *err);
 
-/* failed[i] = 1 where OUT.h5's /jobs table marks job i "failed" (a failed
- * job has no job file: the table is the only record).  failed has
- * spec->n_jobs entries; all 0 when the file has no table yet.  RS_EINPUT
- * when /jobs/status is not n_jobs strings. */
-rs_status rs_store_read_failed(const char *out_path, const rs_spec_t *spec,
-                               uint8_t *failed, rs_error_t *err);
+/* status[i] = the rs_job_status that OUT.h5's /jobs table gives job i
+ * (spec->n_jobs entries; all RS_JOB_MISSING when the file has no table
+ * yet).  The table is the only record of a failed job (it has no job
+ * file), and what readers check /runs against: a job the table marks done
+ * must have its copy.  RS_EINPUT when /jobs/status is not n_jobs known
+ * status names. */
+rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
+                                     uint8_t *status, rs_error_t *err);
 
 /* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
  * entries in job index order; prov may be NULL. */

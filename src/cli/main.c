@@ -621,6 +621,12 @@ static int cmd_info(int argc, char **argv)
     uint64_t done = 0, diverged = 0, bad = 0;
     rs_error_t first_bad;
     rs_error_clear(&first_bad);
+    uint8_t *table = calloc(spec.n_jobs + 1, 1);
+    if (!table || rs_store_read_table_status(out, &spec, table, &err)) {
+        free(table);
+        rs_spec_free(&spec);
+        return table ? rs_cli_fail(&err) : 1;
+    }
     for (uint64_t i = 0; i < spec.n_jobs; i++) {
         rs_job_t job;
         rs_job_summary_t row;
@@ -628,11 +634,18 @@ static int cmd_info(int argc, char **argv)
         if (rs_store_read_summary_live(out, &spec, &job, &row, &err)) {
             if (!bad++)
                 first_bad = err;
+        } else if (row.status == RS_JOB_MISSING && rs_job_finished(table[i])) {
+            /* the table says finished: a missing copy is damage */
+            if (!bad++)
+                rs_error_set(&first_bad, RS_EINPUT, out, 0, 0, "damaged: /jobs "
+                             "marks job %s %s, but neither /runs nor a job file "
+                             "holds it", job.id, rs_job_status_name(table[i]));
         } else {
             done += rs_job_finished(row.status);
             diverged += row.status == RS_JOB_DIVERGED;
         }
     }
+    free(table);
     int running = 0, lock_fd = -1;
     rs_error_t lerr;
     if (rs_sweep_lock(out, &lock_fd, &lerr) != RS_OK)

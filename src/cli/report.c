@@ -717,15 +717,15 @@ int rs_cli_report(int argc, char **argv)
     char (*nlabels)[24] = NULL, (*notes)[80] = NULL, (*marks)[8] = NULL;
     uint32_t *cfg = NULL;
     rs_job_summary_t *rows = calloc(s->n_jobs + 1, sizeof *rows);
-    uint8_t *failed = calloc(s->n_jobs + 1, 1);
-    if (!rows || !failed) {
+    uint8_t *table = calloc(s->n_jobs + 1, 1);
+    if (!rows || !table) {
         fprintf(stderr, "regsweep: out of memory\n");
         code = 1;
         goto out;
     }
     /* the finished jobs from OUT.h5 and a running sweep's job files; the
      * failed ones from the /jobs table (they have no job file) */
-    if (rs_store_read_failed(out, s, failed, &err)) {
+    if (rs_store_read_table_status(out, s, table, &err)) {
         code = rs_cli_fail(&err);
         goto out;
     }
@@ -736,8 +736,17 @@ int rs_cli_report(int argc, char **argv)
             code = rs_cli_fail(&err);
             goto out;
         }
-        if (rows[i].status == RS_JOB_MISSING && failed[i])
+        if (rows[i].status == RS_JOB_MISSING && table[i] == RS_JOB_FAILED)
             rows[i].status = RS_JOB_FAILED;
+        if (rows[i].status == RS_JOB_MISSING && rs_job_finished(table[i])) {
+            /* the table says finished: a missing copy is damage, not "not
+             * run" */
+            rs_error_set(&err, RS_EINPUT, out, 0, 0, "damaged: /jobs marks job "
+                         "%s %s, but neither /runs nor a job file holds it",
+                         job.id, rs_job_status_name(table[i]));
+            code = rs_cli_fail(&err);
+            goto out;
+        }
     }
     rs_analysis_opts_t o = {.at_best = at_best, .level = 0.95,
                             .rank_by = rank_by, .baseline = baseline};
@@ -884,7 +893,7 @@ out:
     free(marks);
     free(cfg);
     free(rows);
-    free(failed);
+    free(table);
     rs_analysis_free(&r.a);
     rs_spec_free(&r.spec);
     rs_sweep_unlock(&lock_fd);

@@ -219,5 +219,31 @@ class Paths(unittest.TestCase):
         self.assertIn("curves/train_loss differs first at epoch 1", p.stdout)
 
 
+    def test_a_damaged_runs_or_jobs_group_is_never_read_as_not_run(self):
+        out = self.path("d.h5")
+        run("run", self.spec, "-o", out, check=0)
+        alone = self.path("alone")
+        os.mkdir(alone)
+        copy = os.path.join(alone, "d.h5")
+        with open(copy, "wb") as f:
+            f.write(read(out))
+        with h5py.File(copy, "r+") as f:
+            job = f["jobs/id"].asstr()[4]
+            del f["runs"][job]            # /jobs still says done
+        for cmd in (["info", copy], ["report", copy, "--no-store"]):
+            p = run(*cmd)
+            self.assertEqual(p.returncode, 2, (cmd, p.stdout, p.stderr))
+            self.assertIn(f"marks job {job} done", p.stderr)
+        with h5py.File(copy, "r+") as f:
+            st = f["jobs/status"].asstr()[()].astype(object)
+            st[1] = "dnoe"
+            del f["jobs/status"]
+            f["jobs"].create_dataset("status", data=st.astype("S"),
+                                     dtype=h5py.string_dtype())
+        p = run("info", copy)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("damaged /jobs/status: row 1 is 'dnoe'", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
