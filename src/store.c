@@ -1168,8 +1168,11 @@ static void write_spec_group(h5w *w, hid_t f, const rs_spec_t *spec)
     hid_t t = str_type();
     h5w_dataset(w, g, "yaml", t, t, 0, NULL, &text);
     H5Tclose(t);
-    ds_strings(w, g, "overrides", (const char *const *)spec->overrides,
-               (hsize_t)spec->n_overrides);
+    /* no overrides: no dataset (an empty one makes h5diff call two equal
+     * files "not comparable" and h5repack fail and drop /spec) */
+    if (spec->n_overrides)
+        ds_strings(w, g, "overrides", (const char *const *)spec->overrides,
+                   (hsize_t)spec->n_overrides);
     attr_str(w, g, "sha256", spec->sha256);
     attr_str(w, g, "sha256_of", "the yaml text, then each override followed "
                                 "by a newline");

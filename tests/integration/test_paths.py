@@ -245,5 +245,21 @@ class Paths(unittest.TestCase):
         self.assertIn("damaged /jobs/status: row 1 is 'dnoe'", p.stderr)
 
 
+    def test_hdf5_tools_handle_a_sweep_without_overrides(self):
+        a, b = self.path("a.h5"), self.path("b.h5")
+        run("run", self.spec, "-o", a, check=0)
+        run("run", self.spec, "-o", b, "-j", "1", check=0)
+        d = subprocess.run(["h5diff", "--exclude-path", "/provenance", a, b],
+                           capture_output=True, text=True)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertNotIn("not comparable", d.stdout + d.stderr)
+        packed = self.path("packed.h5")
+        r = subprocess.run(["h5repack", a, packed], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with h5py.File(packed, "r") as f:
+            self.assertIn("yaml", f["spec"])
+        self.assertIn("finished:  10 of 10", run("info", packed, check=0).stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
