@@ -7,10 +7,8 @@ vanish while a sweep runs.
 Run by meson, which passes the regsweep binary in $REGSWEEP.
 """
 import os
-import re
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
