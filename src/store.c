@@ -1095,14 +1095,23 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
                                     const rs_job_t *job, rs_curves_t *c,
                                     rs_error_t *err)
 {
+    /* one open (and one checksum check) of the copy in OUT.h5; the job
+     * file only when OUT.h5 does not hold the job yet */
     job_loc jl;
     int rc = open_job(out_path, 1, spec, job, &jl, err);
-    if (rc == 0)
-        close_job(&jl);
     char dir[RS_PATH_BUF];
     if (rc == 1 && rs_store_jobs_dir(out_path, dir, sizeof dir) == 0)
         return rs_store_read_curves(dir, 0, spec, job, c, err);
-    return rs_store_read_curves(out_path, 1, spec, job, c, err);
+    if (rc == 1)
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
+    if (rc < 0)
+        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
+    rc = read_curves(jl.loc, c);
+    close_job(&jl);
+    if (rc)
+        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
+                            "no readable curves of %u epochs", c->n);
+    return RS_OK;
 }
 
 rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
