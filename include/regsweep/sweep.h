@@ -62,7 +62,6 @@ typedef struct rs_sweep_opts {
     volatile sig_atomic_t *abort_jobs; /* may be NULL                    */
     rs_sweep_progress_fn progress;
     void *progress_ctx;
-    double top_every_s;          /* rewrite OUT.h5 this often (0: 30 s)  */
 } rs_sweep_opts_t;
 
 /* The sweep's write lock: an exclusive flock(2) on OUT.jobs/.lock, which

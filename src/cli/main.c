@@ -618,41 +618,33 @@ static int cmd_info(int argc, char **argv)
     }
     char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out, jobs_dir, sizeof jobs_dir);
-    uint64_t done = 0, diverged = 0, bad = 0;
+    uint64_t done = 0, diverged = 0, bad = 0, n_journal = 0;
     rs_error_t first_bad;
     rs_error_clear(&first_bad);
-    uint8_t *table = calloc(spec.n_jobs + 1, 1);
-    if (!table || rs_store_read_table_status(out, &spec, table, &err)) {
-        free(table);
+    rs_job_summary_t *rows = calloc(spec.n_jobs + 1, sizeof *rows);
+    if (!rows) {
         rs_spec_free(&spec);
-        return table ? rs_cli_fail(&err) : 1;
+        fprintf(stderr, "regsweep: out of memory\n");
+        return 1;
     }
-    for (uint64_t i = 0; i < spec.n_jobs; i++) {
-        rs_job_t job;
-        rs_job_summary_t row;
-        rs_spec_job(&spec, i, &job);
-        if (rs_store_read_summary_live(out, &spec, &job, &row, &err)) {
-            if (!bad++)
-                first_bad = err;
-        } else if (row.status == RS_JOB_MISSING && rs_job_finished(table[i])) {
-            /* the table says finished: a missing copy is damage */
-            if (!bad++)
-                rs_error_set(&first_bad, RS_EINPUT, out, 0, 0, "damaged: /jobs "
-                             "marks job %s %s, but neither /runs nor a job file "
-                             "holds it", job.id, rs_job_status_name(table[i]));
-        } else {
-            done += rs_job_finished(row.status);
-            diverged += row.status == RS_JOB_DIVERGED;
-        }
+    /* the table and any job files not packed yet (each verified) */
+    if (rs_store_read_rows(out, &spec, rows, NULL, &n_journal, &err)) {
+        first_bad = err;
+        bad = 1;
     }
-    free(table);
+    for (uint64_t i = 0; !bad && i < spec.n_jobs; i++) {
+        done += rs_job_finished(rows[i].status);
+        diverged += rows[i].status == RS_JOB_DIVERGED;
+    }
+    free(rows);
     int running = 0, lock_fd = -1;
     rs_error_t lerr;
     if (rs_sweep_lock(out, &lock_fd, &lerr) != RS_OK)
         running = 1;
     rs_sweep_unlock(&lock_fd);
     const rs_arch_t *a = &spec.settings.arch;
-    printf("file:      %s (job files in %s)\n", out, jobs_dir);
+    printf("file:      %s (%llu job files not packed yet in %s)\n", out,
+           (unsigned long long)n_journal, jobs_dir);
     printf("format:    %s version %d\n", RS_FORMAT_NAME, RS_FORMAT_VERSION);
     printf("spec:      %s, sha256 %s\n", spec.name, spec.sha256);
     printf("dataset:   %s\n", spec.data_kind == RS_DATA_SIN ? "sin" : spec.idx_dir);
@@ -670,7 +662,7 @@ static int cmd_info(int argc, char **argv)
     printf("finished:  %llu of %llu%s%s%s\n", (unsigned long long)done,
            (unsigned long long)spec.n_jobs, div,
            running ? " so far (a sweep is running)" : "",
-           bad ? " (some jobs are damaged or foreign: see below)" : "");
+           bad ? " (not counted: the results are damaged, see below)" : "");
     if (running) {
         char msg[1200];
         rs_error_format(&lerr, msg, sizeof msg);
@@ -682,9 +674,6 @@ static int cmd_info(int argc, char **argv)
     if (bad) {
         fflush(stdout);
         rs_cli_fail(&first_bad);
-        fprintf(stderr, "regsweep: %llu jobs could not be read (damaged or "
-                        "foreign); the first is named above\n",
-                (unsigned long long)bad);
         return 2;
     }
     return 0;
