@@ -32,6 +32,15 @@
 #include "regsweep/sha256.h"
 #include "regsweep/version.h"
 
+/* The root group, like every object, without timestamps (the 1.8 format
+ * stores them in the root's object header otherwise). */
+static hid_t file_create(void)
+{
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0);
+    return fcpl;
+}
+
 /* The file access properties of every file regsweep creates: the 1.8
  * format (metadata checksums) up to the 1.10 one; core: in memory. */
 static hid_t file_access(int core)
@@ -435,10 +444,11 @@ static rs_status write_target(const char *path, char *out, size_t n,
 static hid_t create_file(const char *path, rs_error_t *err)
 {
     /* H5F_ACC_EXCL: open(O_CREAT | O_EXCL), as create_exclusive */
-    hid_t fapl = file_access(0);
-    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    hid_t fapl = file_access(0), fcpl = file_create();
+    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl);
     if (f < 0 && unlink(path) == 0)
-        f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+        f = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0)
         rs_error_set(err, RS_EIO, path, 0, 0,
@@ -454,8 +464,9 @@ static hid_t create_file(const char *path, rs_error_t *err)
  * reports any failure as an error. */
 static hid_t create_mem_file(const char *name, rs_error_t *err)
 {
-    hid_t fapl = file_access(1);
-    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fapl = file_access(1), fcpl = file_create();
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0)
         rs_error_set(err, RS_ENOMEM, name, 0, 0,
@@ -2051,11 +2062,13 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
             rc = open_job(old_path, 1, spec, &job, &jl, &jerr);
         if (rc == 1) {
             /* it was there when the job finished: something removed it */
-            w->st = rs_error_set(w->err, RS_EIO, jobs_dir, 0, 0,
-                                 "finished job %s is in neither its job file "
-                                 "nor the results file: was the folder "
-                                 "cleaned while the sweep ran? run --resume "
-                                 "recomputes it", job.id);
+            char path[RS_PATH_JOIN];
+            snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+            w->st = rs_error_set(w->err, RS_EIO, path, 0, 0,
+                                 "finished job %s vanished: its job file is "
+                                 "gone and the results file does not hold "
+                                 "it (was the folder cleaned while the sweep "
+                                 "ran?); run --resume recomputes it", job.id);
             break;
         }
         if (rc < 0) {
@@ -2778,8 +2791,9 @@ static int cmp_id(const void *a, const void *b)
 }
 
 rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
-                             rs_job_summary_t *rows, uint8_t *damaged,
-                             uint64_t *n_journal, rs_error_t *err)
+                             int verify, rs_job_summary_t *rows,
+                             uint8_t *damaged, uint64_t *n_journal,
+                             rs_error_t *err)
 {
     uint64_t n = spec->n_jobs;
     *n_journal = 0;
@@ -2797,6 +2811,26 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
             return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
                                 "HDF5 cannot open it (damaged?)");
         st = read_table_rows(f, out_path, spec, rows, err);
+        /* with verify, every packed job's content against its checksum */
+        for (uint64_t i = 0; verify && !st && i < n; i++) {
+            if (!rs_job_finished(rows[i].status))
+                continue;
+            rs_job_t job;
+            rs_spec_job(spec, i, &job);
+            job_loc jl = {.file = -1, .loc = -1};
+            snprintf(jl.path, sizeof jl.path, "%s:/runs/%s", out_path, job.id);
+            char link[64];
+            snprintf(link, sizeof link, "runs/%s", job.id);
+            jl.loc = H5Gopen2(f, link, H5P_DEFAULT);
+            if (jl.loc < 0)
+                st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                                  "cannot open /runs/%s", job.id);
+            else if (check_job_attrs(&jl, spec, &job, err) ||
+                     verify_content(jl.loc, jl.path, err))
+                st = RS_EINPUT;
+            if (jl.loc >= 0)
+                H5Gclose(jl.loc);
+        }
         H5Fclose(f);
         if (st)
             return st;

@@ -238,7 +238,7 @@ static rs_status scan_jobs(const char *out_path, const rs_spec_t *spec,
     uint8_t *damaged = calloc(spec->n_jobs + 1, 1);
     if (!damaged)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-    rs_status st = rs_store_read_rows(out_path, spec, rows, damaged, n_journal,
+    rs_status st = rs_store_read_rows(out_path, spec, 0, rows, damaged, n_journal,
                                       err);
     char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
@@ -247,9 +247,10 @@ static rs_status scan_jobs(const char *out_path, const rs_spec_t *spec,
             rs_job_t job;
             rs_error_t jerr;
             rs_spec_job(spec, i, &job);
-            rs_error_set(&jerr, RS_EMISMATCH, jobs_dir, 0, 0, "job file %s.h5 "
-                         "is damaged (its content no longer matches its "
-                         "checksum): recomputing the job", job.id);
+            char path[RS_PATH_JOIN];
+            snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+            rs_error_set(&jerr, RS_EMISMATCH, path, 0, 0, "damaged: its "
+                         "content no longer matches its checksum");
             report(s, RS_EV_JOB_DAMAGED, &job, &jerr, 0);
         }
         *n_done += rs_job_finished(rows[i].status);
@@ -661,14 +662,12 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if (s.fatal) {
         *err = s.fatal_err;
         st = s.fatal;
-        /* keep the earlier, intact top-level file when writing fails */
-        rs_error_t ignore;
-        rs_store_write_top(o->out_path, spec, s.rows, &s.prov, &ignore);
+        /* the job files written so far stay: the next run packs them */
         goto out;
     }
     /* the pack: only when something changed (a resume with nothing to do
      * costs the reading of the table) */
-    if ((s.done || s.diverged || s.failed || n_journal) &&
+    if (!o->no_pack && (s.done || s.diverged || s.failed || n_journal) &&
         (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_END, NULL, NULL, 0);
@@ -742,7 +741,7 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
      * every one verified; a damaged or unreadable source is an error, so a
      * rebuild never drops a finished job */
     uint64_t n_journal;
-    st = rs_store_read_rows(out_path, spec, rows, NULL, &n_journal, err);
+    st = rs_store_read_rows(out_path, spec, 0, rows, NULL, &n_journal, err);
     if (st == RS_EINPUT && err && !strcmp(err->path, out_path))
         snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
                  "; the rebuild would drop the jobs it holds: move it aside "

@@ -127,10 +127,12 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
  * damaged[i] = 1 and skipped.  A table row marked finished whose /runs
  * copy is missing is RS_EINPUT (damage, never "not run").  *n_journal:
  * the job files read.  Costs one read of the table plus one verified read
- * per job file. */
+ * per job file; with verify, also one verified read of every packed job
+ * (RS_EINPUT naming the first that fails). */
 rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
-                             rs_job_summary_t *rows, uint8_t *damaged,
-                             uint64_t *n_journal, rs_error_t *err);
+                             int verify, rs_job_summary_t *rows,
+                             uint8_t *damaged, uint64_t *n_journal,
+                             rs_error_t *err);
 
 /* What a sweep will write, from the spec (n_train: training rows). */
 typedef struct rs_size_estimate {

@@ -56,6 +56,7 @@ typedef struct rs_sweep_opts {
     int resume;                  /* continue an existing OUT             */
     int fail_fast;               /* stop dispatching at the first failure */
     int allow_diverged;          /* diverged jobs do not make the run fail */
+    int no_pack;                 /* leave finished jobs as job files      */
     rs_simd simd_cap;
     const char *command;         /* for /provenance                      */
     volatile sig_atomic_t *stop; /* may be NULL                          */

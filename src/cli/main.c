@@ -62,17 +62,19 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
 
 static const char *const USAGE_RUN =
     "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
-    "                    [--fail-fast] [--allow-diverged] [--simd scalar|avx2|avx512]\n"
-    "                    [key=value ...]\n"
+    "                    [--fail-fast] [--allow-diverged] [--no-pack]\n"
+    "                    [--simd scalar|avx2|avx512] [key=value ...]\n"
     "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
-    "  existing directory as OUT gets NAME.h5 inside it.  Job files go to\n"
-    "  OUT.jobs/ beside OUT.\n"
+    "  existing directory as OUT gets NAME.h5 inside it.  Each finished job is\n"
+    "  a job file in OUT.jobs/ until the run ends and packs them into OUT.\n"
     "  -o, --output OUT   the results file (or a directory for it)\n"
     "  -j, --threads N    worker threads (default: OMP_NUM_THREADS or the CPUs)\n"
     "  --resume           continue a stopped sweep (same spec and overrides)\n"
     "  --fail-fast        stop dispatching jobs at the first failure\n"
     "  --allow-diverged   exit 0 although some jobs diverged (a loss or weight\n"
     "                     went non-finite); by default that is exit 1\n"
+    "  --no-pack          leave the finished jobs as job files in OUT.jobs/ (a\n"
+    "                     later run --resume or info --rebuild packs them)\n"
     "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
     "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
 static const char *const USAGE_EXPAND =
@@ -104,16 +106,20 @@ const char *const rs_cli_usage_report =
     "  --no-store         print only; do not write /analysis (works while a\n"
     "                     sweep is writing OUT.h5)\n";
 static const char *const USAGE_INFO =
-    "usage: regsweep info OUT.h5 [--spec] [--rebuild]\n"
-    "  What is in a results file, including jobs a running sweep has finished.\n"
+    "usage: regsweep info OUT.h5 [--spec] [--verify] [--rebuild]\n"
+    "  What is in a results file, including jobs a running sweep has finished\n"
+    "  (job files are verified; packed jobs are counted from the /jobs table).\n"
     "  --spec             print the spec with its overrides applied, as YAML that\n"
     "                     `regsweep run` takes as it is\n"
-    "  --rebuild          rewrite OUT.h5 from the job files in OUT.jobs/\n";
+    "  --verify           also check every packed job against its checksum\n"
+    "  --rebuild          pack OUT.h5 again from itself and the job files in\n"
+    "                     OUT.jobs/ (refused if that would drop a job)\n";
 static const char *const USAGE =
     "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
     "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
-    "                [--allow-diverged] [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                [--allow-diverged] [--no-pack] [--simd scalar|avx2|avx512]\n"
+    "                [key=value ...]\n"
     "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
@@ -124,9 +130,9 @@ static const char *const USAGE =
     "        [--rank-by test_loss|gap|abs_gap] [--format text|md|csv|json]\n"
     "        [--table configs|comparisons|trajectory] [--trajectory] [--no-store]\n"
     "        generalisation gaps per config, paired tests against a baseline\n"
-    "  info OUT.h5 [--spec] [--rebuild]\n"
+    "  info OUT.h5 [--spec] [--verify] [--rebuild]\n"
     "        what is in a results file; --spec prints the spec with overrides\n"
-    "        applied; --rebuild rewrites OUT.h5 from its job files\n"
+    "        applied; --verify checks every job; --rebuild packs OUT.h5 again\n"
     "\n"
     "  regsweep --help | -h       this text\n"
     "  regsweep --version         version, libraries and SIMD paths\n"
@@ -329,7 +335,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
-    int allow_diverged = 0;
+    int allow_diverged = 0, no_pack = 0;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
@@ -357,7 +363,8 @@ static int cmd_run(int argc, char **argv)
             simd_opt = v;
         } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
                    (rc = rs_cli_flag(a, "--fail-fast", &fail_fast)) ||
-                   (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged))) {
+                   (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged)) ||
+                   (rc = rs_cli_flag(a, "--no-pack", &no_pack))) {
             if (rc < 0)
                 return free(overrides), 2;
         } else if (a[0] == '-' && a[1]) {
@@ -415,6 +422,7 @@ static int cmd_run(int argc, char **argv)
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
                          .allow_diverged = allow_diverged,
+                         .no_pack = no_pack,
                          .command = command, .stop = &g_stop,
                          .abort_jobs = &g_abort, .progress = on_progress,
                          .progress_ctx = &pc};
@@ -577,14 +585,15 @@ static int cmd_rerun(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     const char *out = NULL;
-    int show_spec = 0, rebuild = 0, rc;
+    int show_spec = 0, rebuild = 0, verify = 0, rc;
     for (int i = 0; i < argc; i++) {
         if (rs_cli_is_help(argv[i])) {
             fputs(USAGE_INFO, stdout);
             return 0;
         }
         if ((rc = rs_cli_flag(argv[i], "--spec", &show_spec)) ||
-            (rc = rs_cli_flag(argv[i], "--rebuild", &rebuild))) {
+            (rc = rs_cli_flag(argv[i], "--rebuild", &rebuild)) ||
+            (rc = rs_cli_flag(argv[i], "--verify", &verify))) {
             if (rc < 0)
                 return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -628,7 +637,7 @@ static int cmd_info(int argc, char **argv)
         return 1;
     }
     /* the table and any job files not packed yet (each verified) */
-    if (rs_store_read_rows(out, &spec, rows, NULL, &n_journal, &err)) {
+    if (rs_store_read_rows(out, &spec, verify, rows, NULL, &n_journal, &err)) {
         first_bad = err;
         bad = 1;
     }

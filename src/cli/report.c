@@ -725,7 +725,7 @@ int rs_cli_report(int argc, char **argv)
     /* the finished jobs from OUT.h5's table and a running sweep's job
      * files (verified); the failed ones from the table */
     uint64_t n_journal;
-    if (rs_store_read_rows(out, s, rows, NULL, &n_journal, &err)) {
+    if (rs_store_read_rows(out, s, 1, rows, NULL, &n_journal, &err)) {
         code = rs_cli_fail(&err);
         goto out;
     }

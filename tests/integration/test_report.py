@@ -123,7 +123,7 @@ class Report(unittest.TestCase):
             f["jobs"].create_dataset("status", data=status.astype("S"),
                                      dtype=h5py.string_dtype())
             del f["runs"][job]
-        os.unlink(os.path.join(self.dir, "fail.jobs", job + ".h5"))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "fail.jobs", job + ".h5")))
         d = json.loads(run("report", out, "--format", "json", "--no-store", check=0).stdout)
         self.assertEqual((d["n_failed"], d["n_done"]), (1, 23))
         self.assertEqual(sum(c["n_failed"] for c in d["configs"]), 1)

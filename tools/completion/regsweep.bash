@@ -13,11 +13,11 @@ _regsweep_options()
 {
     case $1 in
         '') printf '%s\n' '--help -h --version' ;;
-        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --simd --help' ;;
+        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --simd --help' ;;
         expand) printf '%s\n' '--help' ;;
         rerun) printf '%s\n' '--job -j --threads --simd --help' ;;
         report) printf '%s\n' '--baseline --at --rank-by --format --table --trajectory --no-store --help' ;;
-        info) printf '%s\n' '--spec --rebuild --help' ;;
+        info) printf '%s\n' '--spec --verify --rebuild --help' ;;
     esac
 }
 
