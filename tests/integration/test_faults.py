@@ -416,10 +416,10 @@ class ResumeGuard(Base):
         p = self.refused(out, victim)
         self.assertIn(f"regsweep: {path}:", p.stderr)
         with open(path, "wb") as f:
-            with open(os.path.join(jobs_dir(self.ref), victim), "rb") as g:
+            with open(os.path.join(self.journal, victim), "rb") as g:
                 f.write(g.read()[:3000])
         self.refused(out, "damaged")
-        shutil.copy(os.path.join(jobs_dir(self.ref), victim), path)
+        shutil.copy(os.path.join(self.journal, victim), path)
         with h5py.File(path, "r+") as f:
             f.attrs["format_version"] = 7
         self.refused(out, "format version 7")
