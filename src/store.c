@@ -2898,7 +2898,7 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
 
 /* HDF5's own bytes per job (object headers, B-trees, heaps), measured on
  * job files of this version, rounded up. */
-#define JOB_OVERHEAD 12288u
+#define JOB_OVERHEAD 20480u
 
 void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e)
@@ -2939,11 +2939,12 @@ void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
          * each seed's initial weights once: an upper estimate without
          * compression, counting a job's masks when it is the first job of
          * its seed and keep_prob (index order runs l1 and l2 inside) */
-        e->packed += P * 4 + curves + JOB_OVERHEAD / 2;
+        e->packed += P * 4 + curves + JOB_OVERHEAD + 512;   /* + its row */
         if (i % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
             spec->n_seeds)
             e->packed += masks + (i < spec->n_seeds ? P * 4 : 0);
     }
     e->records = records;
+    e->packed += (64u << 10) + spec->text_len;   /* spec, provenance */
     e->peak = e->todo_job_files + e->packed;
 }

@@ -505,9 +505,30 @@ static int cmd_expand(int argc, char **argv)
     printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1 (spec sha256 "
            "%.12s)\n", (unsigned long long)spec.n_jobs, spec.n_seeds,
            spec.n_keep, spec.n_l2, spec.n_l1, spec.sha256);
+    /* what the sweep will write: needs the number of training rows, so the
+     * data are read (which also checks them) */
+    rs_dataset_t data;
+    int code = 0;
+    if (rs_spec_load_data(&spec, spec.seeds[0], &data, &err)) {
+        code = rs_cli_fail(&err);
+    } else {
+        rs_size_estimate_t e;
+        rs_store_estimate(&spec, data.train.n, NULL, &e);
+        rs_data_free(&data);
+        printf("writes:   about %.1f MiB of job files while it runs (%.0f KiB "
+               "a job at most: weights %.0f KiB, curves %.0f KiB, masks %.0f "
+               "KiB)\n", e.all_job_files / 1048576.0,
+               (e.weights_per_job + e.curves_per_job + e.masks_max) / 1024.0 + 20,
+               e.weights_per_job / 1024.0, e.curves_per_job / 1024.0,
+               e.masks_max / 1024.0);
+        printf("keeps:    a results file of at most %.1f MiB (shared initial "
+               "weights and masks, before compression); peak on disk about "
+               "%.1f MiB, when it is packed\n", e.packed / 1048576.0,
+               e.peak / 1048576.0);
+    }
     rs_spec_free(&spec);
     free(overrides);
-    return 0;
+    return code;
 }
 
 /* ---- rerun --------------------------------------------------------------------- */

@@ -7,6 +7,7 @@ Run by meson (`meson test`), which passes the regsweep binary in $REGSWEEP.
 Each test works in its own temporary directory.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -270,8 +271,20 @@ class Sweep(unittest.TestCase):
         before = set(os.listdir(self.dir))
         p = run("expand", self.spec, "axes.l2=[0, 0.1, 0.2]", check=0)
         self.assertIn("36 jobs = 4 seeds x 3 keep_prob x 3 l2 x 1 l1", p.stdout)
-        self.assertEqual(len(p.stdout.strip().splitlines()), 38)
+        self.assertEqual(len(p.stdout.strip().splitlines()), 40)
         self.assertEqual(set(os.listdir(self.dir)), before)
+        # the size estimate against the bytes really written (deterministic:
+        # the files have no timestamps)
+        est = float(re.search(r"about ([0-9.]+) MiB of job files", p.stdout).group(1))
+        packed = float(re.search(r"at most ([0-9.]+) MiB", p.stdout).group(1))
+        out = self.out("est.h5")
+        run("run", self.spec, "-o", out, "axes.l2=[0, 0.1, 0.2]", "--no-pack", check=0)
+        jobs = self.out("est.jobs")
+        real = sum(os.path.getsize(os.path.join(jobs, n)) for n in os.listdir(jobs)
+                   if n.endswith(".h5")) / 2**20
+        self.assertTrue(real <= est <= 1.5 * real + 0.1, (real, est))
+        run("info", out, "--rebuild", check=0)
+        self.assertLessEqual(os.path.getsize(out) / 2**20, packed + 0.05)
 
     def test_overrides_are_stored_and_reused_by_rerun(self):
         out = self.out("o.h5")
