@@ -1101,9 +1101,9 @@ rs_status rs_spec_load(const char *path, int n_overrides,
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return rs_error_set(err, RS_EINPUT, path, 0, 0,
-                            "cannot open the spec: %s", strerror(errno));
+    if (!f)   /* ENOMEM: fopen's own buffer, not the spec's fault */
+        return rs_error_set(err, errno == ENOMEM ? RS_ENOMEM : RS_EINPUT, path,
+                            0, 0, "cannot open the spec: %s", strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
         fclose(f);

@@ -52,12 +52,74 @@ static hid_t file_access(int core)
     return fapl;
 }
 
+/* ---- allocation failures inside HDF5 -------------------------------------
+ *
+ * HDF5 reports a failed allocation as the failure of whatever it was doing
+ * (an open, a lookup, a read): taken at its word, a reader would call a
+ * good file damaged (exit 2, "bad input").  The error handler that
+ * rs_store_init installs (per thread: HDF5's handlers are per thread)
+ * notes when a failing HDF5 call ran out of memory — an H5E_NOSPACE or
+ * H5E_CANTALLOC entry on its error stack, or errno ENOMEM — and the public
+ * readers, wrapped by h5_oom_guard, turn their failure into RS_ENOMEM when
+ * that happened during the call. */
+static _Thread_local int h5_oom, h5_show;
+static int h5_start_oom;    /* HDF5 could not start: out of memory */
+
+static herr_t h5_oom_walk(unsigned n, const H5E_error2_t *e, void *found)
+{
+    (void)n;
+    if (e->min_num == H5E_NOSPACE || e->min_num == H5E_CANTALLOC)
+        *(int *)found = 1;
+    return 0;
+}
+
+static herr_t h5_on_error(hid_t stack, void *data)
+{
+    (void)data;
+    int oom = errno == ENOMEM;
+    H5Ewalk2(stack, H5E_WALK_DOWNWARD, h5_oom_walk, &oom);
+    if (oom)
+        h5_oom = 1;
+    if (h5_show)
+        H5Eprint2(stack, stderr);
+    return 0;
+}
+
+static void h5_oom_clear(void)
+{
+    h5_oom = 0;
+    errno = 0;
+}
+
+/* st, or RS_ENOMEM ("PATH: out of memory (inside HDF5)") when an
+ * allocation failed since h5_oom_clear. */
+static rs_status h5_oom_guard(rs_status st, rs_error_t *err)
+{
+    if (st == RS_OK || st == RS_ENOMEM || st == RS_EINTR ||
+        (!h5_oom && !h5_start_oom && errno != ENOMEM) || !err)
+        return st;
+    char path[RS_PATH_BUF];
+    snprintf(path, sizeof path, "%s", err->path);
+    return rs_error_set(err, RS_ENOMEM, path[0] ? path : NULL, 0, 0,
+                        "out of memory (inside HDF5)");
+}
+
 void rs_store_init(void)
 {
     /* RS_HDF5_ERRORS=1 keeps HDF5's own error stacks, for debugging */
     const char *show = getenv("RS_HDF5_ERRORS");
-    if (!show || !*show || *show == '0')
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_show = show && *show && *show != '0';
+    /* no H5_term_library at exit: regsweep closes what it opens, and after
+     * an allocation failed inside HDF5 its termination prints "infinite
+     * loop closing library" and a list of its packages on stderr */
+    H5dont_atexit();
+    /* HDF5 starts on its first call; when an allocation fails there,
+     * libhdf5 prints its error stack itself (no handler is installed yet)
+     * and every later call fails */
+    errno = 0;
+    if (H5open() < 0 && errno == ENOMEM)
+        h5_start_oom = 1;
+    H5Eset_auto2(H5E_DEFAULT, h5_on_error, NULL);
 }
 
 void rs_store_now_iso(char *buf, size_t n_bytes)
@@ -534,7 +596,15 @@ static void fix_superblock_checksum(uint8_t *img, size_t n)
 static rs_status take_image(hid_t f, const char *final, void **out_buf,
                             size_t *n_out, rs_error_t *err)
 {
-    H5Fflush(f, H5F_SCOPE_GLOBAL);
+    /* a failed flush (memory ran out inside HDF5) leaves an incomplete
+     * image, and libhdf5 1.10.8's state after it is not to be trusted
+     * further than closing */
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+        H5Fclose(f);
+        return rs_error_set(err, RS_ENOMEM, final, 0, 0,
+                            "out of memory: HDF5 could not complete the file "
+                            "in memory");
+    }
     ssize_t n = H5Fget_file_image(f, NULL, 0);
     void *buf = n > 0 ? malloc((size_t)n) : NULL;
     if (!buf || H5Fget_file_image(f, buf, (size_t)n) != n) {
@@ -857,9 +927,9 @@ static void write_curves(h5w *w, hid_t g, const rs_curves_t *c, unsigned q)
     attach_scale(w, g, "epoch", written, n_written);
 }
 
-rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
-                             const rs_job_t *job, const rs_job_result_t *r,
-                             rs_job_image_t *img, rs_error_t *err)
+static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec,
+                                     const rs_job_t *job, const rs_job_result_t *r,
+                                     rs_job_image_t *img, rs_error_t *err)
 {
     char final[RS_PATH_BUF], tmp[RS_PATH_JOIN];
     memset(img, 0, sizeof *img);
@@ -932,6 +1002,15 @@ rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
     return take_image(f, final, &img->bytes, &img->n, err);
 }
 
+/* the builder above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
+                             const rs_job_t *job, const rs_job_result_t *r,
+                             rs_job_image_t *img, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(build_job_unguarded(jobs_dir, spec, job, r, img, err), err);
+}
+
 rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err)
 {
     rs_status st = save_bytes(img->bytes, img->n, img->tmp, img->final, err);
@@ -954,6 +1033,7 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
     rs_status st = rs_store_build_job(jobs_dir, spec, job, r, &img, err);
     return st ? st : rs_store_save_job(&img, err);
 }
+
 
 /* ---- reading helpers ---------------------------------------------------------- */
 
@@ -1316,7 +1396,7 @@ static int read_curves(hid_t f, unsigned q, rs_curves_t *c)
     return rc;
 }
 
-rs_status rs_store_read_summary(const char *where, int from_top,
+static rs_status store_read_summary_unguarded(const char *where, int from_top,
                                 const rs_spec_t *spec, const rs_job_t *job,
                                 rs_job_summary_t *out, rs_error_t *err)
 {
@@ -1374,7 +1454,16 @@ rs_status rs_store_read_summary(const char *where, int from_top,
     return RS_OK;
 }
 
-rs_status rs_store_read_curves(const char *where, int from_top,
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_read_summary(const char *where, int from_top,
+                                const rs_spec_t *spec, const rs_job_t *job,
+                                rs_job_summary_t *out, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_read_summary_unguarded(where, from_top, spec, job, out, err), err);
+}
+
+static rs_status store_read_curves_unguarded(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err)
 {
@@ -1392,6 +1481,15 @@ rs_status rs_store_read_curves(const char *where, int from_top,
     return RS_OK;
 }
 
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_read_curves(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               rs_curves_t *c, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_read_curves_unguarded(where, from_top, spec, job, c, err), err);
+}
+
 /* OUT.h5 first; a job it does not hold yet is looked for in OUT.jobs/. */
 rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec,
                                      const rs_job_t *job, rs_job_summary_t *out,
@@ -1405,7 +1503,7 @@ rs_status rs_store_read_summary_live(const char *out_path, const rs_spec_t *spec
     return rs_store_read_summary(dir, 0, spec, job, out, err);
 }
 
-rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
+static rs_status store_read_curves_live_unguarded(const char *out_path, const rs_spec_t *spec,
                                     const rs_job_t *job, rs_curves_t *c,
                                     rs_error_t *err)
 {
@@ -1428,7 +1526,16 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
     return RS_OK;
 }
 
-rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
+                                    const rs_job_t *job, rs_curves_t *c,
+                                    rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_read_curves_live_unguarded(out_path, spec, job, c, err), err);
+}
+
+static rs_status store_read_table_status_unguarded(const char *out_path, const rs_spec_t *spec,
                                      uint8_t *status, rs_error_t *err)
 {
     memset(status, RS_JOB_MISSING, spec->n_jobs);
@@ -1436,12 +1543,24 @@ rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec
     if (f < 0)
         return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "HDF5 cannot open it");
     rs_status st = RS_OK;
-    hid_t d = H5Lexists(f, "jobs", H5P_DEFAULT) > 0 &&
-                      H5Lexists(f, "jobs/status", H5P_DEFAULT) > 0
-                  ? H5Dopen2(f, "jobs/status", H5P_DEFAULT) : -1;
-    if (d < 0) {
+    htri_t has_jobs = H5Lexists(f, "jobs", H5P_DEFAULT);
+    htri_t has_status = has_jobs > 0 ? H5Lexists(f, "jobs/status", H5P_DEFAULT)
+                                     : has_jobs;
+    if (has_jobs < 0 || has_status < 0) {
+        /* a lookup that failed is not "no table" */
+        H5Fclose(f);
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "damaged: /jobs cannot be read");
+    }
+    hid_t d = has_status > 0 ? H5Dopen2(f, "jobs/status", H5P_DEFAULT) : -1;
+    if (!has_status) {
         H5Fclose(f);
         return RS_OK;   /* no table yet: nothing failed that we know of */
+    }
+    if (d < 0) {
+        H5Fclose(f);
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "unreadable /jobs/status");
     }
     hid_t t = str_type(), ft = H5Dget_type(d), sp = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
@@ -1478,6 +1597,14 @@ rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec
     H5Dclose(d);
     H5Fclose(f);
     return st;
+}
+
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
+                                     uint8_t *status, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_read_table_status_unguarded(out_path, spec, status, err), err);
 }
 
 /* ---- the top-level file ------------------------------------------------------- */
@@ -2274,7 +2401,7 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
     return st;
 }
 
-rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
+static rs_status store_write_top_unguarded(const char *out_path, const rs_spec_t *spec,
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err)
 {
@@ -2287,7 +2414,16 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
     return st;
 }
 
-rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
+/* the writer above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
+                             const rs_job_summary_t *rows,
+                             const rs_provenance_t *prov, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_write_top_unguarded(out_path, spec, rows, prov, err), err);
+}
+
+static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
                              rs_error_t *err)
 {
     if (rs_path_check(out_path, err))
@@ -2373,6 +2509,14 @@ out:
     H5Tclose(t);
     H5Fclose(f);
     return st;
+}
+
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_read_spec(const char *out_path, rs_spec_t *spec,
+                             rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_read_spec_unguarded(out_path, spec, err), err);
 }
 
 /* ---- comparison ------------------------------------------------------------- */
@@ -2488,7 +2632,7 @@ static rs_status compare_masks(hid_t f, const char *path,
     return RS_OK;
 }
 
-rs_status rs_store_compare_job(const char *where, int from_top,
+static rs_status store_compare_job_unguarded(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                const rs_job_result_t *r, rs_error_t *err)
 {
@@ -2522,6 +2666,15 @@ rs_status rs_store_compare_job(const char *where, int from_top,
     free(buf);
     close_job(&jl);
     return st;
+}
+
+/* the reader above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_compare_job(const char *where, int from_top,
+                               const rs_spec_t *spec, const rs_job_t *job,
+                               const rs_job_result_t *r, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_compare_job_unguarded(where, from_top, spec, job, r, err), err);
 }
 
 /* The fields of one runs.tsv line, in order (also the names of the
@@ -2790,10 +2943,10 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(((const id_index_t *)a)->id, ((const id_index_t *)b)->id);
 }
 
-rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
-                             int verify, rs_job_summary_t *rows,
-                             uint8_t *damaged, uint64_t *n_journal,
-                             rs_error_t *err)
+static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec,
+                                     int verify, rs_job_summary_t *rows,
+                                     uint8_t *damaged, uint64_t *n_journal,
+                                     rs_error_t *err)
 {
     uint64_t n = spec->n_jobs;
     *n_journal = 0;
@@ -2892,6 +3045,16 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
     closedir(d);
     free(map);
     return st;
+}
+
+rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
+                             int verify, rs_job_summary_t *rows,
+                             uint8_t *damaged, uint64_t *n_journal,
+                             rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(read_rows_unguarded(out_path, spec, verify, rows, damaged,
+                                            n_journal, err), err);
 }
 
 /* ---- size up front ------------------------------------------------------- */

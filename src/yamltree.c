@@ -208,6 +208,9 @@ static rs_status reader_error(builder *b, const yaml_parser_t *p)
 /* libyaml's message for a tab in indentation is generic; say what it is. */
 static rs_status syntax_error(builder *b, yaml_parser_t *p)
 {
+    if (p->error == YAML_MEMORY_ERROR)   /* not the spec's fault */
+        return rs_error_set(b->err, RS_ENOMEM, b->src, 0, 0,
+                            "out of memory parsing the spec");
     yaml_mark_t m = p->problem_mark;
     const char *ctx = p->context ? p->context : "";
     if (m.index < b->len && b->text[m.index] == '\t')
@@ -315,7 +318,8 @@ rs_status rs_yt_parse(const char *text, size_t len, const char *src,
     *root = NULL;
     if (!yaml_parser_initialize(&p))
         return rs_error_set(err, RS_ENOMEM, src, 0, 0,
-                            "cannot initialise the YAML parser");
+                            "out of memory: cannot initialise the YAML "
+                            "parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
     rs_status st = RS_OK;
@@ -434,10 +438,14 @@ rs_status rs_yt_emit(const yt_node *root, char **text, size_t *len,
          yaml_emitter_emit(&e, &ev) && yaml_stream_end_event_initialize(&ev) &&
          yaml_emitter_emit(&e, &ev) && yaml_emitter_flush(&e);
     const char *problem = e.problem;
+    /* an event that could not be initialised (no error recorded) or an
+     * emitter error of class memory: out of memory, not a bug */
+    int no_memory = b.no_memory || e.error == YAML_MEMORY_ERROR ||
+                    e.error == YAML_NO_ERROR;
     yaml_emitter_delete(&e);
     if (!ok) {
         free(b.text);
-        if (b.no_memory)
+        if (no_memory)
             return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         return rs_error_set(err, RS_EINTERNAL, NULL, 0, 0,
                             "cannot write the spec as YAML: %s",

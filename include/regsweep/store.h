@@ -156,15 +156,19 @@ int rs_store_analysis_path(const char *out_path, char *buf, size_t n_bytes);
 
 /* Reads the summary of job `job`.  RS_OK and status DONE if the job is
  * there and belongs to this spec; status MISSING if it is not there;
- * RS_EINPUT if it is damaged, of another format version, or made by another
- * spec (hash mismatch). */
+ * RS_EMISMATCH if its content does not match its content checksum, has
+ * none, or cannot be read to compute it (err->code is then RS_EINPUT: a
+ * damaged file is bad input; --resume recomputes such a job); RS_EINPUT if
+ * it is otherwise damaged, of another format version, or made by another
+ * spec (hash mismatch); RS_ENOMEM when memory ran out, inside HDF5
+ * included. */
 rs_status rs_store_read_summary(const char *where, int from_top,
                                 const rs_spec_t *spec, const rs_job_t *job,
                                 rs_job_summary_t *out, rs_error_t *err);
 
 /* Reads a finished job's curves into c (c->n = epochs + 1 and the seven
  * arrays must be allocated by the caller).  RS_EINPUT if the job is
- * missing, foreign or damaged. */
+ * missing, foreign or damaged; RS_EMISMATCH as rs_store_read_summary. */
 rs_status rs_store_read_curves(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err);

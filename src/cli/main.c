@@ -44,12 +44,29 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* err as one line; an allocation failure always says "out of memory", in
+ * whatever words the failing layer put it. */
+static void format_error(const rs_error_t *err, char *buf, size_t n_bytes)
+{
+    rs_error_format(err, buf, n_bytes);
+    size_t len = strlen(buf);
+    if (err->code == RS_ENOMEM && !strstr(buf, "out of memory") && len < n_bytes)
+        snprintf(buf + len, n_bytes - len, " (out of memory)");
+}
+
 int rs_cli_fail(const rs_error_t *err)
 {
     char buf[2048];
-    rs_error_format(err, buf, sizeof buf);
+    format_error(err, buf, sizeof buf);
     fprintf(stderr, "regsweep: %s\n", buf);
     return err->code == RS_EINPUT ? 2 : 1;
+}
+
+/* A failed allocation of the command line itself: said, exit 1. */
+static int out_of_memory(void)
+{
+    fputs("regsweep: out of memory\n", stderr);
+    return 1;
 }
 
 int rs_cli_usage_error(const char *fmt, const char *arg)
@@ -249,7 +266,7 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     }
     if (p->event == RS_EV_JOB_DAMAGED) {
         char buf[1500];
-        rs_error_format(p->job_err, buf, sizeof buf);
+        format_error(p->job_err, buf, sizeof buf);
         fprintf(stderr, "regsweep: %s; job %llu (%s) will be recomputed\n", buf,
                 (unsigned long long)p->job->index, p->job->id);
         return;
@@ -262,7 +279,7 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     }
     if (p->event == RS_EV_JOB_FAILED) {
         char buf[1500];
-        rs_error_format(p->job_err, buf, sizeof buf);
+        format_error(p->job_err, buf, sizeof buf);
         fprintf(stderr, "%sregsweep: job %llu (%s) failed: %s\n",
                 c->tty ? "\r\033[K" : "", (unsigned long long)p->job->index,
                 p->job->id, buf);
@@ -339,7 +356,7 @@ static int cmd_run(int argc, char **argv)
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
-        return 1;
+        return out_of_memory();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (rs_cli_is_help(a)) {
@@ -402,7 +419,7 @@ static int cmd_run(int argc, char **argv)
         if (!(out_buf = malloc(n))) {
             rs_spec_free(&spec);
             free(overrides);
-            return 1;
+            return out_of_memory();
         }
         snprintf(out_buf, n, "%s%s%s.h5", dir,
                  dir[strlen(dir) - 1] == '/' ? "" : "/", spec.name);
@@ -461,7 +478,7 @@ static int cmd_expand(int argc, char **argv)
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
-        return 1;
+        return out_of_memory();
     for (int i = 0; i < argc; i++) {
         if (rs_cli_is_help(argv[i])) {
             free(overrides);
@@ -654,11 +671,15 @@ static int cmd_info(int argc, char **argv)
     rs_job_summary_t *rows = calloc(spec.n_jobs + 1, sizeof *rows);
     if (!rows) {
         rs_spec_free(&spec);
-        fprintf(stderr, "regsweep: out of memory\n");
-        return 1;
+        return out_of_memory();
     }
     /* the table and any job files not packed yet (each verified) */
     if (rs_store_read_rows(out, &spec, verify, rows, NULL, &n_journal, &err)) {
+        if (err.code == RS_ENOMEM) {   /* not the file's fault: stop */
+            free(rows);
+            rs_spec_free(&spec);
+            return rs_cli_fail(&err);
+        }
         first_bad = err;
         bad = 1;
     }
@@ -733,7 +754,6 @@ int main(int argc, char **argv)
      * a reader (h5py, a second report) look like a damaged file.  A user
      * may still set HDF5_USE_FILE_LOCKING=TRUE. */
     setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
-    rs_store_init();
     /* over a file-size limit, a write should fail (EFBIG, reported) rather
      * than kill the process */
     signal(SIGXFSZ, SIG_IGN);
@@ -749,6 +769,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     int sub_argc = argc - 2;
     char **sub_argv = argv + 2;
+    /* HDF5 starts on its first call: not for expand, which never needs it
+     * (libhdf5 1.10.8 crashes when an allocation fails while it starts) */
+    if (strcmp(cmd, "expand") != 0)
+        rs_store_init();
     if (!strcmp(cmd, "run"))
         return cmd_run(sub_argc, sub_argv);
     if (!strcmp(cmd, "expand"))

@@ -157,6 +157,54 @@ class Sweep(unittest.TestCase):
                         checked += 1
         self.assertGreater(checked, 20)
 
+    def test_format_md_example_runs_on_values_straight_from_h5py(self):
+        """docs/FORMAT.md's "Regenerating a mask" code, read from the file,
+        regenerates stored masks from arguments exactly as h5py returns them:
+        a numpy.uint64 seed, numpy.uint32 epoch/step/n_rows, a numpy.uint64
+        n_units (with the old example, seed & 0xFFFFFFFF was a TypeError)."""
+        doc = os.path.join(os.environ.get("RS_SOURCE_ROOT",
+                                          os.path.join(os.path.dirname(__file__), "..", "..")),
+                           "docs", "FORMAT.md")
+        with open(doc) as f:
+            text = f.read()
+        section = text.split("### Regenerating a mask without regsweep", 1)[1]
+        lines, started = [], False
+        for line in section.splitlines():
+            if line.startswith("    "):
+                started = True
+                lines.append(line[4:])
+            elif started and line.strip():
+                break
+            elif started:
+                lines.append("")
+        ns = {}
+        exec("\n".join(lines), ns)   # the documented code, as a reader pastes it
+        out = self.out("fmt.h5")
+        run("run", self.spec, "-o", out, check=0)
+        checked = 0
+        with h5py.File(out, "r") as f:
+            for i, job_id in enumerate(f["jobs/id"].asstr()[()]):
+                g = f["runs"][job_id]
+                seed = f["jobs/seed"][i]
+                self.assertIsInstance(seed, np.uint64)
+                self.assertEqual(seed, g.attrs["seed"])
+                if "masks" not in g:
+                    continue
+                m = g["masks"]
+                for layer in (0, 1):
+                    if f"layer{layer}" not in m:
+                        continue
+                    d = m[f"layer{layer}"]
+                    for r in range(0, d.shape[0], 7):
+                        n_rows = m["n_rows"][r]
+                        got = ns["mask"](seed, layer, m["epoch"][r], m["step"][r], n_rows,
+                                         d.attrs["n_units"], d.attrs["keep_prob"])
+                        want = np.unpackbits(d[r, :n_rows], axis=1,
+                                             bitorder="little")[:, :d.attrs["n_units"]]
+                        np.testing.assert_array_equal(got, want.astype(bool))
+                        checked += 1
+        self.assertGreater(checked, 20)
+
     def test_rerun_is_bit_identical_and_detects_tampering(self):
         out = self.out("r.h5")
         run("run", self.spec, "-o", out, check=0)
