@@ -2001,8 +2001,9 @@ static int copy_dataset(h5w *w, hid_t src, const char *name, hid_t dst)
         h5w_dataset(w, dst, name, t, t, rank, dims, buf);
         w->no_meta = 0;
         hid_t e = w->st ? -1 : H5Dopen2(dst, name, H5P_DEFAULT);
-        if (e >= 0) {
-            rc = copy_attrs(w, d, e, H5DSis_scale(d) > 0);
+        htri_t is_scale = H5DSis_scale(d);   /* < 0: an error, not "no" */
+        if (e >= 0 && is_scale >= 0) {
+            rc = copy_attrs(w, d, e, is_scale > 0);
             H5Dclose(e);
         }
         if (H5Tis_variable_str(t) > 0 && n > 0)
@@ -2129,7 +2130,10 @@ static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
         } else if (oi.type == H5O_TYPE_DATASET) {
             rc = copy_dataset(p->w, src, names[i], dst);
             hid_t d = rc ? -1 : H5Dopen2(src, names[i], H5P_DEFAULT);
-            if (d >= 0 && H5DSis_scale(d) > 0 && n_scales < 64)
+            htri_t is_scale = d >= 0 ? H5DSis_scale(d) : -1;
+            if (!rc && (is_scale < 0 || (is_scale > 0 && n_scales == 64)))
+                rc = -1;   /* an error (e.g. out of memory), not "no" */
+            else if (is_scale > 0)
                 scales[n_scales++] = names[i];
             if (d >= 0)
                 H5Dclose(d);
@@ -2142,20 +2146,31 @@ static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
         const char *att[64];
         int n_att = 0;
         hid_t sc = H5Dopen2(src, scales[k], H5P_DEFAULT);
-        for (hsize_t i = 0; sc >= 0 && i < gi.nlinks && n_att < 64; i++) {
+        if (sc < 0)
+            rc = -1;
+        for (hsize_t i = 0; sc >= 0 && !rc && i < gi.nlinks; i++) {
             if (!strcmp(names[i], scales[k]))
                 continue;
-            hid_t d = H5Lexists(src, names[i], H5P_DEFAULT) > 0 &&
-                      H5Oexists_by_name(src, names[i], H5P_DEFAULT) > 0
-                          ? H5Oopen(src, names[i], H5P_DEFAULT) : -1;
-            if (d >= 0 && H5Iget_type(d) == H5I_DATASET &&
-                H5DSis_attached(d, sc, 0) > 0)
-                att[n_att++] = names[i];
-            if (d >= 0)
-                H5Oclose(d);
+            hid_t d = H5Oopen(src, names[i], H5P_DEFAULT);
+            if (d < 0) {
+                rc = -1;
+                break;
+            }
+            if (H5Iget_type(d) == H5I_DATASET) {
+                /* every answer is checked: an error (out of memory inside
+                 * HDF5) must not pass for "not attached" */
+                htri_t at = H5DSis_attached(d, sc, 0);
+                if (at < 0 || (at > 0 && n_att == 64))
+                    rc = -1;
+                else if (at > 0)
+                    att[n_att++] = names[i];
+            }
+            H5Oclose(d);
         }
         if (sc >= 0)
             H5Dclose(sc);
+        if (rc)
+            break;
         attach_scale(p->w, dst, scales[k], att, n_att);
     }
     free(names);
