@@ -250,3 +250,50 @@ void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
         sgd_biases(params + b0, grads + b0, a->sizes[l + 1], lr);
     }
 }
+
+/* sign(v) * max(|v| - t, 0), +0.0f for zero; bit operations for |v| and the
+ * sign, so that the loop below vectorises and calls no libm. */
+static inline float soft_threshold(float v, float t)
+{
+    uint32_t bits, sign;
+    memcpy(&bits, &v, sizeof bits);
+    sign = bits & 0x80000000u;
+    bits &= 0x7fffffffu;
+    float mag;
+    memcpy(&mag, &bits, sizeof mag);
+    float shrunk = mag - t;
+    if (shrunk <= 0.0f)
+        return 0.0f;           /* +0: the weight is exactly zero */
+    /* shrunk > 0, or NaN (a NaN v stays NaN, so divergence is seen) */
+    memcpy(&bits, &shrunk, sizeof bits);
+    bits |= sign;
+    memcpy(&shrunk, &bits, sizeof shrunk);
+    return shrunk;
+}
+
+RS_ELEMENTWISE static void prox_weights(float *restrict w, const float *restrict g,
+                                        size_t n, float lr, float l2, float t)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g2 = g[i] + l2 * w[i];
+        float v = w[i] - lr * g2;
+        w[i] = soft_threshold(v, t);
+    }
+}
+
+float rs_soft_threshold(float v, float t)
+{
+    return soft_threshold(v, t);
+}
+
+void rs_sgd_update_proximal(const rs_arch_t *a, float *params,
+                            const float *grads, float lr, float l2, float l1)
+{
+    const float t = lr * l1;
+    for (int l = 0; l < a->n_layers; l++) {
+        size_t w0 = rs_arch_weight_offset(a, l), b0 = rs_arch_bias_offset(a, l);
+        prox_weights(params + w0, grads + w0,
+                     (size_t)a->sizes[l] * a->sizes[l + 1], lr, l2, t);
+        sgd_biases(params + b0, grads + b0, a->sizes[l + 1], lr);
+    }
+}

@@ -633,6 +633,13 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                         epoch);
             free(epoch);
         }
+        /* ---- issue 12 (reg section): the zero-weight curve ---- */
+        if (r->curves.zero_frac) {
+            hsize_t dims[2] = {n, r->curves.n_layers};
+            h5w_dataset(&w, g, "zero_frac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+                        2, dims, r->curves.zero_frac);
+        }
+        /* ---- end issue 12 ---- */
         H5Gclose(g);
     }
     hid_t gw = h5w_group(&w, f, "weights");
@@ -1616,6 +1623,29 @@ static rs_status compare_curves(hid_t f, const char *path,
                                     "%.17g, recomputed %.17g", name, e,
                                     buf[e], v[i][e]);
     }
+    /* ---- issue 12 (reg section): the zero-weight curve, when recorded ---- */
+    if (c->zero_frac) {
+        size_t n = (size_t)c->n * c->n_layers;
+        double *zf = malloc(n * sizeof *zf);
+        if (!zf)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        int bad = read_ds(f, "curves/zero_frac", H5T_NATIVE_DOUBLE, zf, n);
+        size_t i = 0;
+        while (!bad && i < n && memcmp(&zf[i], &c->zero_frac[i], sizeof *zf) == 0)
+            i++;
+        double stored = i < n ? zf[i] : 0;
+        free(zf);
+        if (bad)
+            return rs_error_set(err, RS_EINPUT, path, 0, 0,
+                                "cannot read curves/zero_frac");
+        if (i < n)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "curves/zero_frac differs first at epoch %zu, "
+                                "layer %zu: stored %.17g, recomputed %.17g",
+                                i / c->n_layers, i % c->n_layers, stored,
+                                c->zero_frac[i]);
+    }
+    /* ---- end issue 12 ---- */
     return RS_OK;
 }
 

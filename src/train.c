@@ -342,7 +342,9 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->n_hidden = a->n_layers - 1;
     r->curves.n = s->epochs + 1;
     size_t n_curve = r->curves.n;
-    size_t n_bytes = 2 * r->n_params * sizeof(float) + 8 * n_curve * sizeof(double);
+    size_t n_zero_frac = s->record_zero_frac ? n_curve * (size_t)a->n_layers : 0;
+    size_t n_bytes = 2 * r->n_params * sizeof(float) +
+                     (8 * n_curve + n_zero_frac) * sizeof(double);
     for (int l = 0; l < r->n_hidden; l++) {
         if (hp->keep_prob[l] >= 1.0f)
             continue;
@@ -369,6 +371,13 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->epoch_train_s = dp;
     memset(dp, 0, n_curve * sizeof *dp);
     dp += n_curve;
+    r->curves.n_layers = (uint32_t)a->n_layers;
+    if (n_zero_frac) {
+        r->curves.zero_frac = dp;
+        for (size_t i = 0; i < n_zero_frac; i++)
+            dp[i] = NAN;
+        dp += n_zero_frac;
+    }
     float *fp = (float *)dp;
     r->params_init = fp;
     r->params_final = fp + r->n_params;
@@ -419,6 +428,31 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
         if (!isfinite(params[i]))
             return "weights";
     return NULL;
+}
+
+/* The parameter update of one step: SGD with the penalties as the spec's
+ * reg section says (docs/FORMAT.md, "Arithmetic"). */
+static void update(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                   workspace_t *ws)
+{
+    const rs_arch_t *a = &s->arch;
+    if (s->reg.l1_mode == RS_L1_PROXIMAL)
+        rs_sgd_update_proximal(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
+    else
+        rs_sgd_update(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
+}
+
+/* Row e of the zero_frac curve: per layer, the share of weights == 0.0f. */
+static void record_zero_frac(const rs_arch_t *a, const float *params,
+                             double *row)
+{
+    for (int l = 0; l < a->n_layers; l++) {
+        const float *W = params + rs_arch_weight_offset(a, l);
+        size_t n = (size_t)a->sizes[l] * a->sizes[l + 1], zeros = 0;
+        for (size_t i = 0; i < n; i++)
+            zeros += W[i] == 0.0f;
+        row[l] = (double)zeros / (double)n;
+    }
 }
 
 rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
@@ -502,7 +536,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
                 seen += batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL);
                 backward(s, &ws, k, nb, dropped, n_threads);
-                rs_sgd_update(a, ws.params, ws.grads, s->lr, hp->l2, hp->l1);
+                update(s, hp, &ws);
                 out->steps_done++;
             }
             c->train_loss_dropout[e] = seen / n;
@@ -518,6 +552,8 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
                      &c->val_acc[e]);
         out->eval_s += now_s() - t_eval;
+        if (c->zero_frac)
+            record_zero_frac(a, ws.params, c->zero_frac + (size_t)e * a->n_layers);
         const char *what = first_nonfinite(s, d, c, e, ws.params, out->n_params);
         if (what) {
             out->diverged = 1;

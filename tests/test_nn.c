@@ -213,6 +213,46 @@ Test(nn, sgd_update_by_hand)
     cr_assert_float_eq(q[0], -0.4f, 1e-7);
 }
 
+/* Proximal L1 on a 3-input, 1-output layer, by hand: lr = 0.1, l2 = 0.01,
+ * l1 = 0.05, so the threshold is t = lr * l1 = 0.005.
+ *   w = 0.5,   g = 0.1:  g2 = 0.105,  v = 0.4895,   |v| - t = 0.4845
+ *   w = 0.003, g = 0.02: g2 = 0.02003, v = 0.000997, |v| - t < 0 -> +0
+ *   w = -0.2,  g = -0.5: g2 = -0.502, v = -0.1498,  -> -(0.1498 - 0.005) = -0.1448
+ *   w = 0.001 (second call), g = 0.05: v = -0.004 crosses zero, |v| < t -> +0
+ * The bias takes the plain step 1 - 0.1 * 0.1 = 0.99. */
+static uint32_t bits_of(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+Test(nn, proximal_l1_soft_threshold_by_hand)
+{
+    rs_arch_t a = {.n_layers = 1, .sizes = {3, 1}};
+    float p[4] = {0.5f, 0.003f, -0.2f, 1.0f}, g[4] = {0.1f, 0.02f, -0.5f, 0.1f};
+    rs_sgd_update_proximal(&a, p, g, 0.1f, 0.01f, 0.05f);
+    cr_assert_float_eq(p[0], 0.4845f, 1e-7, "%.9g", p[0]);
+    cr_assert_eq(bits_of(p[1]), 0u, "exactly +0, got %a", p[1]);
+    cr_assert_float_eq(p[2], -0.1448f, 1e-7, "%.9g", p[2]);
+    cr_assert_float_eq(p[3], 0.99f, 1e-7);
+    float q[4] = {0.001f, 0, 0, 0}, gq[4] = {0.05f, 0, 0, 0};
+    rs_sgd_update_proximal(&a, q, gq, 0.1f, 0.0f, 0.05f);
+    cr_assert_eq(bits_of(q[0]), 0u, "crossing zero gives +0, got %a", q[0]);
+    /* the subgradient form never lands on exactly zero here: it overshoots */
+    float r[4] = {0.001f, 0, 0, 0};
+    rs_sgd_update(&a, r, gq, 0.1f, 0.0f, 0.05f);
+    cr_assert_float_eq(r[0], -0.009f, 1e-9, "%.9g", r[0]);
+    /* the threshold alone: sign kept, NaN kept, -0 and t = 0 */
+    cr_assert_eq(rs_soft_threshold(-3.0f, 1.0f), -2.0f);
+    cr_assert_eq(rs_soft_threshold(0.75f, 0.25f), 0.5f);
+    cr_assert(isnan(rs_soft_threshold(NAN, 0.5f)));
+    float z = rs_soft_threshold(-0.0f, 0.0f);
+    cr_assert_eq(bits_of(z), 0u);
+    cr_assert_eq(rs_soft_threshold(-1.5f, 0.0f), -1.5f);
+    cr_assert_eq(rs_soft_threshold(INFINITY, 2.0f), INFINITY);
+}
+
 Test(nn, parameter_layout)
 {
     rs_arch_t a = {.n_layers = 3, .sizes = {784, 256, 256, 10}};

@@ -290,3 +290,49 @@ Test(spec, mask_epochs_count_from_the_end)
     snprintf(text, sizeof text, "%srecord: {masks: {epochs: [-6]}}\n", BASE);
     expect_error(text, 15, 27, "from -5 to 4");
 }
+
+/* The reg section: defaults are today's training; keys are checked with
+ * their location; reg settings change the spec's hash (the text) but no
+ * job id (ids hash seed, keep_prob, l2 and l1 only). */
+Test(spec, reg_section_parses_and_keeps_job_ids)
+{
+    rs_spec_t a, b;
+    rs_error_t err;
+    cr_assert_eq(parse(BASE, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.settings.reg.l1_mode, RS_L1_SUBGRADIENT);
+    cr_assert_eq(a.settings.record_zero_frac, 0);
+    char text[4096];
+    snprintf(text, sizeof text, "%sreg:\n  l1_mode: proximal\n", BASE);
+    cr_assert_eq(parse(text, &b, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.l1_mode, RS_L1_PROXIMAL);
+    cr_assert_eq(b.settings.record_zero_frac, 1, "proximal records zero_frac");
+    cr_assert_neq(strcmp(a.sha256, b.sha256), 0);
+    for (uint64_t i = 0; i < a.n_jobs; i++) {
+        rs_job_t ja, jb;
+        rs_spec_job(&a, i, &ja);
+        rs_spec_job(&b, i, &jb);
+        cr_assert_str_eq(ja.id, jb.id);
+    }
+    rs_spec_free(&b);
+    /* record.zero_frac overrides the default either way */
+    char *over[] = {"reg.l1_mode=subgradient", "record.zero_frac=true"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 2, over, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.l1_mode, RS_L1_SUBGRADIENT);
+    cr_assert_eq(b.settings.record_zero_frac, 1);
+    rs_spec_free(&b);
+    rs_spec_free(&a);
+}
+
+Test(spec, reg_section_errors_say_where)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%sreg:\n  l1_mode: proxmial\n", BASE);
+    expect_error(text, 16, 12, "reg.l1_mode: expected one of subgradient, proximal");
+    snprintf(text, sizeof text, "%sreg:\n  l1mode: proximal\n", BASE);
+    expect_error(text, 16, 3, "did you mean 'l1_mode'");
+    snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
+    expect_error(text, 15, 6, "reg: expected a mapping");
+    snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);
+    expect_error(text, 15, 21, "record.zero_frac");
+}

@@ -297,3 +297,67 @@ Test(train, divergence_stops_and_names_the_epoch_and_quantity)
     rs_job_result_free(&r);
     rs_data_free(&d);
 }
+
+/* reg.l1_mode: proximal.  With a strong L1 the soft-threshold leaves exact
+ * zeros, which the zero_frac curve counts (entry 0: He init has none); the
+ * subgradient form (same l1) leaves essentially none, because its step
+ * jumps over zero instead of landing on it.  With l1 = 0 the two modes take
+ * the same steps.  Proximal runs are bit-identical on every SIMD path and
+ * thread count. */
+Test(train, proximal_l1_gives_exact_zeros_and_counts_them)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 24;
+    s.epochs = 6;
+    s.record_zero_frac = 1;
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .noise_sd = 0.5f, .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 7, .keep_prob = {0.8f, 1.0f}, .l2 = 1e-3f, .l1 = 0.2f};
+    rs_job_result_t prox, sub, other;
+    s.reg.l1_mode = RS_L1_PROXIMAL;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &prox);
+    s.reg.l1_mode = RS_L1_SUBGRADIENT;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &sub);
+    const rs_arch_t *a = &s.arch;
+    cr_assert_eq(prox.curves.n_layers, 3);
+    for (int l = 0; l < a->n_layers; l++) {
+        const float *W = prox.params_final + rs_arch_weight_offset(a, l);
+        const float *Ws = sub.params_final + rs_arch_weight_offset(a, l);
+        size_t n = (size_t)a->sizes[l] * a->sizes[l + 1], zeros = 0, zeros_sub = 0;
+        for (size_t i = 0; i < n; i++) {
+            zeros += W[i] == 0.0f;
+            zeros_sub += Ws[i] == 0.0f;
+        }
+        cr_assert_eq(prox.curves.zero_frac[l], 0.0, "init of layer %d has zeros", l);
+        cr_assert_eq(prox.curves.zero_frac[6 * 3 + l], (double)zeros / n, "layer %d", l);
+        cr_assert_eq(sub.curves.zero_frac[6 * 3 + l], (double)zeros_sub / n);
+        /* 6 epochs x 4 steps x t = 0.05 * 0.2 shrink every weight by 0.24 */
+        cr_assert_gt(zeros, n / 20, "layer %d: %zu of %zu zero", l, zeros, n);
+        cr_assert_leq(zeros_sub, n / 100, "layer %d: %zu of %zu zero", l, zeros_sub, n);
+    }
+    rs_simd best = rs_simd_detect();
+    s.reg.l1_mode = RS_L1_PROXIMAL;
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&prox, &other, rs_simd_name((rs_simd)simd));
+            cr_assert_eq(memcmp(prox.curves.zero_frac, other.curves.zero_frac,
+                                7 * 3 * sizeof(double)), 0);
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&prox);
+    rs_job_result_free(&sub);
+    /* l1 = 0: proximal is plain SGD with L2 */
+    hp.l1 = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &prox);
+    s.reg.l1_mode = RS_L1_SUBGRADIENT;
+    s.record_zero_frac = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &sub);
+    cr_assert_null(sub.curves.zero_frac);
+    assert_same_result(&prox, &sub, "l1 = 0");
+    rs_job_result_free(&prox);
+    rs_job_result_free(&sub);
+    rs_data_free(&d);
+}

@@ -119,4 +119,19 @@ double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
 void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
                    float lr, float l2, float l1);
 
+/* ---- SGD with L2, then L1 as a proximal step (soft-thresholding) --------
+ * With t = lr * l1 (rounded to float), for each weight w with gradient g:
+ *   g2 = g + l2 * w;  v = w - lr * g2;
+ *   w = |v| - t > 0 ? sign(v) * (|v| - t) : +0.0f
+ * (each operation rounded to float; |v| and the sign are bit operations, so
+ * exact; a NaN v stays NaN).  This is proximal gradient descent (ISTA) on
+ * data_loss + (l2/2) |W|^2 + l1 |W|_1: a weight whose step lands within t
+ * of zero becomes exactly +0.0f.  Biases: b = b - lr * g, as rs_sgd_update. */
+void rs_sgd_update_proximal(const rs_arch_t *a, float *params,
+                            const float *grads, float lr, float l2, float l1);
+
+/* The soft-threshold of one value, as rs_sgd_update_proximal applies it:
+ * sign(v) * max(|v| - t, 0) with +0.0f for the zero case. */
+float rs_soft_threshold(float v, float t);
+
 #endif

@@ -23,6 +23,20 @@
 
 typedef enum rs_init { RS_INIT_HE_NORMAL = 0, RS_INIT_NORMAL = 1 } rs_init;
 
+/* How the l1 penalty enters the update (the spec's reg.l1_mode):
+ *   RS_L1_SUBGRADIENT: l1 * sign(w) is added to the gradient (rs_sgd_update);
+ *   RS_L1_PROXIMAL: the gradient step leaves l1 out and each weight is then
+ *     soft-thresholded by lr * l1 (rs_sgd_update_proximal), so weights
+ *     reach exactly zero. */
+typedef enum rs_l1_mode { RS_L1_SUBGRADIENT = 0, RS_L1_PROXIMAL = 1 } rs_l1_mode;
+
+/* The spec's `reg` section: regularisers that are fixed for a sweep (the
+ * per-job l2, l1 and keep_prob are hyperparameters).  All zero is plain
+ * training, bit for bit as before the section existed. */
+typedef struct rs_reg_settings {
+    rs_l1_mode l1_mode;
+} rs_reg_settings_t;
+
 /* Which (epoch, step) pairs get their dropout masks recorded. */
 typedef struct rs_record_sel {
     int all;                 /* every epoch/step; else the lists below   */
@@ -44,6 +58,8 @@ typedef struct rs_train_settings {
     int record_masks;        /* 0: none, 1: per mask_sel                 */
     rs_record_sel_t mask_sel;
     int eval_train;          /* evaluate the whole train set per epoch   */
+    rs_reg_settings_t reg;
+    int record_zero_frac;    /* fill rs_curves_t.zero_frac               */
 } rs_train_settings_t;
 
 /* One job's hyperparameters. */
@@ -63,6 +79,11 @@ typedef struct rs_curves {
     double *train_acc, *test_acc, *val_acc;
     double *train_loss_dropout; /* mean training loss seen by SGD during
                                    epoch e (with dropout); entry 0 is NaN */
+    /* With record_zero_frac (else NULL): n x n_layers, row-major; entry
+     * (e, l) is the share of the weights of W_l (not biases) that compare
+     * equal to 0.0f (so -0.0f counts) after e epochs. */
+    uint32_t n_layers;
+    double *zero_frac;
 } rs_curves_t;
 
 /* The recorded masks of one hidden layer: n_records x rows x row_bytes

@@ -39,7 +39,9 @@ dataset.test_labels dataset.classes dataset.n_val dataset.split_seed
 dataset.max_train dataset.max_test
 model.layers model.activation model.init model.init_sd model.loss
 train.lr train.epochs train.batch_size train.shuffle
+reg.l1_mode
 record.masks record.masks.epochs record.masks.steps record.train_eval
+record.zero_frac
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
@@ -151,7 +153,8 @@ _regsweep_override()
         model.init) _regsweep_lines compgen -W 'he_normal normal' -- "$value" ;;
         model.loss) _regsweep_lines compgen -W 'mse softmax_cross_entropy' -- "$value" ;;
         train.batch_size) _regsweep_lines compgen -W 'full' -- "$value" ;;
-        train.shuffle | record.train_eval) _regsweep_lines compgen -W 'true false' -- "$value" ;;
+        train.shuffle | record.train_eval | record.zero_frac) _regsweep_lines compgen -W 'true false' -- "$value" ;;
+        reg.l1_mode) _regsweep_lines compgen -W 'subgradient proximal' -- "$value" ;;
         record.masks) _regsweep_lines compgen -W 'all none' -- "$value" ;;
         record.masks.epochs | record.masks.steps) _regsweep_lines compgen -W 'all' -- "$value" ;;
         dataset.dir)
