@@ -454,7 +454,7 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
  * keep today's training (t->reg is zeroed by rs_spec_parse). */
 static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
-    static const char *const keys[] = {"l1_mode", NULL};
+    static const char *const keys[] = {"l1_mode", "max_norm", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
     rs_reg_settings_t *r = &s->settings.reg;
     const yt_node *v;
@@ -464,6 +464,11 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         int x;
         TRY(get_enum(v, "reg.l1_mode", l1_modes, &x, err));
         r->l1_mode = (rs_l1_mode)x;
+    }
+    if ((v = rs_yt_get(n, "max_norm"))) {
+        double c;
+        TRY(get_f64(v, "reg.max_norm (0: off)", R_NONNEG, &c, err));
+        r->max_norm = (float)c;
     }
     return RS_OK;
 }

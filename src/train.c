@@ -431,7 +431,8 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
 }
 
 /* The parameter update of one step: SGD with the penalties as the spec's
- * reg section says (docs/FORMAT.md, "Arithmetic"). */
+ * reg section says, then the max-norm projection (docs/FORMAT.md,
+ * "Arithmetic"). */
 static void update(const rs_train_settings_t *s, const rs_hparams_t *hp,
                    workspace_t *ws)
 {
@@ -440,6 +441,9 @@ static void update(const rs_train_settings_t *s, const rs_hparams_t *hp,
         rs_sgd_update_proximal(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
     else
         rs_sgd_update(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
+    /* the gradients are spent: d0 (R x max n floats) is the scratch */
+    if (s->reg.max_norm > 0.0f)
+        rs_max_norm(a, ws->params, s->reg.max_norm, ws->d0);
 }
 
 /* Row e of the zero_frac curve: per layer, the share of weights == 0.0f. */

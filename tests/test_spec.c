@@ -320,6 +320,12 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
                  RS_OK, "%s", err.msg);
     cr_assert_eq(b.settings.reg.l1_mode, RS_L1_SUBGRADIENT);
     cr_assert_eq(b.settings.record_zero_frac, 1);
+    cr_assert_eq(b.settings.reg.max_norm, 0.0f);
+    rs_spec_free(&b);
+    char *over2[] = {"reg.max_norm=3.5"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over2, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.max_norm, 3.5f);
     rs_spec_free(&b);
     rs_spec_free(&a);
 }
@@ -331,6 +337,10 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 16, 12, "reg.l1_mode: expected one of subgradient, proximal");
     snprintf(text, sizeof text, "%sreg:\n  l1mode: proximal\n", BASE);
     expect_error(text, 16, 3, "did you mean 'l1_mode'");
+    snprintf(text, sizeof text, "%sreg:\n  max_norm: -1\n", BASE);
+    expect_error(text, 16, 13, "reg.max_norm (0: off): expected a number >= 0");
+    snprintf(text, sizeof text, "%sreg:\n  max_norm: [3]\n", BASE);
+    expect_error(text, 16, 13, "reg.max_norm");
     snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
     expect_error(text, 15, 6, "reg: expected a mapping");
     snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);

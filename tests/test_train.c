@@ -361,3 +361,65 @@ Test(train, proximal_l1_gives_exact_zeros_and_counts_them)
     rs_job_result_free(&sub);
     rs_data_free(&d);
 }
+
+/* reg.max_norm: after training every hidden unit's incoming weight vector
+ * (a column of W_l, l hidden) has norm <= c up to rounding, some sit on
+ * the sphere, the output layer is free; bit-identical across SIMD paths
+ * and threads; a radius no column reaches changes no bit. */
+Test(train, max_norm_keeps_hidden_columns_in_the_ball)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 24;
+    s.epochs = 5;
+    s.lr = 0.01f;   /* 0.05 diverges without the constraint */
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .noise_sd = 0.5f, .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 8, .keep_prob = {0.8f, 0.9f}, .l2 = 1e-3f, .l1 = 1e-4f};
+    rs_job_result_t ref, other;
+    s.reg.max_norm = 1.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    const rs_arch_t *a = &s.arch;
+    int on_sphere = 0;
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        const float *W = ref.params_final + rs_arch_weight_offset(a, l);
+        for (uint32_t j = 0; j < a->sizes[l + 1]; j++) {
+            double ss = 0;
+            for (uint32_t k = 0; k < a->sizes[l]; k++)
+                ss += (double)W[k * a->sizes[l + 1] + j] * W[k * a->sizes[l + 1] + j];
+            cr_assert_leq(sqrt(ss), 1.0 + 1e-6, "layer %d unit %u: norm %.9g", l, j, sqrt(ss));
+            on_sphere += sqrt(ss) > 0.97;   /* projected, then moved by a step */
+        }
+    }
+    cr_assert_gt(on_sphere, 10, "only %d columns near the sphere", on_sphere);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&ref);
+    s.reg.max_norm = 1e30f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    s.reg.max_norm = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert(!ref.diverged && !other.diverged);
+    assert_same_result(&ref, &other, "max_norm 1e30 vs off");
+    /* unconstrained, many columns leave the unit ball */
+    int outside = 0;
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        const float *W = other.params_final + rs_arch_weight_offset(a, l);
+        for (uint32_t j = 0; j < a->sizes[l + 1]; j++) {
+            double ss = 0;
+            for (uint32_t k = 0; k < a->sizes[l]; k++)
+                ss += (double)W[k * a->sizes[l + 1] + j] * W[k * a->sizes[l + 1] + j];
+            outside += sqrt(ss) > 1.0;
+        }
+    }
+    cr_assert_gt(outside, 10, "only %d columns outside without max_norm", outside);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&other);
+    rs_data_free(&d);
+}

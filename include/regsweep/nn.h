@@ -130,6 +130,21 @@ void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
 void rs_sgd_update_proximal(const rs_arch_t *a, float *params,
                             const float *grads, float lr, float l2, float l1);
 
+/* ---- max-norm constraint (Srivastava et al., JMLR 2014, section 5.1) -----
+ * Every hidden unit's incoming weight vector is kept within a ball of
+ * radius c.  For each hidden layer l (l < n_layers - 1; the output layer
+ * and all biases are not constrained) and each unit j of it, the vector is
+ * column j of W_l, i.e. W_l[k][j] for k = 0 .. n[l]-1:
+ *   s = +0.0f;  s = fmaf(W[k][j], W[k][j], s) for k = 0, 1, ... in order;
+ *   norm = sqrtf(s) (IEEE: correctly rounded, rs_sqrtf);
+ *   if norm > c: scale = c / norm, W[k][j] = W[k][j] * scale for every k
+ * (each operation rounded to float).  After rescaling the norm is c up to
+ * a few ulp of rounding.  A NaN norm fails "> c" and leaves the column as
+ * it is; a squared norm that overflows to inf (entries near 1.8e19) makes
+ * the column NaN rather than zero, so a diverging job is seen as one.  work: at least max over hidden l of n[l+1] floats (overwritten).
+ * Returns the number of columns rescaled. */
+uint64_t rs_max_norm(const rs_arch_t *a, float *params, float c, float *work);
+
 /* The soft-threshold of one value, as rs_sgd_update_proximal applies it:
  * sign(v) * max(|v| - t, 0) with +0.0f for the zero case. */
 float rs_soft_threshold(float v, float t);

@@ -35,6 +35,7 @@ typedef enum rs_l1_mode { RS_L1_SUBGRADIENT = 0, RS_L1_PROXIMAL = 1 } rs_l1_mode
  * training, bit for bit as before the section existed. */
 typedef struct rs_reg_settings {
     rs_l1_mode l1_mode;
+    float max_norm;          /* > 0: rs_max_norm after every step; 0 off */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */

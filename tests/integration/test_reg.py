@@ -131,6 +131,33 @@ class Reg(unittest.TestCase):
         p = run("rerun", a, "--job", "3", check=1)
         self.assertIn("curves/zero_frac differs first at epoch 5, layer 1", p.stdout)
 
+    def test_max_norm_bounds_hidden_columns(self):
+        """Every hidden unit's incoming weight vector (a column of W0, W1)
+        ends with norm <= c (checked in float64 numpy), the unconstrained
+        run leaves many outside; 1 and 2 threads give the same file; rerun
+        reproduces a job."""
+        spec = self.spec("mn", "reg: {max_norm: 0.8}\n")
+        a, b, free = self.out("m1.h5"), self.out("m2.h5"), self.out("free.h5")
+        run("run", spec, "-o", a, env={"OMP_NUM_THREADS": "1"}, check=0)
+        run("run", spec, "-o", b, env={"OMP_NUM_THREADS": "2"}, check=0)
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        run("run", self.spec("free"), "-o", free, check=0)
+        with h5py.File(a, "r") as f, h5py.File(free, "r") as ff:
+            outside = 0
+            for job_id, *_ in jobs(f):
+                for l in (0, 1):
+                    W = f["runs"][job_id][f"weights/final/W{l}"][()].astype(np.float64)
+                    norms = np.sqrt((W ** 2).sum(axis=0))
+                    self.assertLessEqual(norms.max(), 0.8 * (1 + 1e-6), (job_id, l))
+                    Wf = ff["runs"][job_id][f"weights/final/W{l}"][()].astype(np.float64)
+                    outside += int((np.sqrt((Wf ** 2).sum(axis=0)) > 0.8).sum())
+                # the output layer is not constrained
+                self.assertEqual(f["runs"][job_id]["weights/final/W2"].shape, (12, 1))
+            self.assertGreater(outside, 20)
+        p = run("rerun", a, "--job", "5", check=0)
+        self.assertIn("bit-identical", p.stdout)
+
     def test_bad_reg_key_says_where(self):
         spec = self.spec("bad", "reg:\n  l1_mode: lasso\n")
         p = run("run", spec, "-o", self.out("never.h5"), check=2)
