@@ -133,3 +133,24 @@ uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
     }
     return kept;
 }
+
+void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
+                        uint32_t n_rows, uint32_t n_features, float sd,
+                        float *x)
+{
+    uint32_t groups = (n_features + 3) / 4;
+    for (uint32_t b = 0; b < n_rows; b++) {
+        float *row = x + (uint64_t)b * n_features;
+        for (uint32_t g = 0; g < groups; g++) {
+            uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_INPUT_NOISE, 0), epoch, step,
+                               b * groups + g};
+            uint32_t w[4];
+            float z[4];
+            rs_philox4x32_10(ctr, key, w);
+            rs_normal_pair(w[0], w[1], &z[0], &z[1]);
+            rs_normal_pair(w[2], w[3], &z[2], &z[3]);
+            for (uint32_t j = 0; j < 4 && 4 * g + j < n_features; j++)
+                row[4 * g + j] = row[4 * g + j] + sd * z[j];
+        }
+    }
+}

@@ -454,7 +454,8 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
  * keep today's training (t->reg is zeroed by rs_spec_parse). */
 static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
-    static const char *const keys[] = {"l1_mode", "max_norm", NULL};
+    static const char *const keys[] = {"l1_mode", "max_norm",
+                                       "input_noise_sd", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
     rs_reg_settings_t *r = &s->settings.reg;
     const yt_node *v;
@@ -469,6 +470,11 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         double c;
         TRY(get_f64(v, "reg.max_norm (0: off)", R_NONNEG, &c, err));
         r->max_norm = (float)c;
+    }
+    if ((v = rs_yt_get(n, "input_noise_sd"))) {
+        double sd;
+        TRY(get_f64(v, "reg.input_noise_sd (0: off)", R_NONNEG, &sd, err));
+        r->input_noise_sd = (float)sd;
     }
     return RS_OK;
 }

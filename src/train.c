@@ -98,6 +98,11 @@ rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
     if (B == 0)
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                             "train.batch_size must be at least 1");
+    if (s->reg.input_noise_sd > 0.0f &&
+        (uint64_t)B * ((a->sizes[0] + 3u) / 4u) > (1ull << 32))
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "batch_size %u x %u input features overflows the "
+                            "32-bit input-noise counter", B, a->sizes[0]);
     for (int l = 0; l + 1 < a->n_layers; l++) {
         uint64_t groups = (a->sizes[l + 1] + 3u) / 4u;
         if ((uint64_t)B * groups > (1ull << 32))
@@ -519,6 +524,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                 uint32_t first = step * B, nb = n - first < B ? n - first : B;
                 rs_data_gather(d, &d->train, ws.order + first, 0, nb, ws.x,
                                ws.y, ws.labels);
+                if (s->reg.input_noise_sd > 0.0f)
+                    rs_input_noise_ref(key, epoch, step, nb, a->sizes[0],
+                                       s->reg.input_noise_sd, ws.x);
                 int rec = s->record_masks &&
                           rs_record_selected(&s->mask_sel, epoch, step);
                 for (int l = 0; l < n_hidden; l++) {

@@ -189,3 +189,39 @@ Test(rng, fill_normal_is_standard_normal)
     cr_assert(d < 1.95 / sqrt(n), "KS distance %g", d);
     free(z);
 }
+
+/* reg.input_noise_sd draws against tests/integration/philox_np.py (an
+ * independent numpy Philox and Box-Muller written from docs/FORMAT.md):
+ * philox_np.input_noise(42, 3, 5, 2, 6) and
+ * philox_np.input_noise(2**32 + 9, 0, 0, 1, 3), printed with %.9e.  numpy's
+ * float32 log/cos/sin may differ from detmath by an ulp, hence the
+ * tolerance; a wrong counter word would change every value completely. */
+Test(rng, input_noise_matches_numpy_reimplementation)
+{
+    const float want[2][6] = {
+        {4.612384140e-01f, -7.166842222e-01f, 3.993584216e-01f, 9.084722400e-01f,
+         -1.001690105e-01f, -1.068458796e+00f},
+        {-3.373519778e-01f, -9.508640766e-01f, -1.246025339e-01f, 4.774439931e-01f,
+         -2.316444814e-01f, 6.886588782e-02f}};
+    float x[12] = {0};
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 2, 6, 1.0f, x);
+    for (int i = 0; i < 12; i++)
+        cr_assert(fabsf(x[i] - want[i / 6][i % 6]) <= 1e-6f * (1.0f + fabsf(want[i / 6][i % 6])),
+                  "row %d feature %d: %.9g, numpy %.9g", i / 6, i % 6, x[i], want[i / 6][i % 6]);
+    const float want2[3] = {5.363405943e-01f, -4.396994710e-01f, -3.334930241e-01f};
+    float y[3] = {0};
+    rs_input_noise_ref(rs_key_from_seed((1ull << 32) + 9), 0, 0, 1, 3, 1.0f, y);
+    for (int i = 0; i < 3; i++)
+        cr_assert(fabsf(y[i] - want2[i]) <= 1e-6f * (1.0f + fabsf(want2[i])), "%d: %.9g", i, y[i]);
+    /* the noise is added, scaled: x = x + sd * z, one rounding each */
+    float v[12];
+    for (int i = 0; i < 12; i++)
+        v[i] = 2.0f;
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 2, 6, 0.25f, v);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(v[i], 2.0f + 0.25f * x[i], "%d", i);
+    /* the draws of a row do not depend on how many rows the batch has */
+    float one[6] = {0};
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 1, 6, 1.0f, one);
+    cr_assert_eq(memcmp(one, x, sizeof one), 0);
+}

@@ -423,3 +423,41 @@ Test(train, max_norm_keeps_hidden_columns_in_the_ball)
     rs_job_result_free(&other);
     rs_data_free(&d);
 }
+
+/* reg.input_noise_sd: the same bits on every SIMD path and thread count;
+ * the noise changes training but not the initial weights or the masks
+ * (its draws have their own purpose, so dropout is untouched). */
+Test(train, input_noise_is_reproducible_and_leaves_masks_alone)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_TANH, 1);
+    s.epochs = 3;
+    s.reg.input_noise_sd = 0.3f;
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    s.arch.sizes[0] = 1;
+    s.arch.sizes[3] = 1;
+    s.arch.loss = RS_LOSS_MSE;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 12, .keep_prob = {0.6f, 0.8f}};
+    rs_job_result_t ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    s.reg.input_noise_sd = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_eq(memcmp(ref.params_init, other.params_init, ref.n_params * 4), 0);
+    cr_assert_neq(memcmp(ref.params_final, other.params_final, ref.n_params * 4), 0);
+    for (int l = 0; l < 2; l++)
+        cr_assert_eq(memcmp(ref.masks[l].bits, other.masks[l].bits,
+                            (size_t)ref.masks[l].n_records * ref.masks[l].rows *
+                                ref.masks[l].row_bytes), 0);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&other);
+    rs_data_free(&d);
+}

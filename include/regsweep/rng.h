@@ -37,7 +37,8 @@ enum rs_purpose {
     RS_PURPOSE_SHUFFLE = 3,   /* (3, epoch, j/4, 0)                        */
     RS_PURPOSE_DROPOUT = 4,   /* (4 | layer<<8, epoch, step, b*G + u/4)    */
     RS_PURPOSE_BOOTSTRAP = 5, /* (5 | stream<<8, replicate, i/4, 0)        */
-    RS_PURPOSE_SPLIT = 6      /* (6, 0, j/4, 0)                            */
+    RS_PURPOSE_SPLIT = 6,     /* (6, 0, j/4, 0)                            */
+    RS_PURPOSE_INPUT_NOISE = 7 /* (7, epoch, step, b*G + f/4), G = ceil(F/4) */
 };
 
 /* Philox4x32 with 10 rounds (Salmon, Moraes, Dror, Shaw, SC'11), exactly as
@@ -111,5 +112,19 @@ uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
                              uint32_t step, uint32_t n_samples,
                              uint32_t n_units, uint32_t threshold, float scale,
                              float *scale_mask, uint8_t *bits);
+
+/* Gaussian noise on the inputs of one training step (reg.input_noise_sd):
+ * x (n_rows x n_features, the minibatch's rows in batch order) gets
+ *   x[b][f] = x[b][f] + sd * z   (float product, then float sum)
+ * where z is the N(0,1) draw of word f%4 of
+ *   philox((RS_PURPOSE_INPUT_NOISE, epoch, step, b*G + f/4), key),
+ *   G = ceil(n_features/4); requires n_rows * G <= 2^32:
+ * words (0,1) and (2,3) are Box-Muller pairs as in rs_normal_pair, the
+ * even slot the cosine branch (the draws of rs_fill_normal, counter
+ * words 2 and 3 swapped for (step, block)).  Words for f >= n_features are
+ * unused. */
+void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
+                        uint32_t n_rows, uint32_t n_features, float sd,
+                        float *x);
 
 #endif

@@ -36,6 +36,8 @@ typedef enum rs_l1_mode { RS_L1_SUBGRADIENT = 0, RS_L1_PROXIMAL = 1 } rs_l1_mode
 typedef struct rs_reg_settings {
     rs_l1_mode l1_mode;
     float max_norm;          /* > 0: rs_max_norm after every step; 0 off */
+    float input_noise_sd;    /* > 0: rs_input_noise_ref on every training
+                                minibatch before the forward pass; 0 off */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */

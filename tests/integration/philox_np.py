@@ -49,3 +49,38 @@ def dropout_bits(seed, layer, epoch, step, n_rows, n_units, keep_prob):
     words = philox4x32_10(ctr, key_of_seed(seed)).reshape(n_rows, groups * 4)
     keep = (words[:, :n_units] >> np.uint32(8)) < keep_threshold(keep_prob)
     return np.packbits(keep, axis=1, bitorder="little")
+
+
+TWO_PI_F = np.float32(6.28318548202514648438)   # 2pi rounded to float32
+
+
+def box_muller(words):
+    """N(0,1) float32 draws from uint32 words (..., 4): words (0,1) and
+    (2,3) are pairs, u1 = ((w_even >> 8) + 1) * 2^-24, u2 = (w_odd >> 8) *
+    2^-24, r = sqrt(-2 log u1), t = 2pi * u2, z_even = r cos t, z_odd =
+    r sin t (numpy's float32 log/cos/sin: within an ulp or so of regsweep's
+    detmath)."""
+    scale = np.float32(2.0**-24)
+    u1 = ((words[..., 0::2] >> np.uint32(8)) + np.uint32(1)).astype(np.float32) * scale
+    u2 = (words[..., 1::2] >> np.uint32(8)).astype(np.float32) * scale
+    r = np.sqrt(np.float32(-2.0) * np.log(u1))
+    t = TWO_PI_F * u2
+    z = np.empty(words.shape, np.float32)
+    z[..., 0::2] = r * np.cos(t)
+    z[..., 1::2] = r * np.sin(t)
+    return z
+
+
+def input_noise(seed, epoch, step, n_rows, n_features):
+    """The N(0,1) draws behind reg.input_noise_sd for one minibatch
+    (n_rows x n_features, rows in batch order): purpose 7, counter
+    (7, epoch, step, b*G + f/4) with G = ceil(n_features/4), word f%4."""
+    groups = (n_features + 3) // 4
+    b, g = np.meshgrid(np.arange(n_rows), np.arange(groups), indexing="ij")
+    ctr = np.zeros((n_rows, groups, 4), np.uint32)
+    ctr[..., 0] = 7
+    ctr[..., 1] = epoch
+    ctr[..., 2] = step
+    ctr[..., 3] = (b * groups + g).astype(np.uint32)
+    words = philox4x32_10(ctr, key_of_seed(seed))
+    return box_muller(words).reshape(n_rows, groups * 4)[:, :n_features]
