@@ -154,3 +154,54 @@ void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
         }
     }
 }
+
+uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
+                           uint32_t epoch, uint32_t step, uint32_t n_samples,
+                           uint32_t n_units, float keep_prob, float *mask,
+                           uint8_t *bits)
+{
+    uint32_t threshold = rs_keep_threshold(keep_prob);
+    if (kind == RS_NOISE_BERNOULLI)
+        return rs_dropout_mask_ref(key, layer, epoch, step, n_samples, n_units,
+                                   threshold, 1.0f / keep_prob, mask, bits);
+    const float gamma = 4.0f / (3.0f * keep_prob), half = gamma * 0.5f;
+    const float sigma = rs_sqrtf((1.0f - keep_prob) / keep_prob);
+    uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
+    uint64_t nonzero = 0;
+    if (kind == RS_NOISE_GAUSSIAN)
+        bits = NULL;
+    for (uint32_t b = 0; b < n_samples; b++) {
+        if (bits)
+            for (uint32_t i = 0; i < row_bytes; i++)
+                bits[(uint64_t)b * row_bytes + i] = 0;
+        for (uint32_t g = 0; g < groups; g++) {
+            uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step,
+                               b * groups + g};
+            uint32_t w[4];
+            float z[4];
+            rs_philox4x32_10(ctr, key, w);
+            if (kind == RS_NOISE_GAUSSIAN) {
+                rs_normal_pair(w[0], w[1], &z[0], &z[1]);
+                rs_normal_pair(w[2], w[3], &z[2], &z[3]);
+            }
+            for (uint32_t j = 0; j < 4; j++) {
+                uint32_t u = 4 * g + j;
+                if (u >= n_units)
+                    break;
+                float m;
+                if (kind == RS_NOISE_GAUSSIAN) {
+                    m = 1.0f + sigma * z[j];
+                } else {
+                    int keep = (w[j] >> 8) < threshold;
+                    m = !keep ? 0.0f : (w[j] & 1u) ? gamma : half;
+                    if (bits && keep)
+                        bits[(uint64_t)b * row_bytes + u / 8] |=
+                            (uint8_t)(1u << (u % 8));
+                }
+                nonzero += (uint64_t)(m != 0.0f);
+                mask[(uint64_t)b * n_units + u] = m;
+            }
+        }
+    }
+    return nonzero;
+}

@@ -455,8 +455,10 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"l1_mode", "max_norm",
-                                       "input_noise_sd", NULL};
+                                       "input_noise_sd", "noise", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
+    static const char *const noises[] = {"bernoulli", "three_point",
+                                         "gaussian", NULL};
     rs_reg_settings_t *r = &s->settings.reg;
     const yt_node *v;
     TRY(want_map(n, "reg", err));
@@ -475,6 +477,11 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         double sd;
         TRY(get_f64(v, "reg.input_noise_sd (0: off)", R_NONNEG, &sd, err));
         r->input_noise_sd = (float)sd;
+    }
+    if ((v = rs_yt_get(n, "noise"))) {
+        int x;
+        TRY(get_enum(v, "reg.noise", noises, &x, err));
+        r->noise = (rs_noise_kind)x;
     }
     return RS_OK;
 }

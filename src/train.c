@@ -350,8 +350,10 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     size_t n_zero_frac = s->record_zero_frac ? n_curve * (size_t)a->n_layers : 0;
     size_t n_bytes = 2 * r->n_params * sizeof(float) +
                      (8 * n_curve + n_zero_frac) * sizeof(double);
+    /* gaussian multipliers have no binary mask to record */
+    const int recordable = s->reg.noise != RS_NOISE_GAUSSIAN;
     for (int l = 0; l < r->n_hidden; l++) {
-        if (hp->keep_prob[l] >= 1.0f)
+        if (hp->keep_prob[l] >= 1.0f || !recordable)
             continue;
         size_t row_bytes = (a->sizes[l + 1] + 7) / 8;
         n_bytes += (size_t)n_records * B * row_bytes + 3 * (size_t)n_records * sizeof(uint32_t);
@@ -392,8 +394,8 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
         m->n_units = a->sizes[l + 1];
         m->rows = B;
         m->row_bytes = (a->sizes[l + 1] + 7) / 8;
-        if (hp->keep_prob[l] >= 1.0f)
-            continue;  /* every unit kept: nothing to record */
+        if (hp->keep_prob[l] >= 1.0f || !recordable)
+            continue;  /* every unit kept, or not binary: nothing to record */
         m->n_records = n_records;
         m->epoch = (uint32_t *)cp;
         m->step = m->epoch + n_records;
@@ -534,15 +536,20 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                         continue;
                     rs_mask_record_t *m = &out->masks[l];
                     uint8_t *bits = NULL;
-                    if (rec) {
+                    if (rec && m->bits) {
                         bits = m->bits + (size_t)record * m->rows * m->row_bytes;
                         m->epoch[record] = epoch;
                         m->step[record] = step;
                         m->n_rows[record] = nb;
                     }
-                    k->dropout_mask(key, (uint32_t)l, epoch, step, nb,
-                                    a->sizes[l + 1], threshold[l], scale[l],
-                                    ws.mask[l], bits);
+                    if (s->reg.noise == RS_NOISE_BERNOULLI)
+                        k->dropout_mask(key, (uint32_t)l, epoch, step, nb,
+                                        a->sizes[l + 1], threshold[l], scale[l],
+                                        ws.mask[l], bits);
+                    else
+                        rs_noise_mask_ref(s->reg.noise, key, (uint32_t)l, epoch,
+                                          step, nb, a->sizes[l + 1],
+                                          hp->keep_prob[l], ws.mask[l], bits);
                 }
                 record += (uint32_t)rec;
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
@@ -576,7 +583,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     }
     /* a diverged run recorded only the steps it ran */
     for (int l = 0; l < n_hidden; l++)
-        if (dropped[l])
+        if (dropped[l] && out->masks[l].bits)
             out->masks[l].n_records = record;
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);

@@ -225,3 +225,74 @@ Test(rng, input_noise_matches_numpy_reimplementation)
     rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 1, 6, 1.0f, one);
     cr_assert_eq(memcmp(one, x, sizeof one), 0);
 }
+
+/* reg.noise multipliers against tests/integration/philox_np.py's
+ * noise_multipliers(kind, 42, 1, 2, 3, 2, 5, 0.6), printed with %.9e:
+ * three_point exactly (only float division and a halving), gaussian to
+ * numpy's float32 log/cos/sin (an ulp or so). */
+Test(rng, noise_multipliers_match_numpy_reimplementation)
+{
+    const float three[10] = {0, 1.111111045e+00f, 0, 1.111111045e+00f, 0,
+                             1.111111045e+00f, 2.222222090e+00f, 2.222222090e+00f, 0, 0};
+    const float gauss[10] = {9.158075452e-01f, 1.473168015e+00f, 7.397624254e-01f,
+                             1.581943989e+00f, 1.253493071e+00f, 2.377211809e+00f,
+                             1.019682765e+00f, 2.084509611e+00f, 1.389404535e-01f,
+                             1.692143440e+00f};
+    float m[10];
+    uint8_t bits[2], bern_bits[2];
+    rs_key_t key = rs_key_from_seed(42);
+    cr_assert_eq(rs_noise_mask_ref(RS_NOISE_THREE_POINT, key, 1, 2, 3, 2, 5, 0.6f, m, bits), 5);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(m[i], three[i], "%d: %.9g", i, m[i]);
+    /* the nonzero pattern is Bernoulli dropout's, bit for bit */
+    rs_dropout_mask_ref(key, 1, 2, 3, 2, 5, rs_keep_threshold(0.6f), 1.0f / 0.6f, NULL,
+                        bern_bits);
+    cr_assert_eq(memcmp(bits, bern_bits, 2), 0);
+    memset(bits, 0xAB, sizeof bits);
+    cr_assert_eq(rs_noise_mask_ref(RS_NOISE_GAUSSIAN, key, 1, 2, 3, 2, 5, 0.6f, m, bits), 10);
+    cr_assert_eq(bits[0], 0xAB, "gaussian writes no bits");
+    for (int i = 0; i < 10; i++)
+        cr_assert(fabsf(m[i] - gauss[i]) <= 1e-6f * (1.0f + fabsf(gauss[i])), "%d: %.9g", i, m[i]);
+    /* bernoulli through this entry is the reference dropout mask */
+    float a[10], b[10];
+    rs_noise_mask_ref(RS_NOISE_BERNOULLI, key, 1, 2, 3, 2, 5, 0.6f, a, NULL);
+    rs_dropout_mask_ref(key, 1, 2, 3, 2, 5, rs_keep_threshold(0.6f), 1.0f / 0.6f, b, NULL);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+}
+
+/* Mean 1 and the documented variances over 4 million multipliers:
+ * three_point takes only 0, gamma/2, gamma with P(0) = 1-p and
+ * P(gamma/2) = P(gamma) = p/2, variance 10/(9p) - 1; gaussian has
+ * variance (1-p)/p.  (Standard errors: about 1e-3 on the means.) */
+Test(rng, noise_multipliers_have_mean_one)
+{
+    enum { ROWS = 4096, UNITS = 1000 };
+    float *m = malloc(sizeof(float) * ROWS * UNITS);
+    const float p = 0.7f;
+    const double gamma = 4.0f / (3.0f * p);
+    rs_key_t key = rs_key_from_seed(3);
+    rs_noise_mask_ref(RS_NOISE_THREE_POINT, key, 0, 0, 0, ROWS, UNITS, p, m, NULL);
+    double sum = 0, sq = 0, n0 = 0, nhalf = 0, nfull = 0, n = (double)ROWS * UNITS;
+    for (size_t i = 0; i < (size_t)ROWS * UNITS; i++) {
+        sum += m[i];
+        sq += (double)m[i] * m[i];
+        n0 += m[i] == 0.0f;
+        nhalf += m[i] == (float)(gamma * 0.5);
+        nfull += m[i] == (float)gamma;
+    }
+    cr_assert_eq(n0 + nhalf + nfull, n, "three_point takes other values");
+    cr_assert(fabs(sum / n - 1.0) < 3e-3, "mean %g", sum / n);
+    cr_assert(fabs(n0 / n - 0.3) < 2e-3 && fabs(nhalf / n - 0.35) < 2e-3, "%g %g", n0 / n, nhalf / n);
+    double var = sq / n - (sum / n) * (sum / n);
+    cr_assert(fabs(var - (10.0 / (9.0 * 0.7) - 1.0)) < 5e-3, "var %g", var);
+    rs_noise_mask_ref(RS_NOISE_GAUSSIAN, key, 0, 0, 0, ROWS, UNITS, p, m, NULL);
+    sum = sq = 0;
+    for (size_t i = 0; i < (size_t)ROWS * UNITS; i++) {
+        sum += m[i];
+        sq += (double)m[i] * m[i];
+    }
+    var = sq / n - (sum / n) * (sum / n);
+    cr_assert(fabs(sum / n - 1.0) < 3e-3, "mean %g", sum / n);
+    cr_assert(fabs(var - 0.3 / 0.7) < 5e-3, "var %g", var);
+    free(m);
+}

@@ -38,7 +38,8 @@ static rs_train_settings_t small_settings(rs_act act, int classify)
  * dropout layers (fixed masks) against central differences along every
  * coordinate of a layer.  Relu nets are checked away from kinks by using
  * tanh/sigmoid as well. */
-static void check_network_gradient(rs_act act, int classify)
+static void check_network_gradient_noise(rs_act act, int classify,
+                                         rs_noise_kind kind)
 {
     rs_train_settings_t s = small_settings(act, classify);
     rs_kernels_t k;
@@ -62,6 +63,19 @@ static void check_network_gradient(rs_act act, int classify)
         m0[i] = (i % 4 == 1) ? 0.0f : 1.0f / 0.75f;
     for (int i = 0; i < NB * 7; i++)
         m1[i] = (i % 3 == 2) ? 0.0f : 1.0f / 0.6f;
+    if (kind != RS_NOISE_BERNOULLI) {
+        /* the multipliers training would draw (three_point: 0, gamma/2,
+         * gamma; gaussian: any real, negative ones included) */
+        rs_key_t key = rs_key_from_seed(17);
+        rs_noise_mask_ref(kind, key, 0, 1, 2, NB, 9, 0.75f, m0, NULL);
+        rs_noise_mask_ref(kind, key, 1, 1, 2, NB, 7, 0.6f, m1, NULL);
+        int negative = 0;
+        for (int i = 0; i < NB * 9; i++)
+            negative += m0[i] < 0.0f;
+        for (int i = 0; i < NB * 7; i++)
+            negative += m1[i] < 0.0f;
+        cr_assert(kind != RS_NOISE_GAUSSIAN || negative > 0, "no negative multiplier");
+    }
     float *masks[2] = {m0, m1};
     double loss;
     cr_assert_eq(rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, g, &loss, NULL), RS_OK);
@@ -85,9 +99,34 @@ static void check_network_gradient(rs_act act, int classify)
     free(g);
 }
 
+static void check_network_gradient(rs_act act, int classify)
+{
+    check_network_gradient_noise(act, classify, RS_NOISE_BERNOULLI);
+}
+
 Test(train, gradient_tanh_mse_with_dropout) { check_network_gradient(RS_ACT_TANH, 0); }
 Test(train, gradient_sigmoid_softmax_with_dropout) { check_network_gradient(RS_ACT_SIGMOID, 1); }
 Test(train, gradient_tanh_softmax_with_dropout) { check_network_gradient(RS_ACT_TANH, 1); }
+
+/* reg.noise: the three-point and Gaussian multipliers enter forward and
+ * backward like Bernoulli masks; backpropagation through them matches
+ * finite differences. */
+Test(train, gradient_tanh_mse_with_three_point_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 0, RS_NOISE_THREE_POINT);
+}
+Test(train, gradient_sigmoid_softmax_with_three_point_noise)
+{
+    check_network_gradient_noise(RS_ACT_SIGMOID, 1, RS_NOISE_THREE_POINT);
+}
+Test(train, gradient_tanh_mse_with_gaussian_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 0, RS_NOISE_GAUSSIAN);
+}
+Test(train, gradient_tanh_softmax_with_gaussian_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 1, RS_NOISE_GAUSSIAN);
+}
 
 /* A dropped unit must not receive gradient through its mask: with every
  * unit of hidden layer 0 dropped, W0 and b0 get exactly zero gradient. */
@@ -459,5 +498,48 @@ Test(train, input_noise_is_reproducible_and_leaves_masks_alone)
                                 ref.masks[l].row_bytes), 0);
     rs_job_result_free(&ref);
     rs_job_result_free(&other);
+    rs_data_free(&d);
+}
+
+/* reg.noise in whole jobs: three_point and gaussian are bit-identical on
+ * every SIMD path and thread count; three_point records the nonzero
+ * pattern, which is Bernoulli dropout's mask bit for bit (same words);
+ * gaussian records no mask; both change training. */
+Test(train, noise_kinds_reproducible_and_recorded_as_documented)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.epochs = 3;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 21, .keep_prob = {0.6f, 0.8f}};
+    rs_job_result_t bern, ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &bern);
+    rs_simd best = rs_simd_detect();
+    for (int kind = RS_NOISE_THREE_POINT; kind <= RS_NOISE_GAUSSIAN; kind++) {
+        s.reg.noise = (rs_noise_kind)kind;
+        run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+        for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+            for (int threads = 1; threads <= 3; threads += 2) {
+                run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+                assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+                rs_job_result_free(&other);
+            }
+        cr_assert_eq(memcmp(ref.params_init, bern.params_init, ref.n_params * 4), 0);
+        cr_assert_neq(memcmp(ref.params_final, bern.params_final, ref.n_params * 4), 0);
+        for (int l = 0; l < 2; l++) {
+            const rs_mask_record_t *m = &ref.masks[l], *mb = &bern.masks[l];
+            if (kind == RS_NOISE_GAUSSIAN) {
+                cr_assert_eq(m->n_records, 0, "gaussian records no mask");
+                continue;
+            }
+            cr_assert_eq(m->n_records, mb->n_records);
+            cr_assert_gt(m->n_records, 0);
+            cr_assert_eq(memcmp(m->bits, mb->bits,
+                                (size_t)m->n_records * m->rows * m->row_bytes), 0);
+        }
+        rs_job_result_free(&ref);
+    }
+    rs_job_result_free(&bern);
     rs_data_free(&d);
 }

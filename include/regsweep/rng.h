@@ -113,6 +113,44 @@ uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
                              uint32_t n_units, uint32_t threshold, float scale,
                              float *scale_mask, uint8_t *bits);
 
+/* The distribution of the dropout multipliers (reg.noise).  Each has mean
+ * 1, so the expected activation is the clean one, as for inverted
+ * dropout. */
+typedef enum rs_noise_kind {
+    RS_NOISE_BERNOULLI = 0,   /* 0 or 1/p: rs_dropout_mask_ref             */
+    RS_NOISE_THREE_POINT = 1, /* 0, gamma/2 or gamma, gamma = 4 / (3p)      */
+    RS_NOISE_GAUSSIAN = 2     /* 1 + sqrt((1-p)/p) z, z ~ N(0, 1)           */
+} rs_noise_kind;
+
+/* The multipliers of one layer at one training step for every kind of
+ * noise, from the dropout counters: word j of
+ *   philox((rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step, b*G + g), key),
+ *   G = ceil(H/4), belongs to unit u = 4g + j of sample b, exactly as for
+ * Bernoulli dropout (same words, so the same common random numbers).  With
+ * p = keep_prob (a float in (0, 1)) and T = rs_keep_threshold(p):
+ *   bernoulli:   m = (w >> 8) < T ? 1.0f / p : 0          (the reference
+ *                dropout mask; Var m = 1/p - 1)
+ *   three_point: gamma = 4.0f / (3.0f * p), half = gamma * 0.5f;
+ *                m = (w >> 8) >= T ? 0 : (w & 1) ? gamma : half
+ *                P(0) = 1 - p, P(gamma/2) = P(gamma) = p/2 (the low bit is
+ *                independent of the top 24), E m = (p/2)(3 gamma / 2) = 1,
+ *                Var m = (p/2)(5 gamma^2 / 4) - 1 = 10 / (9p) - 1;
+ *                the nonzero units are exactly those Bernoulli keeps
+ *   gaussian:    sigma = sqrtf((1.0f - p) / p);  m = 1.0f + sigma * z,
+ *                z the Box-Muller draw of word j (pairs (0,1) and (2,3),
+ *                even slot the cosine branch, as rs_normal_pair);
+ *                E m = 1, Var m = (1-p)/p, Bernoulli's variance
+ *                (Srivastava et al., JMLR 2014, section 10); m may be
+ *                negative
+ * mask: n_samples x n_units floats.  bits (may be NULL): for bernoulli and
+ * three_point the packed nonzero pattern as rs_dropout_mask_ref writes it;
+ * never written for gaussian (every multiplier is nonzero).  Returns the
+ * number of nonzero multipliers. */
+uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
+                           uint32_t epoch, uint32_t step, uint32_t n_samples,
+                           uint32_t n_units, float keep_prob, float *mask,
+                           uint8_t *bits);
+
 /* Gaussian noise on the inputs of one training step (reg.input_noise_sd):
  * x (n_rows x n_features, the minibatch's rows in batch order) gets
  *   x[b][f] = x[b][f] + sd * z   (float product, then float sum)

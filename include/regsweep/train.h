@@ -20,6 +20,7 @@
 #include "regsweep/data.h"
 #include "regsweep/kernels.h"
 #include "regsweep/nn.h"
+#include "regsweep/rng.h"
 
 typedef enum rs_init { RS_INIT_HE_NORMAL = 0, RS_INIT_NORMAL = 1 } rs_init;
 
@@ -38,6 +39,9 @@ typedef struct rs_reg_settings {
     float max_norm;          /* > 0: rs_max_norm after every step; 0 off */
     float input_noise_sd;    /* > 0: rs_input_noise_ref on every training
                                 minibatch before the forward pass; 0 off */
+    rs_noise_kind noise;     /* the dropout multipliers (rs_noise_mask_ref);
+                                masks are recorded for bernoulli and
+                                three_point (nonzero pattern) only */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */

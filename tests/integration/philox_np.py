@@ -84,3 +84,32 @@ def input_noise(seed, epoch, step, n_rows, n_features):
     ctr[..., 3] = (b * groups + g).astype(np.uint32)
     words = philox4x32_10(ctr, key_of_seed(seed))
     return box_muller(words).reshape(n_rows, groups * 4)[:, :n_features]
+
+
+def noise_multipliers(kind, seed, layer, epoch, step, n_rows, n_units, keep_prob):
+    """The reg.noise multipliers of one layer and step (n_rows x n_units,
+    float32) from the dropout counters (purpose 4), word u%4 of block
+    (4 | layer<<8, epoch, step, b*G + u/4):
+      three_point: 0 if dropped (as Bernoulli), else gamma if the word's
+                   low bit is 1, gamma/2 if 0; gamma = 4 / (3p) in float32;
+      gaussian:    1 + sqrt((1-p)/p) * z, z from box_muller."""
+    groups = (n_units + 3) // 4
+    b, g = np.meshgrid(np.arange(n_rows), np.arange(groups), indexing="ij")
+    ctr = np.zeros((n_rows, groups, 4), np.uint32)
+    ctr[..., 0] = 4 | (layer << 8)
+    ctr[..., 1] = epoch
+    ctr[..., 2] = step
+    ctr[..., 3] = (b * groups + g).astype(np.uint32)
+    words = philox4x32_10(ctr, key_of_seed(seed))
+    p = np.float32(keep_prob)
+    if kind == "three_point":
+        w = words.reshape(n_rows, groups * 4)[:, :n_units]
+        gamma = np.float32(4.0) / (np.float32(3.0) * p)
+        half = gamma * np.float32(0.5)
+        keep = (w >> np.uint32(8)) < keep_threshold(keep_prob)
+        return np.where(keep, np.where(w & np.uint32(1), gamma, half), np.float32(0))
+    if kind == "gaussian":
+        sigma = np.sqrt((np.float32(1.0) - p) / p)
+        z = box_muller(words).reshape(n_rows, groups * 4)[:, :n_units]
+        return np.float32(1.0) + sigma * z
+    raise ValueError(kind)

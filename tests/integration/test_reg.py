@@ -219,6 +219,43 @@ class Reg(unittest.TestCase):
         p = run("rerun", a, "--job", "2", check=0)
         self.assertIn("bit-identical", p.stdout)
 
+    def test_noise_kinds(self):
+        """three_point and gaussian dropout noise: 1 and 2 threads give the
+        same file; three_point stores the nonzero pattern, which numpy
+        regenerates from the documented counters (and which is the
+        Bernoulli run's mask); gaussian stores no mask; rerun reproduces
+        both; the training differs from Bernoulli's."""
+        plain = self.out("bern.h5")
+        run("run", self.spec("bern"), "-o", plain, check=0)
+        for kind in ("three_point", "gaussian"):
+            spec = self.spec(kind, f"reg: {{noise: {kind}}}\n")
+            a, b = self.out(kind + "1.h5"), self.out(kind + "2.h5")
+            run("run", spec, "-o", a, env={"OMP_NUM_THREADS": "1"}, check=0)
+            run("run", spec, "-o", b, env={"OMP_NUM_THREADS": "2"}, check=0)
+            d = h5diff(a, b)
+            self.assertEqual(d.returncode, 0, kind + d.stdout + d.stderr)
+            with h5py.File(a, "r") as f, h5py.File(plain, "r") as fp:
+                for job_id, seed, keep, l1 in jobs(f):
+                    g, gp = f["runs"][job_id], fp["runs"][job_id]
+                    if keep == 1.0:
+                        np.testing.assert_array_equal(g["weights/final/W1"][()],
+                                                      gp["weights/final/W1"][()])
+                        continue
+                    self.assertFalse(np.array_equal(g["weights/final/W1"][()],
+                                                    gp["weights/final/W1"][()]))
+                    if kind == "gaussian":
+                        self.assertNotIn("layer0", g["masks"])
+                        continue
+                    m = g["masks"]
+                    np.testing.assert_array_equal(m["layer0"][()], gp["masks/layer0"][()])
+                    for r in range(0, m["layer0"].shape[0], 7):
+                        rows = int(m["n_rows"][r])
+                        mine = philox_np.dropout_bits(int(seed), 0, int(m["epoch"][r]),
+                                                      int(m["step"][r]), rows, 16, keep)
+                        np.testing.assert_array_equal(m["layer0"][r, :rows], mine)
+            p = run("rerun", a, "--job", "6", check=0)
+            self.assertIn("bit-identical", p.stdout)
+
     def test_bad_reg_key_says_where(self):
         spec = self.spec("bad", "reg:\n  l1_mode: lasso\n")
         p = run("run", spec, "-o", self.out("never.h5"), check=2)
