@@ -543,3 +543,28 @@ Test(train, noise_kinds_reproducible_and_recorded_as_documented)
     rs_job_result_free(&bern);
     rs_data_free(&d);
 }
+
+/* The input-noise counter word 3 is b * ceil(F/4): a batch that would
+ * overflow it is refused before training (only the sizes are looked at). */
+Test(train, input_noise_counter_overflow_is_refused)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.n_layers = 1;
+    s.arch.sizes[0] = 65536;
+    s.arch.sizes[1] = 1;
+    s.batch_size = 262145;       /* 262145 * 16384 > 2^32 */
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    d.n_in = 65536;
+    d.n_out = 1;
+    d.task = RS_TASK_REGRESSION;
+    d.train.n = 300000;
+    d.test.n = 1;
+    rs_error_t err;
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
+    s.reg.input_noise_sd = 0.1f;
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "input-noise counter"), "%s", err.msg);
+    s.batch_size = 262144;       /* exactly 2^32 words: fits */
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
+}

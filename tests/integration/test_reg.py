@@ -256,6 +256,36 @@ class Reg(unittest.TestCase):
             p = run("rerun", a, "--job", "6", check=0)
             self.assertIn("bit-identical", p.stdout)
 
+    ALL = ("reg: {l1_mode: proximal, max_norm: 1.5, input_noise_sd: 0.1, "
+           "noise: three_point}\n")
+
+    def test_all_together_on_every_simd_path(self):
+        """Every reg setting at once: the scalar path on 1 thread and the
+        best path on 2 threads write the same file."""
+        spec = self.spec("all", self.ALL)
+        a, b = self.out("scalar.h5"), self.out("best.h5")
+        run("run", spec, "-o", a, "--simd", "scalar", env={"OMP_NUM_THREADS": "1"}, check=0)
+        run("run", spec, "-o", b, env={"OMP_NUM_THREADS": "2"}, check=0)
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+    @unittest.skipUnless(os.environ.get("REGSWEEP_OTHER"),
+                         "REGSWEEP_OTHER (a second build, e.g. clang -O0) not set")
+    def test_other_build_gives_identical_files(self):
+        """Another compiler and build type (tools/test.sh passes a clang
+        debug build) writes the same results with every reg setting, and
+        with gaussian noise."""
+        for name, extra in (("all", self.ALL),
+                            ("gauss", "reg: {noise: gaussian, max_norm: 1.0}\n")):
+            spec = self.spec(name, extra)
+            a, b = self.out(name + "-this.h5"), self.out(name + "-other.h5")
+            run("run", spec, "-o", a, check=0)
+            p = subprocess.run([os.environ["REGSWEEP_OTHER"], "run", spec, "-o", b],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            d = h5diff(a, b)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
     def test_bad_reg_key_says_where(self):
         spec = self.spec("bad", "reg:\n  l1_mode: lasso\n")
         p = run("run", spec, "-o", self.out("never.h5"), check=2)
