@@ -205,3 +205,22 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
     }
     return nonzero;
 }
+
+uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
+                                 uint32_t step, uint64_t n_weights,
+                                 uint32_t threshold, float scale, float *mask)
+{
+    uint64_t kept = 0;
+    for (uint64_t g = 0; 4 * g < n_weights; g++) {
+        uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch, step,
+                           (uint32_t)g};
+        uint32_t w[4];
+        rs_philox4x32_10(ctr, key, w);
+        for (uint32_t j = 0; j < 4 && 4 * g + j < n_weights; j++) {
+            int keep = (w[j] >> 8) < threshold;
+            kept += (uint64_t)keep;
+            mask[4 * g + j] = keep ? scale : 0.0f;
+        }
+    }
+    return kept;
+}

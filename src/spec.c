@@ -455,7 +455,8 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"l1_mode", "max_norm",
-                                       "input_noise_sd", "noise", NULL};
+                                       "input_noise_sd", "noise",
+                                       "dropconnect_keep_prob", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
     static const char *const noises[] = {"bernoulli", "three_point",
                                          "gaussian", NULL};
@@ -482,6 +483,11 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         int x;
         TRY(get_enum(v, "reg.noise", noises, &x, err));
         r->noise = (rs_noise_kind)x;
+    }
+    if ((v = rs_yt_get(n, "dropconnect_keep_prob"))) {
+        double keep;
+        TRY(get_f64(v, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &keep, err));
+        r->dropconnect_keep_prob = (float)keep;
     }
     return RS_OK;
 }

@@ -126,6 +126,11 @@ typedef struct workspace {
     float *d0, *d1;             /* gradient buffers, R x max n            */
     uint32_t *order;            /* n_train                                */
     float *work;                /* GEMM scratch                           */
+    /* DropConnect (NULL when off): masks and masked weights, laid out like
+     * params (only the weights of layers 1 .. L-1 are used); dc_on[l]:
+     * layer l's forward and backward use wdc instead of params */
+    float *wmask, *wdc;
+    int dc_on[RS_MAX_LAYERS];
     void *block;
 } workspace_t;
 
@@ -149,9 +154,16 @@ static size_t gemm_work_max(const rs_arch_t *a, uint32_t R, int n_threads)
     return w;
 }
 
+/* DropConnect is on for keep probabilities strictly between 0 and 1. */
+static int dropconnect_on(const rs_train_settings_t *s)
+{
+    return s->reg.dropconnect_keep_prob > 0.0f &&
+           s->reg.dropconnect_keep_prob < 1.0f && s->arch.n_layers > 1;
+}
+
 static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
                                  const rs_dataset_t *d, uint32_t B, uint32_t R,
-                                 int n_threads, rs_error_t *err)
+                                 int n_threads, int with_dc, rs_error_t *err)
 {
     const rs_arch_t *a = &s->arch;
     uint32_t max_n = 0;
@@ -161,7 +173,8 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
     size_t n_floats = 2 * round_up16(P) + round_up16((size_t)R * a->sizes[0]) +
                       round_up16((size_t)R * d->n_out) +
                       2 * round_up16((size_t)R * max_n) +
-                      round_up16(gemm_work_max(a, R, n_threads));
+                      round_up16(gemm_work_max(a, R, n_threads)) +
+                      (with_dc ? 2 * round_up16(P) : 0);
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         n_floats += round_up16(R * width);
@@ -183,6 +196,10 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
     ws->d0 = CARVE((size_t)R * max_n);
     ws->d1 = CARVE((size_t)R * max_n);
     ws->work = CARVE(gemm_work_max(a, R, n_threads));
+    if (with_dc) {
+        ws->wmask = CARVE(P);
+        ws->wdc = CARVE(P);
+    }
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         ws->z[l] = CARVE(R * width);
@@ -216,6 +233,15 @@ void rs_train_init_params(const rs_train_settings_t *s, uint64_t seed,
     }
 }
 
+/* The weights layer l computes with: the DropConnect-masked copy while a
+ * training step has it on, else the parameters. */
+static const float *layer_weights(const workspace_t *ws, const rs_arch_t *a,
+                                  int l)
+{
+    size_t off = rs_arch_weight_offset(a, l);
+    return ws->dc_on[l] ? ws->wdc + off : ws->params + off;
+}
+
 /* Forward pass over nb rows already gathered into ws->x.  Hidden layer l
  * is multiplied by ws->mask[l] where dropped[l] (training); dropped == NULL
  * is the clean network (evaluation).  Returns the output layer's buffer. */
@@ -227,7 +253,7 @@ static float *forward(const rs_train_settings_t *s, workspace_t *ws,
     const float *inp = x;
     for (int l = 0; l < a->n_layers; l++) {
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
-        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        const float *W = layer_weights(ws, a, l);
         const float *bias = ws->params + rs_arch_bias_offset(a, l);
         int hidden = l + 1 < a->n_layers;
         /* ReLU is fused into the product's store: h directly, no z */
@@ -259,11 +285,18 @@ static void backward(const rs_train_settings_t *s, workspace_t *ws,
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
         const float *inp = l == 0 ? ws->x : (dropped[l - 1] ? ws->a[l - 1]
                                                              : ws->h[l - 1]);
-        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        const float *W = layer_weights(ws, a, l);
         float *dW = ws->grads + rs_arch_weight_offset(a, l);
         float *db = ws->grads + rs_arch_bias_offset(a, l);
         rs_dense_backward(k, l == 0 ? NULL : dinp, dW, db, dout, inp, W,
                           (int)nb, n_in, n_out, ws->work, n_threads);
+        if (ws->dc_on[l]) {
+            /* Wm = W * mask, so dL/dW = dL/dWm * mask */
+            const float *m = ws->wmask + rs_arch_weight_offset(a, l);
+            size_t n_w = (size_t)n_in * n_out;
+            for (size_t i = 0; i < n_w; i++)
+                dW[i] = dW[i] * m[i];
+        }
         if (l == 0)
             break;
         size_t n = (size_t)nb * n_in;
@@ -437,6 +470,27 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
     return NULL;
 }
 
+/* DropConnect for one step: the masks of W_1 .. W_{L-1} from their
+ * counters and the masked copies Wm = W * mask (one float product each),
+ * which this step's forward and backward use. */
+static void dropconnect_step(const rs_train_settings_t *s, workspace_t *ws,
+                             rs_key_t key, uint32_t epoch, uint32_t step)
+{
+    const rs_arch_t *a = &s->arch;
+    const float keep = s->reg.dropconnect_keep_prob;
+    const uint32_t threshold = rs_keep_threshold(keep);
+    const float scale = 1.0f / keep;
+    for (int l = 1; l < a->n_layers; l++) {
+        size_t off = rs_arch_weight_offset(a, l);
+        uint64_t n_w = (uint64_t)a->sizes[l] * a->sizes[l + 1];
+        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, n_w, threshold,
+                                scale, ws->wmask + off);
+        for (uint64_t i = 0; i < n_w; i++)
+            ws->wdc[off + i] = ws->params[off + i] * ws->wmask[off + i];
+        ws->dc_on[l] = 1;
+    }
+}
+
 /* The parameter update of one step: SGD with the penalties as the spec's
  * reg section says, then the max-norm projection (docs/FORMAT.md,
  * "Arithmetic"). */
@@ -480,7 +534,8 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     uint32_t R = B > RS_EVAL_CHUNK ? B : RS_EVAL_CHUNK;
     workspace_t ws;
     memset(&ws, 0, sizeof ws);
-    if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, err)))
+    const int dc = dropconnect_on(s);
+    if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, dc, err)))
         return st;
     uint32_t n_records = count_records(s, steps);
     if ((st = result_alloc(out, s, hp, B, n_records, err))) {
@@ -552,9 +607,12 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                                           hp->keep_prob[l], ws.mask[l], bits);
                 }
                 record += (uint32_t)rec;
+                if (dc)
+                    dropconnect_step(s, &ws, key, epoch, step);
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
                 seen += batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL);
                 backward(s, &ws, k, nb, dropped, n_threads);
+                memset(ws.dc_on, 0, sizeof ws.dc_on);   /* evaluation: W */
                 update(s, hp, &ws);
                 out->steps_done++;
             }
@@ -597,6 +655,19 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
                               float *const *masks, float *grads, double *loss,
                               rs_error_t *err)
 {
+    return rs_train_batch_grad_dropconnect(s, k, params, x, y, labels, nb,
+                                           masks, NULL, grads, loss, err);
+}
+
+rs_status rs_train_batch_grad_dropconnect(const rs_train_settings_t *s,
+                                          const rs_kernels_t *k,
+                                          const float *params, const float *x,
+                                          const float *y, const uint8_t *labels,
+                                          uint32_t nb, float *const *masks,
+                                          float *const *weight_masks,
+                                          float *grads, double *loss,
+                                          rs_error_t *err)
+{
     const rs_arch_t *a = &s->arch;
     rs_dataset_t d;
     memset(&d, 0, sizeof d);
@@ -605,11 +676,23 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
     d.train.n = nb;
     workspace_t ws;
     memset(&ws, 0, sizeof ws);
-    rs_status st = workspace_alloc(&ws, s, &d, nb, nb, 1, err);
+    rs_status st = workspace_alloc(&ws, s, &d, nb, nb, 1, weight_masks != NULL,
+                                   err);
     if (st)
         return st;
     size_t P = rs_arch_n_params(a);
     memcpy(ws.params, params, P * sizeof(float));
+    for (int l = 0; weight_masks && l < a->n_layers; l++) {
+        if (!weight_masks[l])
+            continue;
+        size_t off = rs_arch_weight_offset(a, l);
+        size_t n_w = (size_t)a->sizes[l] * a->sizes[l + 1];
+        for (size_t i = 0; i < n_w; i++) {
+            ws.wmask[off + i] = weight_masks[l][i];
+            ws.wdc[off + i] = ws.params[off + i] * weight_masks[l][i];
+        }
+        ws.dc_on[l] = 1;
+    }
     memcpy(ws.x, x, (size_t)nb * d.n_in * sizeof(float));
     if (a->loss == RS_LOSS_MSE)
         memcpy(ws.y, y, (size_t)nb * d.n_out * sizeof(float));

@@ -328,6 +328,7 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
     cr_assert_eq(b.settings.reg.max_norm, 3.5f);
     cr_assert_eq(b.settings.reg.input_noise_sd, 0.0f);
     cr_assert_eq(b.settings.reg.noise, RS_NOISE_BERNOULLI);
+    cr_assert_eq(b.settings.reg.dropconnect_keep_prob, 0.0f, "0: off");
     rs_spec_free(&b);
     rs_spec_free(&a);
 }
@@ -347,6 +348,8 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 16, 19, "reg.input_noise_sd (0: off): expected a finite number");
     snprintf(text, sizeof text, "%sreg: {noise: uniform}\n", BASE);
     expect_error(text, 15, 14, "reg.noise: expected one of bernoulli, three_point, gaussian");
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep_prob: 0}\n", BASE);
+    expect_error(text, 15, 30, "reg.dropconnect_keep_prob (1: off): expected a number in (0, 1]");
     snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
     expect_error(text, 15, 6, "reg: expected a mapping");
     snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);

@@ -38,8 +38,8 @@ static rs_train_settings_t small_settings(rs_act act, int classify)
  * dropout layers (fixed masks) against central differences along every
  * coordinate of a layer.  Relu nets are checked away from kinks by using
  * tanh/sigmoid as well. */
-static void check_network_gradient_noise(rs_act act, int classify,
-                                         rs_noise_kind kind)
+static void check_network_gradient_full(rs_act act, int classify,
+                                        rs_noise_kind kind, int dropconnect)
 {
     rs_train_settings_t s = small_settings(act, classify);
     rs_kernels_t k;
@@ -78,16 +78,39 @@ static void check_network_gradient_noise(rs_act act, int classify,
     }
     float *masks[2] = {m0, m1};
     double loss;
-    cr_assert_eq(rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, g, &loss, NULL), RS_OK);
+    /* DropConnect on W1 (9 x 7) and W2 (7 x out): the masks training would
+     * draw at keep 0.7 */
+    size_t n_out = s.arch.sizes[3];
+    float *w1m = malloc(9 * 7 * sizeof *w1m), *w2m = malloc(7 * n_out * sizeof *w2m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 1, 0, 1, 9 * 7, rs_keep_threshold(0.7f),
+                            1.0f / 0.7f, w1m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 2, 0, 1, 7 * n_out, rs_keep_threshold(0.7f),
+                            1.0f / 0.7f, w2m);
+    float *wmasks_[3] = {NULL, w1m, w2m};
+    float *const *wmasks = dropconnect ? wmasks_ : NULL;
+    cr_assert_eq(rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, g,
+                                                 &loss, NULL), RS_OK);
+    if (dropconnect) {
+        /* a dropped weight has no gradient at all */
+        size_t off = rs_arch_weight_offset(&s.arch, 1), n_zero = 0;
+        for (size_t i = 0; i < 9 * 7; i++)
+            if (w1m[i] == 0.0f) {
+                cr_assert_eq(g[off + i], 0.0f, "dropped weight %zu", i);
+                n_zero++;
+            }
+        cr_assert_gt(n_zero, 5);
+    }
     const float h = 2e-3f;
     for (size_t i = 0; i < P; i++) {
         float keep = p[i];
         double up, down;
         float *scratch = malloc(P * sizeof *scratch);
         p[i] = keep + h;
-        rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, scratch, &up, NULL);
+        rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, scratch,
+                                        &up, NULL);
         p[i] = keep - h;
-        rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, scratch, &down, NULL);
+        rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, scratch,
+                                        &down, NULL);
         p[i] = keep;
         free(scratch);
         double fd = (up - down) / (2 * h);
@@ -97,11 +120,33 @@ static void check_network_gradient_noise(rs_act act, int classify,
     }
     free(p);
     free(g);
+    free(w1m);
+    free(w2m);
+}
+
+static void check_network_gradient_noise(rs_act act, int classify, rs_noise_kind kind)
+{
+    check_network_gradient_full(act, classify, kind, 0);
 }
 
 static void check_network_gradient(rs_act act, int classify)
 {
     check_network_gradient_noise(act, classify, RS_NOISE_BERNOULLI);
+}
+
+/* reg.dropconnect_keep_prob: the forward pass uses W * mask, the gradient
+ * of W is (X^T dY) * mask; with dropout masks too. */
+Test(train, gradient_tanh_mse_with_dropconnect)
+{
+    check_network_gradient_full(RS_ACT_TANH, 0, RS_NOISE_BERNOULLI, 1);
+}
+Test(train, gradient_sigmoid_softmax_with_dropconnect)
+{
+    check_network_gradient_full(RS_ACT_SIGMOID, 1, RS_NOISE_BERNOULLI, 1);
+}
+Test(train, gradient_tanh_softmax_with_dropconnect_and_gaussian_noise)
+{
+    check_network_gradient_full(RS_ACT_TANH, 1, RS_NOISE_GAUSSIAN, 1);
 }
 
 Test(train, gradient_tanh_mse_with_dropout) { check_network_gradient(RS_ACT_TANH, 0); }
@@ -569,4 +614,46 @@ Test(train, input_noise_counter_overflow_is_refused)
     cr_assert(strstr(err.msg, "input-noise counter"), "%s", err.msg);
     s.batch_size = 262144;       /* exactly 2^32 words: fits */
     cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
+}
+
+/* reg.dropconnect_keep_prob in whole jobs: bit-identical on every SIMD
+ * path and thread count; keep 1 is off (the same bits as no setting);
+ * it changes training but neither the initial weights nor the dropout
+ * masks (its draws have their own purpose). */
+Test(train, dropconnect_reproducible_and_off_at_keep_one)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 40;
+    s.arch.sizes[2] = 24;
+    s.epochs = 3;
+    s.lr = 0.01f;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 30, .keep_prob = {0.8f, 0.9f}, .l2 = 1e-3f};
+    rs_job_result_t plain, ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &plain);
+    s.reg.dropconnect_keep_prob = 1.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    assert_same_result(&plain, &other, "dropconnect keep 1");
+    rs_job_result_free(&other);
+    s.reg.dropconnect_keep_prob = 0.6f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    cr_assert(!ref.diverged);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    cr_assert_eq(memcmp(ref.params_init, plain.params_init, ref.n_params * 4), 0);
+    cr_assert_neq(memcmp(ref.params_final, plain.params_final, ref.n_params * 4), 0);
+    for (int l = 0; l < 2; l++)
+        cr_assert_eq(memcmp(ref.masks[l].bits, plain.masks[l].bits,
+                            (size_t)ref.masks[l].n_records * ref.masks[l].rows *
+                                ref.masks[l].row_bytes), 0);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&plain);
+    rs_data_free(&d);
 }

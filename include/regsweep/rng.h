@@ -38,7 +38,8 @@ enum rs_purpose {
     RS_PURPOSE_DROPOUT = 4,   /* (4 | layer<<8, epoch, step, b*G + u/4)    */
     RS_PURPOSE_BOOTSTRAP = 5, /* (5 | stream<<8, replicate, i/4, 0)        */
     RS_PURPOSE_SPLIT = 6,     /* (6, 0, j/4, 0)                            */
-    RS_PURPOSE_INPUT_NOISE = 7 /* (7, epoch, step, b*G + f/4), G = ceil(F/4) */
+    RS_PURPOSE_INPUT_NOISE = 7, /* (7, epoch, step, b*G + f/4), G = ceil(F/4) */
+    RS_PURPOSE_DROPCONNECT = 8  /* (8 | layer<<8, epoch, step, i/4)        */
 };
 
 /* Philox4x32 with 10 rounds (Salmon, Moraes, Dror, Shaw, SC'11), exactly as
@@ -150,6 +151,18 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
                            uint32_t epoch, uint32_t step, uint32_t n_samples,
                            uint32_t n_units, float keep_prob, float *mask,
                            uint8_t *bits);
+
+/* The DropConnect mask of the weights W_layer at one training step
+ * (reg.dropconnect_keep_prob; one mask per step, shared by the rows of the
+ * minibatch).  Element i of W_layer (row-major, i < n_weights <= 2^32)
+ * takes word i%4 of philox((rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch,
+ * step, i/4), key) and is kept iff (word >> 8) < threshold
+ * (rs_keep_threshold of the keep probability):
+ *   mask[i] = kept ? scale : 0.0f   (scale = 1.0f / keep_prob)
+ * Returns the number of kept weights. */
+uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
+                                 uint32_t step, uint64_t n_weights,
+                                 uint32_t threshold, float scale, float *mask);
 
 /* Gaussian noise on the inputs of one training step (reg.input_noise_sd):
  * x (n_rows x n_features, the minibatch's rows in batch order) gets

@@ -42,6 +42,10 @@ typedef struct rs_reg_settings {
     rs_noise_kind noise;     /* the dropout multipliers (rs_noise_mask_ref);
                                 masks are recorded for bernoulli and
                                 three_point (nonzero pattern) only */
+    float dropconnect_keep_prob; /* in (0, 1): DropConnect on W_1 .. W_{L-1}
+                                (the weights fed by hidden units), one
+                                rs_dropconnect_mask_ref per layer and step;
+                                0 or 1: off */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */
@@ -173,5 +177,20 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
                               const uint8_t *labels, uint32_t nb,
                               float *const *masks, float *grads, double *loss,
                               rs_error_t *err);
+
+/* As rs_train_batch_grad, with DropConnect masks as training applies them:
+ * weight_masks[l] (n[l] x n[l+1] floats, 0 or 1/keep; NULL: W_l not
+ * masked; weight_masks itself NULL: none) multiplies W_l elementwise in the
+ * forward pass (Wm = W * mask), the input gradient flows through Wm, and
+ * the gradient returned for W_l is (X^T dY) * mask, the derivative with
+ * respect to the unmasked weights.  Errors: RS_ENOMEM. */
+rs_status rs_train_batch_grad_dropconnect(const rs_train_settings_t *s,
+                                          const rs_kernels_t *k,
+                                          const float *params, const float *x,
+                                          const float *y, const uint8_t *labels,
+                                          uint32_t nb, float *const *masks,
+                                          float *const *weight_masks,
+                                          float *grads, double *loss,
+                                          rs_error_t *err);
 
 #endif

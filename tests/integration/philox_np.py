@@ -113,3 +113,17 @@ def noise_multipliers(kind, seed, layer, epoch, step, n_rows, n_units, keep_prob
         z = box_muller(words).reshape(n_rows, groups * 4)[:, :n_units]
         return np.float32(1.0) + sigma * z
     raise ValueError(kind)
+
+
+def dropconnect_keep(seed, layer, epoch, step, n_weights, keep_prob):
+    """Which weights of W_layer (row-major, flattened) DropConnect keeps at
+    one step: purpose 8, counter (8 | layer<<8, epoch, step, i/4), word
+    i%4, kept iff (word >> 8) < keep_threshold(keep_prob)."""
+    groups = (n_weights + 3) // 4
+    ctr = np.zeros((groups, 4), np.uint32)
+    ctr[:, 0] = 8 | (layer << 8)
+    ctr[:, 1] = epoch
+    ctr[:, 2] = step
+    ctr[:, 3] = np.arange(groups, dtype=np.uint32)
+    words = philox4x32_10(ctr, key_of_seed(seed)).reshape(-1)[:n_weights]
+    return (words >> np.uint32(8)) < keep_threshold(keep_prob)
