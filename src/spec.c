@@ -456,7 +456,8 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"l1_mode", "max_norm",
                                        "input_noise_sd", "noise",
-                                       "dropconnect_keep_prob", NULL};
+                                       "dropconnect_keep_prob",
+                                       "early_stopping_patience", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
     static const char *const noises[] = {"bernoulli", "three_point",
                                          "gaussian", NULL};
@@ -488,6 +489,15 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         double keep;
         TRY(get_f64(v, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &keep, err));
         r->dropconnect_keep_prob = (float)keep;
+    }
+    if ((v = rs_yt_get(n, "early_stopping_patience"))) {
+        TRY(get_u32(v, "reg.early_stopping_patience (0: off)", 0,
+                    RS_SPEC_MAX_EPOCHS, &r->early_stopping_patience, err));
+        if (r->early_stopping_patience && rs_spec_n_val(s) == 0)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "reg.early_stopping_patience: early stopping "
+                                "watches the validation loss; set "
+                                "dataset.n_val (a validation split) too");
     }
     return RS_OK;
 }

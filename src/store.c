@@ -617,6 +617,12 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
         attr_str(&w, f, "diverged_quantity",
                  r->diverged_quantity ? r->diverged_quantity : "");
     }
+    /* ---- issue 12 (reg.early_stopping_patience) ---- */
+    if (r->stopped) {
+        attr_u64(&w, f, "stopped_epoch", r->stopped_epoch);
+        attr_u64(&w, f, "returned_epoch", r->returned_epoch);
+    }
+    /* ---- end issue 12 ---- */
 
     hid_t g = h5w_group(&w, f, "curves");
     if (g >= 0) {

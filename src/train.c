@@ -94,6 +94,10 @@ rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                             "dataset: the train and test splits must not be "
                             "empty");
+    if (s->reg.early_stopping_patience && d->val.n == 0)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "reg.early_stopping_patience needs a validation "
+                            "split (dataset.n_val > 0)");
     uint32_t B = effective_batch(s, d->train.n);
     if (B == 0)
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
@@ -131,6 +135,7 @@ typedef struct workspace {
      * layer l's forward and backward use wdc instead of params */
     float *wmask, *wdc;
     int dc_on[RS_MAX_LAYERS];
+    float *best;                /* early stopping: the best epoch's params */
     void *block;
 } workspace_t;
 
@@ -174,7 +179,8 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
                       round_up16((size_t)R * d->n_out) +
                       2 * round_up16((size_t)R * max_n) +
                       round_up16(gemm_work_max(a, R, n_threads)) +
-                      (with_dc ? 2 * round_up16(P) : 0);
+                      (with_dc ? 2 * round_up16(P) : 0) +
+                      (s->reg.early_stopping_patience ? round_up16(P) : 0);
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         n_floats += round_up16(R * width);
@@ -200,6 +206,8 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
         ws->wmask = CARVE(P);
         ws->wdc = CARVE(P);
     }
+    if (s->reg.early_stopping_patience)
+        ws->best = CARVE(P);
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         ws->z[l] = CARVE(R * width);
@@ -520,6 +528,42 @@ static void record_zero_frac(const rs_arch_t *a, const float *params,
     }
 }
 
+/* Early stopping after epoch e (Goodfellow, Bengio and Courville 2016,
+ * algorithm 7.1): *best is the first epoch with the smallest validation
+ * loss so far (epoch 0, the initial model, included), and ws->best holds
+ * its parameters.  Once e - *best reaches the patience before the last
+ * epoch, the parameters of *best are restored, the curves after e are
+ * filled with that model's (the same evaluation of the same weights gives
+ * the same bits, so they are copied) and 1 is returned: training stops. */
+static int early_stop(const rs_train_settings_t *s, workspace_t *ws,
+                      rs_job_result_t *out, uint32_t e, uint32_t *best)
+{
+    rs_curves_t *c = &out->curves;
+    const size_t P = out->n_params;
+    if (e == 0 || c->val_loss[e] < c->val_loss[*best]) {
+        *best = e;
+        memcpy(ws->best, ws->params, P * sizeof(float));
+        return 0;
+    }
+    if (e - *best < s->reg.early_stopping_patience || e == s->epochs)
+        return 0;
+    memcpy(ws->params, ws->best, P * sizeof(float));
+    double *curves[6] = {c->train_loss, c->test_loss, c->val_loss,
+                         c->train_acc, c->test_acc, c->val_acc};
+    for (uint32_t f = e + 1; f < c->n; f++) {
+        for (int i = 0; i < 6; i++)
+            curves[i][f] = curves[i][*best];
+        if (c->zero_frac)
+            memcpy(c->zero_frac + (size_t)f * c->n_layers,
+                   c->zero_frac + (size_t)*best * c->n_layers,
+                   c->n_layers * sizeof(double));
+    }
+    out->stopped = 1;
+    out->stopped_epoch = e;
+    out->returned_epoch = *best;
+    return 1;
+}
+
 rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                        const rs_dataset_t *d, const rs_kernels_t *k,
                        int n_threads, volatile sig_atomic_t *stop,
@@ -557,7 +601,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     rs_train_init_params(s, hp->seed, ws.params);
     memcpy(out->params_init, ws.params, out->n_params * sizeof(float));
     rs_curves_t *c = &out->curves;
-    uint32_t record = 0;
+    uint32_t record = 0, best_epoch = 0;
 
     for (uint32_t e = 0; e <= s->epochs; e++) {
         double t_epoch = now_s();
@@ -638,6 +682,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             out->diverged_quantity = what;
             break;
         }
+        if (s->reg.early_stopping_patience &&
+            early_stop(s, &ws, out, e, &best_epoch))
+            break;
     }
     /* a diverged run recorded only the steps it ran */
     for (int l = 0; l < n_hidden; l++)

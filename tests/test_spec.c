@@ -322,6 +322,11 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
     cr_assert_eq(b.settings.record_zero_frac, 1);
     cr_assert_eq(b.settings.reg.max_norm, 0.0f);
     rs_spec_free(&b);
+    char *over3[] = {"dataset.n_val=10", "reg.early_stopping_patience=4"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 2, over3, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.early_stopping_patience, 4);
+    rs_spec_free(&b);
     char *over2[] = {"reg.max_norm=3.5"};
     cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over2, &b, &err),
                  RS_OK, "%s", err.msg);
@@ -329,6 +334,7 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
     cr_assert_eq(b.settings.reg.input_noise_sd, 0.0f);
     cr_assert_eq(b.settings.reg.noise, RS_NOISE_BERNOULLI);
     cr_assert_eq(b.settings.reg.dropconnect_keep_prob, 0.0f, "0: off");
+    cr_assert_eq(b.settings.reg.early_stopping_patience, 0);
     rs_spec_free(&b);
     rs_spec_free(&a);
 }
@@ -350,6 +356,10 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 15, 14, "reg.noise: expected one of bernoulli, three_point, gaussian");
     snprintf(text, sizeof text, "%sreg: {dropconnect_keep_prob: 0}\n", BASE);
     expect_error(text, 15, 30, "reg.dropconnect_keep_prob (1: off): expected a number in (0, 1]");
+    snprintf(text, sizeof text, "%sreg: {early_stopping_patience: 3}\n", BASE);
+    expect_error(text, 15, 32, "set dataset.n_val");
+    snprintf(text, sizeof text, "%sreg: {early_stopping_patience: -1}\n", BASE);
+    expect_error(text, 15, 32, "reg.early_stopping_patience (0: off)");
     snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
     expect_error(text, 15, 6, "reg: expected a mapping");
     snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);

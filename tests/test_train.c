@@ -657,3 +657,81 @@ Test(train, dropconnect_reproducible_and_off_at_keep_one)
     rs_job_result_free(&plain);
     rs_data_free(&d);
 }
+
+/* reg.early_stopping_patience: training stops once the validation loss
+ * has not improved for `patience` epochs; the returned weights are those
+ * of the best epoch, whose clean losses fill the curves after the stop;
+ * steps and masks stop with it.  Bit-identical on every SIMD path and
+ * thread count; a patience that never triggers changes nothing. */
+Test(train, early_stopping_returns_the_best_epoch)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 32;
+    s.epochs = 300;
+    s.reg.early_stopping_patience = 5;
+    s.record_zero_frac = 1;
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .n_val = 64, .noise_sd = 0.5f,
+                          .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 4, .keep_prob = {0.9f, 1.0f}};
+    rs_job_result_t r, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    cr_assert(r.stopped && !r.diverged);
+    uint32_t e = r.stopped_epoch, b = r.returned_epoch;
+    cr_assert_eq(e - b, 5, "stopped after %u, best %u", e, b);
+    cr_assert(e < s.epochs);
+    for (uint32_t k = 0; k <= e; k++)
+        cr_assert(r.curves.val_loss[k] >= r.curves.val_loss[b] &&
+                      (k >= b || r.curves.val_loss[k] > r.curves.val_loss[b]),
+                  "epoch %u is better than the returned %u", k, b);
+    for (uint32_t k = e + 1; k <= s.epochs; k++) {
+        cr_assert_eq(r.curves.test_loss[k], r.curves.test_loss[b]);
+        cr_assert_eq(r.curves.val_loss[k], r.curves.val_loss[b]);
+        cr_assert_eq(r.curves.zero_frac[3 * k + 1], r.curves.zero_frac[3 * b + 1]);
+        cr_assert(isnan(r.curves.train_loss_dropout[k]));
+    }
+    cr_assert_eq(r.steps_done, 4ull * e);
+    cr_assert_eq(r.masks[0].n_records, 4 * e);
+    /* the returned weights are those of epoch b: rerunning b epochs without
+     * early stopping ends on them */
+    s.reg.early_stopping_patience = 0;
+    s.epochs = b;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_eq(memcmp(other.params_final, r.params_final, r.n_params * 4), 0);
+    cr_assert_eq(other.curves.test_loss[b], r.curves.test_loss[b]);
+    rs_job_result_free(&other);
+    s.reg.early_stopping_patience = 5;
+    s.epochs = 300;
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&r, &other, rs_simd_name((rs_simd)simd));
+            cr_assert(other.stopped && other.stopped_epoch == e);
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&r);
+    /* a patience longer than the run: the same bits as without it */
+    s.epochs = 20;
+    s.reg.early_stopping_patience = 1000;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    s.reg.early_stopping_patience = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert(!r.stopped);
+    assert_same_result(&r, &other, "patience 1000 vs off");
+    rs_job_result_free(&r);
+    rs_job_result_free(&other);
+    /* without a validation split it is refused */
+    rs_data_free(&d);
+    sp.n_val = 0;
+    rs_data_sin(&sp, &d, NULL);
+    s.reg.early_stopping_patience = 5;
+    rs_kernels_t k;
+    rs_kernels_init(&k, RS_SIMD_SCALAR);
+    rs_error_t err;
+    cr_assert_eq(rs_train_job(&s, &hp, &d, &k, 1, NULL, &r, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "validation split"), "%s", err.msg);
+    rs_data_free(&d);
+}

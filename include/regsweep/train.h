@@ -46,6 +46,11 @@ typedef struct rs_reg_settings {
                                 (the weights fed by hidden units), one
                                 rs_dropconnect_mask_ref per layer and step;
                                 0 or 1: off */
+    uint32_t early_stopping_patience; /* > 0: stop once the validation loss
+                                has not improved for this many epochs and
+                                return the best epoch's weights (see
+                                rs_job_result_t); needs a validation split;
+                                0: off */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */
@@ -122,6 +127,16 @@ typedef struct rs_job_result {
     const char *diverged_quantity; /* static: "weights", "training loss
                                       (with dropout)", "train loss",
                                       "test loss" or "validation loss" */
+    /* Early stopping (early_stopping_patience > 0): after epoch
+     * stopped_epoch the validation loss had not fallen below its minimum,
+     * first reached at returned_epoch, for patience epochs, so training
+     * stopped and params_final are the weights of returned_epoch.  Curve
+     * entries after stopped_epoch describe that returned model (copies of
+     * entry returned_epoch; train_loss_dropout NaN: no step was taken).
+     * A run that reaches the last epoch is not stopped (and keeps its
+     * last weights). */
+    int stopped;
+    uint32_t stopped_epoch, returned_epoch;
     /* volatile timings (monotonic clock), never part of the results:
      * epoch_train_s[e] is the training time of epoch e (entry 0 is 0),
      * eval_s the total time spent on the clean evaluations */

@@ -309,6 +309,42 @@ class Reg(unittest.TestCase):
         p = run("rerun", out, "--job", "1", check=0)
         self.assertIn("bit-identical", p.stdout)
 
+    def test_early_stopping(self):
+        """Jobs stop once the validation loss has not improved for the
+        patience; they keep the best epoch's weights and curves, which the
+        /jobs table reports; 1 and 2 threads give the same file; rerun
+        reproduces a stopped job."""
+        spec = self.spec("es", "reg: {early_stopping_patience: 5}\n")
+        over = ["dataset.n_val=64", "train.epochs=150", "train.lr=0.05"]
+        a, b = self.out("es1.h5"), self.out("es2.h5")
+        run("run", spec, "-o", a, *over, env={"OMP_NUM_THREADS": "1"}, check=0)
+        run("run", spec, "-o", b, *over, env={"OMP_NUM_THREADS": "2"}, check=0)
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        stopped_index = None
+        with h5py.File(a, "r") as f:
+            best = f["jobs/best_epoch"][()]
+            test_loss = f["jobs/test_loss"][()]
+            for i, (job_id, *_) in enumerate(jobs(f)):
+                g = f["runs"][job_id]
+                if "stopped_epoch" not in g.attrs:
+                    continue
+                stopped_index = i
+                e, r = int(g.attrs["stopped_epoch"]), int(g.attrs["returned_epoch"])
+                self.assertEqual(e - r, 5)
+                val = g["curves/val_loss"][()]
+                self.assertEqual(int(np.argmin(val[:e + 1])), r)
+                self.assertEqual(best[i], r)
+                for name in ("test_loss", "train_loss", "val_loss"):
+                    c = g[f"curves/{name}"][()]
+                    np.testing.assert_array_equal(c[e + 1:], c[r])
+                self.assertTrue(np.isnan(g["curves/train_loss_dropout"][e + 1:]).all())
+                self.assertEqual(test_loss[i], g["curves/test_loss"][r])
+                self.assertEqual(int(g.attrs["steps"]), 4 * e)
+        self.assertIsNotNone(stopped_index, "no job stopped early")
+        p = run("rerun", a, "--job", str(stopped_index), check=0)
+        self.assertIn("bit-identical", p.stdout)
+
     ALL = ("reg: {l1_mode: proximal, max_norm: 1.5, input_noise_sd: 0.1, "
            "noise: three_point, dropconnect_keep_prob: 0.8}\n")
 

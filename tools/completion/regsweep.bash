@@ -40,7 +40,7 @@ dataset.max_train dataset.max_test
 model.layers model.activation model.init model.init_sd model.loss
 train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
-reg.dropconnect_keep_prob
+reg.dropconnect_keep_prob reg.early_stopping_patience
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
