@@ -155,15 +155,15 @@ void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
     }
 }
 
-uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
-                           uint32_t epoch, uint32_t step, uint32_t n_samples,
-                           uint32_t n_units, float keep_prob, float *mask,
-                           uint8_t *bits)
+/* The multipliers of every kind at counters (ctr0, ctr1, ctr2,
+ * (row0 + b)*G + g); bits as rs_dropout_mask_ref (not for gaussian). */
+static uint64_t noise_mask(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                           uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                           uint32_t n_samples, uint32_t n_units,
+                           float keep_prob, float *mask, uint8_t *bits)
 {
     uint32_t threshold = rs_keep_threshold(keep_prob);
-    if (kind == RS_NOISE_BERNOULLI)
-        return rs_dropout_mask_ref(key, layer, epoch, step, n_samples, n_units,
-                                   threshold, 1.0f / keep_prob, mask, bits);
+    const float scale = 1.0f / keep_prob;
     const float gamma = 4.0f / (3.0f * keep_prob), half = gamma * 0.5f;
     const float sigma = rs_sqrtf((1.0f - keep_prob) / keep_prob);
     uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
@@ -175,8 +175,7 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
             for (uint32_t i = 0; i < row_bytes; i++)
                 bits[(uint64_t)b * row_bytes + i] = 0;
         for (uint32_t g = 0; g < groups; g++) {
-            uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step,
-                               b * groups + g};
+            uint32_t ctr[4] = {ctr0, ctr1, ctr2, (row0 + b) * groups + g};
             uint32_t w[4];
             float z[4];
             rs_philox4x32_10(ctr, key, w);
@@ -193,7 +192,9 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
                     m = 1.0f + sigma * z[j];
                 } else {
                     int keep = (w[j] >> 8) < threshold;
-                    m = !keep ? 0.0f : (w[j] & 1u) ? gamma : half;
+                    m = !keep ? 0.0f
+                        : kind == RS_NOISE_BERNOULLI ? scale
+                        : (w[j] & 1u) ? gamma : half;
                     if (bits && keep)
                         bits[(uint64_t)b * row_bytes + u / 8] |=
                             (uint8_t)(1u << (u % 8));
@@ -204,6 +205,28 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
         }
     }
     return nonzero;
+}
+
+uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
+                           uint32_t epoch, uint32_t step, uint32_t n_samples,
+                           uint32_t n_units, float keep_prob, float *mask,
+                           uint8_t *bits)
+{
+    if (kind == RS_NOISE_BERNOULLI)
+        return rs_dropout_mask_ref(key, layer, epoch, step, n_samples, n_units,
+                                   rs_keep_threshold(keep_prob),
+                                   1.0f / keep_prob, mask, bits);
+    return noise_mask(kind, key, rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch,
+                      step, 0, n_samples, n_units, keep_prob, mask, bits);
+}
+
+uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                          uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                          uint32_t n_samples, uint32_t n_units, float keep_prob,
+                          float *mask)
+{
+    return noise_mask(kind, key, ctr0, ctr1, ctr2, row0, n_samples, n_units,
+                      keep_prob, mask, NULL);
 }
 
 uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,

@@ -547,7 +547,7 @@ static rs_status parse_index_list(const yt_node *n, const char *what,
 static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"masks", "train_eval", "zero_frac",
-                                       NULL};
+                                       "mc_dropout_samples", NULL};
     static const char *const mask_keys[] = {"epochs", "steps", NULL};
     rs_train_settings_t *t = &s->settings;
     const yt_node *v;
@@ -557,6 +557,9 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(get_bool(v, "record.train_eval", &t->eval_train, err));
     if ((v = rs_yt_get(n, "zero_frac")))
         TRY(get_bool(v, "record.zero_frac", &t->record_zero_frac, err));
+    if ((v = rs_yt_get(n, "mc_dropout_samples")))
+        TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0, 10000,
+                    &t->mc_samples, err));
     if (!(v = rs_yt_get(n, "masks")))
         return RS_OK;
     if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {

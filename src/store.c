@@ -639,11 +639,15 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                         epoch);
             free(epoch);
         }
-        /* ---- issue 12 (reg section): the zero-weight curve ---- */
+        /* ---- issue 12 (reg section): optional curves ---- */
         if (r->curves.zero_frac) {
             hsize_t dims[2] = {n, r->curves.n_layers};
             h5w_dataset(&w, g, "zero_frac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
                         2, dims, r->curves.zero_frac);
+        }
+        if (r->curves.test_loss_mc) {
+            ds_f64(&w, g, "test_loss_mc", r->curves.test_loss_mc, n);
+            ds_f64(&w, g, "test_acc_mc", r->curves.test_acc_mc, n);
         }
         /* ---- end issue 12 ---- */
         H5Gclose(g);
@@ -1629,27 +1633,38 @@ static rs_status compare_curves(hid_t f, const char *path,
                                     "%.17g, recomputed %.17g", name, e,
                                     buf[e], v[i][e]);
     }
-    /* ---- issue 12 (reg section): the zero-weight curve, when recorded ---- */
-    if (c->zero_frac) {
-        size_t n = (size_t)c->n * c->n_layers;
-        double *zf = malloc(n * sizeof *zf);
-        if (!zf)
+    /* ---- issue 12 (reg section): the optional curves, when recorded ---- */
+    const struct { const char *name; const double *v; size_t width; } extra[3] = {
+        {"curves/zero_frac", c->zero_frac, c->n_layers},
+        {"curves/test_loss_mc", c->test_loss_mc, 1},
+        {"curves/test_acc_mc", c->test_acc_mc, 1}};
+    for (int x = 0; x < 3; x++) {
+        if (!extra[x].v)
+            continue;
+        size_t n = (size_t)c->n * extra[x].width;
+        double *stored = malloc(n * sizeof *stored);
+        if (!stored)
             return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-        int bad = read_ds(f, "curves/zero_frac", H5T_NATIVE_DOUBLE, zf, n);
+        int bad = read_ds(f, extra[x].name, H5T_NATIVE_DOUBLE, stored, n);
         size_t i = 0;
-        while (!bad && i < n && memcmp(&zf[i], &c->zero_frac[i], sizeof *zf) == 0)
+        while (!bad && i < n && memcmp(&stored[i], &extra[x].v[i], sizeof *stored) == 0)
             i++;
-        double stored = i < n ? zf[i] : 0;
-        free(zf);
+        double was = i < n ? stored[i] : 0;
+        free(stored);
         if (bad)
-            return rs_error_set(err, RS_EINPUT, path, 0, 0,
-                                "cannot read curves/zero_frac");
+            return rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read %s",
+                                extra[x].name);
+        if (i < n && extra[x].width > 1)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at epoch %zu, layer %zu: "
+                                "stored %.17g, recomputed %.17g", extra[x].name,
+                                i / extra[x].width, i % extra[x].width, was,
+                                extra[x].v[i]);
         if (i < n)
             return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
-                                "curves/zero_frac differs first at epoch %zu, "
-                                "layer %zu: stored %.17g, recomputed %.17g",
-                                i / c->n_layers, i % c->n_layers, stored,
-                                c->zero_frac[i]);
+                                "%s differs first at epoch %zu: stored %.17g, "
+                                "recomputed %.17g", extra[x].name, i, was,
+                                extra[x].v[i]);
     }
     /* ---- end issue 12 ---- */
     return RS_OK;

@@ -107,6 +107,12 @@ rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                             "batch_size %u x %u input features overflows the "
                             "32-bit input-noise counter", B, a->sizes[0]);
+    for (int l = 0; s->mc_samples && l + 1 < a->n_layers; l++)
+        if ((uint64_t)d->test.n * ((a->sizes[l + 1] + 3u) / 4u) > (1ull << 32))
+            return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                                "%u test rows x %u units of layer %d overflow "
+                                "the 32-bit MC-dropout counter", d->test.n,
+                                a->sizes[l + 1], l);
     for (int l = 0; l + 1 < a->n_layers; l++) {
         uint64_t groups = (a->sizes[l + 1] + 3u) / 4u;
         if ((uint64_t)B * groups > (1ull << 32))
@@ -136,6 +142,7 @@ typedef struct workspace {
     float *wmask, *wdc;
     int dc_on[RS_MAX_LAYERS];
     float *best;                /* early stopping: the best epoch's params */
+    float *mc_sum;              /* MC dropout: R x n_out sums of the passes */
     void *block;
 } workspace_t;
 
@@ -180,12 +187,15 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
                       2 * round_up16((size_t)R * max_n) +
                       round_up16(gemm_work_max(a, R, n_threads)) +
                       (with_dc ? 2 * round_up16(P) : 0) +
-                      (s->reg.early_stopping_patience ? round_up16(P) : 0);
+                      (s->reg.early_stopping_patience ? round_up16(P) : 0) +
+                      (s->mc_samples ? round_up16((size_t)R * d->n_out) : 0);
+    /* MC dropout draws masks for evaluation chunks of R rows */
+    const size_t mask_rows = s->mc_samples ? R : B;
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         n_floats += round_up16(R * width);
         if (l + 1 < a->n_layers)
-            n_floats += 2 * round_up16(R * width) + round_up16(B * width);
+            n_floats += 2 * round_up16(R * width) + round_up16(mask_rows * width);
     }
     size_t n_bytes = n_floats * sizeof(float) + round_up16(R) +
                      (size_t)d->train.n * sizeof(uint32_t) + 64;
@@ -208,13 +218,15 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
     }
     if (s->reg.early_stopping_patience)
         ws->best = CARVE(P);
+    if (s->mc_samples)
+        ws->mc_sum = CARVE((size_t)R * d->n_out);
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         ws->z[l] = CARVE(R * width);
         if (l + 1 < a->n_layers) {
             ws->h[l] = CARVE(R * width);
             ws->a[l] = CARVE(R * width);
-            ws->mask[l] = CARVE((size_t)B * width);
+            ws->mask[l] = CARVE(mask_rows * width);
         }
     }
 #undef CARVE
@@ -366,6 +378,93 @@ static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
                                              : NAN;
 }
 
+/* The test split by MC dropout after e epochs (rs_curves_t.test_loss_mc):
+ * for each chunk of R rows, T = s->mc_samples forward passes with the
+ * job's dropout noise (rs_noise_mask_at at (MC_DROPOUT | l<<8, e, t,
+ * row*G + u/4), rows numbered within the split, so chunks do not matter),
+ * the outputs (MSE) or softmax probabilities (cross-entropy) summed in
+ * float in pass order and divided by T; then the loss of that mean
+ * prediction per row (MSE as rs_mse_forward_backward; cross-entropy
+ * -logf(mean p_y)), summed in double in row order, and the accuracy of
+ * its first maximal entry. */
+static void evaluate_mc(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                        workspace_t *ws, const rs_kernels_t *k,
+                        const rs_dataset_t *d, const int *dropped,
+                        rs_key_t key, uint32_t e, uint32_t R, int n_threads,
+                        double *loss, double *acc)
+{
+    const rs_arch_t *a = &s->arch;
+    const rs_split_t *split = &d->test;
+    const int n_out = (int)a->sizes[a->n_layers];
+    const float T = (float)s->mc_samples;
+    double sum = 0.0;
+    uint64_t correct = 0;
+    for (uint32_t first = 0; first < split->n; first += R) {
+        uint32_t nb = split->n - first < R ? split->n - first : R;
+        const float *x = ws->x, *y = ws->y;
+        const uint8_t *labels = ws->labels;
+        if (split->x) {
+            x = split->x + (size_t)first * d->n_in;
+            y = split->y ? split->y + (size_t)first * d->n_out : NULL;
+            labels = split->label ? split->label + first : NULL;
+        } else {
+            rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
+        }
+        float *acc_sum = ws->mc_sum;
+        size_t n_vals = (size_t)nb * n_out;
+        for (size_t i = 0; i < n_vals; i++)
+            acc_sum[i] = 0.0f;
+        for (uint32_t t = 0; t < s->mc_samples; t++) {
+            for (int l = 0; l + 1 < a->n_layers; l++)
+                if (dropped[l])
+                    rs_noise_mask_at(s->reg.noise, key,
+                                     rs_ctr0(RS_PURPOSE_MC_DROPOUT, (uint32_t)l),
+                                     e, t, first, nb, a->sizes[l + 1],
+                                     hp->keep_prob[l], ws->mask[l]);
+            const float *pred = forward(s, ws, k, x, nb, dropped, n_threads);
+            if (a->loss == RS_LOSS_MSE) {
+                for (size_t i = 0; i < n_vals; i++)
+                    acc_sum[i] = acc_sum[i] + pred[i];
+                continue;
+            }
+            for (uint32_t b = 0; b < nb; b++) {
+                const float *z = pred + (size_t)b * n_out;
+                float *row = acc_sum + (size_t)b * n_out;
+                int argmax = 0;
+                for (int j = 1; j < n_out; j++)
+                    if (z[j] > z[argmax])
+                        argmax = j;
+                float m = z[argmax], den = 0.0f;
+                for (int j = 0; j < n_out; j++)
+                    den += rs_expf(z[j] - m);
+                for (int j = 0; j < n_out; j++)
+                    row[j] = row[j] + rs_expf(z[j] - m) / den;
+            }
+        }
+        for (uint32_t b = 0; b < nb; b++) {
+            const float *row = acc_sum + (size_t)b * n_out;
+            if (a->loss == RS_LOSS_MSE) {
+                double row_loss = 0.0;
+                for (int j = 0; j < n_out; j++) {
+                    float diff = row[j] / T - y[(size_t)b * n_out + j];
+                    row_loss += (double)diff * diff;
+                }
+                sum += row_loss / n_out;
+                continue;
+            }
+            int argmax = 0;
+            for (int j = 1; j < n_out; j++)
+                if (row[j] > row[argmax])
+                    argmax = j;
+            sum += (double)-rs_logf(row[labels[b]] / T);
+            correct += (uint64_t)(argmax == labels[b]);
+        }
+    }
+    *loss = sum / split->n;
+    *acc = d->task == RS_TASK_CLASSIFICATION ? (double)correct / split->n
+                                             : NAN;
+}
+
 static uint32_t count_records(const rs_train_settings_t *s, uint32_t steps)
 {
     if (!s->record_masks)
@@ -389,8 +488,9 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->curves.n = s->epochs + 1;
     size_t n_curve = r->curves.n;
     size_t n_zero_frac = s->record_zero_frac ? n_curve * (size_t)a->n_layers : 0;
+    size_t n_mc = s->mc_samples ? 2 * n_curve : 0;
     size_t n_bytes = 2 * r->n_params * sizeof(float) +
-                     (8 * n_curve + n_zero_frac) * sizeof(double);
+                     (8 * n_curve + n_zero_frac + n_mc) * sizeof(double);
     /* gaussian multipliers have no binary mask to record */
     const int recordable = s->reg.noise != RS_NOISE_GAUSSIAN;
     for (int l = 0; l < r->n_hidden; l++) {
@@ -425,6 +525,13 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
         for (size_t i = 0; i < n_zero_frac; i++)
             dp[i] = NAN;
         dp += n_zero_frac;
+    }
+    if (n_mc) {
+        r->curves.test_loss_mc = dp;
+        r->curves.test_acc_mc = dp + n_curve;
+        for (size_t i = 0; i < n_mc; i++)
+            dp[i] = NAN;
+        dp += n_mc;
     }
     float *fp = (float *)dp;
     r->params_init = fp;
@@ -553,6 +660,10 @@ static int early_stop(const rs_train_settings_t *s, workspace_t *ws,
     for (uint32_t f = e + 1; f < c->n; f++) {
         for (int i = 0; i < 6; i++)
             curves[i][f] = curves[i][*best];
+        if (c->test_loss_mc) {
+            c->test_loss_mc[f] = c->test_loss_mc[*best];
+            c->test_acc_mc[f] = c->test_acc_mc[*best];
+        }
         if (c->zero_frac)
             memcpy(c->zero_frac + (size_t)f * c->n_layers,
                    c->zero_frac + (size_t)*best * c->n_layers,
@@ -669,6 +780,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                      &c->train_acc[e]);
         evaluate(s, &ws, k, d, &d->test, R, n_threads, &c->test_loss[e],
                  &c->test_acc[e]);
+        if (c->test_loss_mc)
+            evaluate_mc(s, hp, &ws, k, d, dropped, key, e, R, n_threads,
+                        &c->test_loss_mc[e], &c->test_acc_mc[e]);
         if (d->val.n)
             evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
                      &c->val_acc[e]);

@@ -335,6 +335,7 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
     cr_assert_eq(b.settings.reg.noise, RS_NOISE_BERNOULLI);
     cr_assert_eq(b.settings.reg.dropconnect_keep_prob, 0.0f, "0: off");
     cr_assert_eq(b.settings.reg.early_stopping_patience, 0);
+    cr_assert_eq(b.settings.mc_samples, 0);
     rs_spec_free(&b);
     rs_spec_free(&a);
 }
@@ -360,6 +361,8 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 15, 32, "set dataset.n_val");
     snprintf(text, sizeof text, "%sreg: {early_stopping_patience: -1}\n", BASE);
     expect_error(text, 15, 32, "reg.early_stopping_patience (0: off)");
+    snprintf(text, sizeof text, "%srecord: {mc_dropout_samples: 20000}\n", BASE);
+    expect_error(text, 15, 30, "record.mc_dropout_samples (0: off): expected an integer from 0 to 10000");
     snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
     expect_error(text, 15, 6, "reg: expected a mapping");
     snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);

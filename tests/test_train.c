@@ -735,3 +735,79 @@ Test(train, early_stopping_returns_the_best_epoch)
     cr_assert(strstr(err.msg, "validation split"), "%s", err.msg);
     rs_data_free(&d);
 }
+
+/* record.mc_dropout_samples: without dropout the T passes agree, so for
+ * regression with T = 2 (sum 2p and / 2 are exact) the MC test loss is the
+ * clean one bit for bit, and for classification (-log of the mean softmax
+ * probability vs (m - z_y) + log s) equal to rounding, with the same
+ * accuracy.  With dropout it differs, it is bit-identical on every SIMD
+ * path and thread count, and recording it changes nothing else. */
+Test(train, mc_dropout_curves)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.epochs = 3;
+    s.mc_samples = 2;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 40, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t clean = {.seed = 9, .keep_prob = {1.0f, 1.0f}};
+    rs_job_result_t r, other;
+    run_job(&s, &clean, &d, RS_SIMD_SCALAR, 1, &r);
+    for (uint32_t e = 0; e <= s.epochs; e++) {
+        cr_assert_eq(r.curves.test_loss_mc[e], r.curves.test_loss[e], "epoch %u", e);
+        cr_assert(isnan(r.curves.test_acc_mc[e]));
+    }
+    rs_job_result_free(&r);
+    rs_hparams_t hp = {.seed = 9, .keep_prob = {0.5f, 0.7f}};
+    s.mc_samples = 5;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&r, &other, rs_simd_name((rs_simd)simd));
+            cr_assert_eq(memcmp(r.curves.test_loss_mc, other.curves.test_loss_mc,
+                                4 * sizeof(double)), 0);
+            rs_job_result_free(&other);
+        }
+    for (uint32_t e = 0; e <= s.epochs; e++) {
+        cr_assert(isfinite(r.curves.test_loss_mc[e]));
+        cr_assert_neq(r.curves.test_loss_mc[e], r.curves.test_loss[e]);
+    }
+    s.mc_samples = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_null(other.curves.test_loss_mc);
+    assert_same_result(&r, &other, "with and without MC curves");
+    rs_job_result_free(&other);
+    rs_job_result_free(&r);
+    rs_data_free(&d);
+
+    /* classification without dropout, T = 1 */
+    rs_train_settings_t c = small_settings(RS_ACT_TANH, 1);
+    c.epochs = 2;
+    c.mc_samples = 1;
+    rs_dataset_t dc;
+    memset(&dc, 0, sizeof dc);
+    enum { N = 60 };
+    float xs[N * 6];
+    uint8_t ys[N];
+    for (int i = 0; i < N * 6; i++)
+        xs[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        ys[i] = (uint8_t)((i * 7) % 4);
+    dc.task = RS_TASK_CLASSIFICATION;
+    dc.n_in = 6;
+    dc.n_out = 4;
+    dc.train.n = N;
+    dc.train.x = xs;
+    dc.train.label = ys;
+    dc.test = dc.train;
+    run_job(&c, &clean, &dc, RS_SIMD_SCALAR, 1, &r);
+    for (uint32_t e = 0; e <= c.epochs; e++) {
+        cr_assert(fabs(r.curves.test_loss_mc[e] - r.curves.test_loss[e]) <=
+                      1e-5 * r.curves.test_loss[e],
+                  "epoch %u: %.9g vs %.9g", e, r.curves.test_loss_mc[e], r.curves.test_loss[e]);
+        cr_assert_eq(r.curves.test_acc_mc[e], r.curves.test_acc[e]);
+    }
+    rs_job_result_free(&r);
+}

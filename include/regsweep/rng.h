@@ -39,7 +39,8 @@ enum rs_purpose {
     RS_PURPOSE_BOOTSTRAP = 5, /* (5 | stream<<8, replicate, i/4, 0)        */
     RS_PURPOSE_SPLIT = 6,     /* (6, 0, j/4, 0)                            */
     RS_PURPOSE_INPUT_NOISE = 7, /* (7, epoch, step, b*G + f/4), G = ceil(F/4) */
-    RS_PURPOSE_DROPCONNECT = 8  /* (8 | layer<<8, epoch, step, i/4)        */
+    RS_PURPOSE_DROPCONNECT = 8, /* (8 | layer<<8, epoch, step, i/4)        */
+    RS_PURPOSE_MC_DROPOUT = 9   /* (9 | layer<<8, entry, sample, i*G + u/4) */
 };
 
 /* Philox4x32 with 10 rounds (Salmon, Moraes, Dror, Shaw, SC'11), exactly as
@@ -151,6 +152,19 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
                            uint32_t epoch, uint32_t step, uint32_t n_samples,
                            uint32_t n_units, float keep_prob, float *mask,
                            uint8_t *bits);
+
+/* The multipliers of rs_noise_mask_ref at any counter: unit u = 4g + j of
+ * sample b takes word j of philox((ctr0, ctr1, ctr2, (row0 + b)*G + g),
+ * key), G = ceil(H/4), mapped as rs_noise_mask_ref maps it for `kind`
+ * (bernoulli: kept ? 1.0f / keep_prob : 0.0f).  rs_noise_mask_ref is this
+ * with (rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step) and row0 = 0;
+ * MC-dropout evaluation uses (rs_ctr0(RS_PURPOSE_MC_DROPOUT, layer), curve
+ * entry, sample, row of the split).  Requires (row0 + n_samples) * G <=
+ * 2^32.  Returns the number of nonzero multipliers. */
+uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                          uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                          uint32_t n_samples, uint32_t n_units, float keep_prob,
+                          float *mask);
 
 /* The DropConnect mask of the weights W_layer at one training step
  * (reg.dropconnect_keep_prob; one mask per step, shared by the rows of the

@@ -76,6 +76,8 @@ typedef struct rs_train_settings {
     int eval_train;          /* evaluate the whole train set per epoch   */
     rs_reg_settings_t reg;
     int record_zero_frac;    /* fill rs_curves_t.zero_frac               */
+    uint32_t mc_samples;     /* > 0: fill rs_curves_t.test_loss_mc and
+                                test_acc_mc (MC dropout, T passes); 0 off */
 } rs_train_settings_t;
 
 /* One job's hyperparameters. */
@@ -100,6 +102,14 @@ typedef struct rs_curves {
      * equal to 0.0f (so -0.0f counts) after e epochs. */
     uint32_t n_layers;
     double *zero_frac;
+    /* With mc_samples = T (else NULL): the test split evaluated by MC
+     * dropout (Gal and Ghahramani 2016) after e epochs: T forward passes
+     * with the job's dropout noise drawn at counters
+     * (rs_ctr0(RS_PURPOSE_MC_DROPOUT, l), e, t, row*G + u/4), the outputs
+     * (regression) or softmax probabilities (classification) averaged
+     * (float sums in t order, then / T), and the loss and accuracy of that
+     * mean prediction.  DropConnect is not sampled. */
+    double *test_loss_mc, *test_acc_mc;
 } rs_curves_t;
 
 /* The recorded masks of one hidden layer: n_records x rows x row_bytes

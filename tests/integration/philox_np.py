@@ -86,22 +86,30 @@ def input_noise(seed, epoch, step, n_rows, n_features):
     return box_muller(words).reshape(n_rows, groups * 4)[:, :n_features]
 
 
-def noise_multipliers(kind, seed, layer, epoch, step, n_rows, n_units, keep_prob):
+def noise_multipliers(kind, seed, layer, epoch, step, n_rows, n_units, keep_prob,
+                      purpose=4, row0=0):
     """The reg.noise multipliers of one layer and step (n_rows x n_units,
     float32) from the dropout counters (purpose 4), word u%4 of block
-    (4 | layer<<8, epoch, step, b*G + u/4):
+    (4 | layer<<8, epoch, step, (row0 + b)*G + u/4):
+      bernoulli:   1/p if kept, else 0 (the dropout mask);
       three_point: 0 if dropped (as Bernoulli), else gamma if the word's
                    low bit is 1, gamma/2 if 0; gamma = 4 / (3p) in float32;
-      gaussian:    1 + sqrt((1-p)/p) * z, z from box_muller."""
+      gaussian:    1 + sqrt((1-p)/p) * z, z from box_muller.
+    MC-dropout evaluation draws the same way from purpose 9, with epoch the
+    curve entry, step the pass and row0 the first row of the split."""
     groups = (n_units + 3) // 4
     b, g = np.meshgrid(np.arange(n_rows), np.arange(groups), indexing="ij")
     ctr = np.zeros((n_rows, groups, 4), np.uint32)
-    ctr[..., 0] = 4 | (layer << 8)
+    ctr[..., 0] = purpose | (layer << 8)
     ctr[..., 1] = epoch
     ctr[..., 2] = step
-    ctr[..., 3] = (b * groups + g).astype(np.uint32)
+    ctr[..., 3] = ((row0 + b) * groups + g).astype(np.uint32)
     words = philox4x32_10(ctr, key_of_seed(seed))
     p = np.float32(keep_prob)
+    if kind == "bernoulli":
+        w = words.reshape(n_rows, groups * 4)[:, :n_units]
+        keep = (w >> np.uint32(8)) < keep_threshold(keep_prob)
+        return np.where(keep, np.float32(1.0) / p, np.float32(0))
     if kind == "three_point":
         w = words.reshape(n_rows, groups * 4)[:, :n_units]
         gamma = np.float32(4.0) / (np.float32(3.0) * p)

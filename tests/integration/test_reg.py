@@ -345,16 +345,61 @@ class Reg(unittest.TestCase):
         p = run("rerun", a, "--job", str(stopped_index), check=0)
         self.assertIn("bit-identical", p.stdout)
 
+    def test_mc_dropout_is_the_documented_average(self):
+        """curves/test_loss_mc at the last epoch, recomputed in float64
+        numpy from weights/final: T passes with the masks (Bernoulli) or
+        multipliers (Gaussian) philox_np draws at purpose 9, the outputs
+        averaged, the MSE of the mean.  The dropout counters (purpose 4)
+        give another value.  1 and 2 threads give the same file; rerun
+        reproduces a job."""
+        E, T = 5, 8
+        for kind in ("bernoulli", "gaussian"):
+            spec = self.spec("mc-" + kind, f"reg: {{noise: {kind}}}\n")
+            over = ["record.mc_dropout_samples=8", f"train.epochs={E}",
+                    "axes.keep_prob=[[0.7, 0.8]]", "axes.l1=0"]
+            a, b = self.out(kind + "-mc1.h5"), self.out(kind + "-mc2.h5")
+            run("run", spec, "-o", a, *over, env={"OMP_NUM_THREADS": "1"}, check=0)
+            run("run", spec, "-o", b, *over, env={"OMP_NUM_THREADS": "2"}, check=0)
+            d = h5diff(a, b)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            _, _, xt, yt = sin_data(seed=3, n_train=64, n_test=50, noise=0.5)
+            with h5py.File(a, "r") as f:
+                for job_id, seed in zip(f["jobs/id"].asstr()[()], f["jobs/seed"][()]):
+                    g = f["runs"][job_id]
+                    W = [g[f"weights/final/W{l}"][()].astype(np.float64) for l in range(3)]
+                    bias = [g[f"weights/final/b{l}"][()].astype(np.float64) for l in range(3)]
+
+                    def mc(purpose):
+                        total = 0
+                        for t in range(T):
+                            h = xt
+                            for l, (units, keep) in enumerate(((16, 0.7), (12, 0.8))):
+                                m = philox_np.noise_multipliers(kind, int(seed), l, E, t, 50,
+                                                                units, keep, purpose=purpose)
+                                h = np.maximum(h @ W[l] + bias[l], 0) * m
+                            total = total + (h @ W[2] + bias[2])
+                        return np.mean((total / T - yt) ** 2)
+
+                    stored = g["curves/test_loss_mc"][E]
+                    self.assertAlmostEqual(stored / mc(9), 1.0, delta=1e-5)
+                    self.assertGreater(abs(stored / mc(4) - 1.0), 1e-4)
+                    self.assertTrue(np.isnan(g["curves/test_acc_mc"][()]).all())
+            p = run("rerun", a, "--job", "1", check=0)
+            self.assertIn("bit-identical", p.stdout)
+
     ALL = ("reg: {l1_mode: proximal, max_norm: 1.5, input_noise_sd: 0.1, "
            "noise: three_point, dropconnect_keep_prob: 0.8}\n")
 
     def test_all_together_on_every_simd_path(self):
-        """Every reg setting at once: the scalar path on 1 thread and the
-        best path on 2 threads write the same file."""
+        """Every reg setting at once, with MC-dropout curves: the scalar
+        path on 1 thread and the best path on 2 threads write the same
+        file."""
         spec = self.spec("all", self.ALL)
         a, b = self.out("scalar.h5"), self.out("best.h5")
-        run("run", spec, "-o", a, "--simd", "scalar", env={"OMP_NUM_THREADS": "1"}, check=0)
-        run("run", spec, "-o", b, env={"OMP_NUM_THREADS": "2"}, check=0)
+        mc = "record.mc_dropout_samples=3"
+        run("run", spec, "-o", a, mc, "--simd", "scalar", env={"OMP_NUM_THREADS": "1"},
+            check=0)
+        run("run", spec, "-o", b, mc, env={"OMP_NUM_THREADS": "2"}, check=0)
         d = h5diff(a, b)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
 
@@ -368,8 +413,9 @@ class Reg(unittest.TestCase):
                             ("gauss", "reg: {noise: gaussian, max_norm: 1.0}\n")):
             spec = self.spec(name, extra)
             a, b = self.out(name + "-this.h5"), self.out(name + "-other.h5")
-            run("run", spec, "-o", a, check=0)
-            p = subprocess.run([os.environ["REGSWEEP_OTHER"], "run", spec, "-o", b],
+            mc = "record.mc_dropout_samples=3"
+            run("run", spec, "-o", a, mc, check=0)
+            p = subprocess.run([os.environ["REGSWEEP_OTHER"], "run", spec, "-o", b, mc],
                                capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stderr)
             d = h5diff(a, b)

@@ -42,7 +42,7 @@ train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
 reg.dropconnect_keep_prob reg.early_stopping_patience
 record.masks record.masks.epochs record.masks.steps record.train_eval
-record.zero_frac
+record.zero_frac record.mc_dropout_samples
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
