@@ -907,13 +907,29 @@ static void write_curves(h5w *w, hid_t g, const rs_curves_t *c, unsigned q)
     double *v[7];
     curve_arrays(c, v);
     hsize_t n = c->n;
-    const char *written[7];
+    const char *written[10];
     int n_written = 0;
     for (int i = 0; i < 7; i++)
         if (has_quantities(q, curve_needs[i])) {
             ds_f64(w, g, curve_names[i], v[i], n);
             written[n_written++] = curve_names[i];
         }
+    /* the reg section's optional curves (docs/FORMAT.md): epochs x layers
+     * shares of exact zeros, Monte-Carlo dropout test curves */
+    if (c->zero_frac) {
+        hsize_t dims[2] = {n, c->n_layers};
+        h5w_dataset(w, g, "zero_frac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2,
+                    dims, c->zero_frac);
+        written[n_written++] = "zero_frac";
+    }
+    if (c->test_loss_mc) {
+        ds_f64(w, g, "test_loss_mc", c->test_loss_mc, n);
+        written[n_written++] = "test_loss_mc";
+        if (has_quantities(q, Q_ACC)) {
+            ds_f64(w, g, "test_acc_mc", c->test_acc_mc, n);
+            written[n_written++] = "test_acc_mc";
+        }
+    }
     uint32_t *epoch = malloc(n * sizeof *epoch);
     if (!epoch) {
         if (!w->st)
@@ -962,6 +978,12 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         attr_str(&w, f, "diverged_quantity",
                  r->diverged_quantity ? r->diverged_quantity : "");
     }
+    /* ---- issue 12 (reg.early_stopping_patience) ---- */
+    if (r->stopped) {
+        attr_u64(&w, f, "stopped_epoch", r->stopped_epoch);
+        attr_u64(&w, f, "returned_epoch", r->returned_epoch);
+    }
+    /* ---- end issue 12 ---- */
 
     hid_t g = h5w_group(&w, f, "curves");
     if (g >= 0) {
@@ -2598,6 +2620,40 @@ static rs_status compare_curves(hid_t f, const char *path, unsigned q,
                                     "%.17g, recomputed %.17g", name, e,
                                     buf[e], v[i][e]);
     }
+    /* ---- issue 12 (reg section): the optional curves, when recorded ---- */
+    const struct { const char *name; const double *v; size_t width; } extra[3] = {
+        {"curves/zero_frac", c->zero_frac, c->n_layers},
+        {"curves/test_loss_mc", c->test_loss_mc, 1},
+        {"curves/test_acc_mc", c->test_acc_mc, 1}};
+    for (int x = 0; x < 3; x++) {
+        if (!extra[x].v || (x == 2 && !has_quantities(q, Q_ACC)))
+            continue;   /* regression stores no accuracy */
+        size_t n = (size_t)c->n * extra[x].width;
+        double *stored = malloc(n * sizeof *stored);
+        if (!stored)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        int bad = read_ds(f, extra[x].name, H5T_NATIVE_DOUBLE, stored, n);
+        size_t i = 0;
+        while (!bad && i < n && memcmp(&stored[i], &extra[x].v[i], sizeof *stored) == 0)
+            i++;
+        double was = i < n ? stored[i] : 0;
+        free(stored);
+        if (bad)
+            return rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read %s",
+                                extra[x].name);
+        if (i < n && extra[x].width > 1)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at epoch %zu, layer %zu: "
+                                "stored %.17g, recomputed %.17g", extra[x].name,
+                                i / extra[x].width, i % extra[x].width, was,
+                                extra[x].v[i]);
+        if (i < n)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at epoch %zu: stored %.17g, "
+                                "recomputed %.17g", extra[x].name, i, was,
+                                extra[x].v[i]);
+    }
+    /* ---- end issue 12 ---- */
     return RS_OK;
 }
 
