@@ -46,7 +46,8 @@ def run(*args, env=None, check=None):
 
 
 def h5diff(a, b):
-    return subprocess.run(["h5diff", "--exclude-path", "/provenance", a, b],
+    return subprocess.run(["h5diff", "--exclude-path", "/provenance",
+                           "--exclude-path", "/analysis", a, b],
                           capture_output=True, text=True)
 
 
@@ -383,7 +384,7 @@ class Reg(unittest.TestCase):
                     stored = g["curves/test_loss_mc"][E]
                     self.assertAlmostEqual(stored / mc(9), 1.0, delta=1e-5)
                     self.assertGreater(abs(stored / mc(4) - 1.0), 1e-4)
-                    self.assertTrue(np.isnan(g["curves/test_acc_mc"][()]).all())
+                    self.assertNotIn("test_acc_mc", g["curves"])   # regression: no accuracy
             p = run("rerun", a, "--job", "1", check=0)
             self.assertIn("bit-identical", p.stdout)
 
