@@ -877,6 +877,7 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
 }
 
 static int content_sha256(hid_t loc, char hex[65]);
+static int content_digest(hid_t loc, uint8_t d[32]);
 static int verify_content(hid_t loc, const char *path, rs_error_t *err);
 
 /* Makes the 1-D dataset `scale` of loc the dimension scale `dim` of every
@@ -1270,7 +1271,7 @@ static herr_t hash_object(hid_t base, const char *name, const H5O_info_t *info,
 
 /* The content SHA-256 (hex) of the job at loc; -1 if something in it
  * cannot be read (damaged). */
-static int content_sha256(hid_t loc, char hex[65])
+static int content_digest(hid_t loc, uint8_t d[32])
 {
     content_hash_t h;
     memset(&h, 0, sizeof h);
@@ -1278,8 +1279,15 @@ static int content_sha256(hid_t loc, char hex[65])
     if (H5Ovisit2(loc, H5_INDEX_NAME, H5_ITER_INC, hash_object, &h,
                   H5O_INFO_BASIC) < 0)
         return -1;
-    uint8_t d[32];
     rs_sha256_final(&h.sha, d);
+    return 0;
+}
+
+static int content_sha256(hid_t loc, char hex[65])
+{
+    uint8_t d[32];
+    if (content_digest(loc, d))
+        return -1;
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return 0;
@@ -1337,49 +1345,11 @@ static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
 /* Opens job `job` from its job file in the directory `where`, or (from_top)
  * from /runs/<id> of the results file `where`.  Returns 0 on success, 1 if
  * the job is not there (*jl closed), -1 on error (err filled). */
-static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
-                        const rs_job_t *job, job_loc *jl, int verify,
-                        rs_error_t *err)
+/* The checks every opened job passes before use: our format, this spec,
+ * this job, and (verify) its content checksum.  Closes jl on failure. */
+static int check_opened_job(job_loc *jl, const rs_spec_t *spec,
+                            const rs_job_t *job, int verify, rs_error_t *err)
 {
-    jl->file = jl->loc = -1;
-    if (from_top) {
-        snprintf(jl->path, sizeof jl->path, "%s:/runs/%s", where, job->id);
-        jl->file = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (jl->file < 0)
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "HDF5 cannot open it"), -1;
-        char link[64];
-        snprintf(link, sizeof link, "runs/%s", job->id);
-        htri_t has_runs = H5Lexists(jl->file, "runs", H5P_DEFAULT);
-        htri_t has_job = has_runs > 0 ? H5Lexists(jl->file, link, H5P_DEFAULT)
-                                      : has_runs;
-        if (has_runs < 0 || has_job < 0) {
-            /* damaged, which is not the same as "not run" */
-            close_job(jl);
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "damaged: /runs cannot be read"), -1;
-        }
-        if (!has_job) {
-            close_job(jl);
-            return 1;
-        }
-        jl->loc = H5Gopen2(jl->file, link, H5P_DEFAULT);
-        if (jl->loc < 0) {
-            close_job(jl);
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "cannot open /runs/%s", job->id), -1;
-        }
-    } else {
-        snprintf(jl->path, sizeof jl->path, "%s/%s.h5", where, job->id);
-        struct stat sb;
-        if (stat(jl->path, &sb) != 0)
-            return 1;
-        jl->file = jl->loc = H5Fopen(jl->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (jl->file < 0)
-            return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
-                                "not a readable HDF5 file (damaged job "
-                                "file?)"), -1;
-    }
     if (check_job_attrs(jl, spec, job, err)) {
         close_job(jl);
         return -1;
@@ -1390,6 +1360,60 @@ static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
     if (rc)
         close_job(jl);
     return rc;
+}
+
+/* Opens /runs/<id> of the open results file f (named `where`); jl does not
+ * own f.  0, 1 if the job is not there, -1/-2 as open_job_how. */
+static int open_run(hid_t f, const char *where, const rs_spec_t *spec,
+                    const rs_job_t *job, job_loc *jl, int verify,
+                    rs_error_t *err)
+{
+    jl->file = jl->loc = -1;
+    snprintf(jl->path, sizeof jl->path, "%s:/runs/%s", where, job->id);
+    char link[64];
+    snprintf(link, sizeof link, "runs/%s", job->id);
+    htri_t has_runs = H5Lexists(f, "runs", H5P_DEFAULT);
+    htri_t has_job = has_runs > 0 ? H5Lexists(f, link, H5P_DEFAULT) : has_runs;
+    if (has_runs < 0 || has_job < 0)   /* damaged, not the same as "not run" */
+        return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                            "damaged: /runs cannot be read"), -1;
+    if (!has_job)
+        return 1;
+    jl->loc = H5Gopen2(f, link, H5P_DEFAULT);
+    if (jl->loc < 0)
+        return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                            "cannot open /runs/%s", job->id), -1;
+    return check_opened_job(jl, spec, job, verify, err);
+}
+
+static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
+                        const rs_job_t *job, job_loc *jl, int verify,
+                        rs_error_t *err)
+{
+    jl->file = jl->loc = -1;
+    if (from_top) {
+        hid_t f = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0)
+            return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                                "HDF5 cannot open it"), -1;
+        int rc = open_run(f, where, spec, job, jl, verify, err);
+        if (rc)
+            H5Fclose(f);
+        else
+            jl->file = f;
+        return rc;
+    }
+    snprintf(jl->path, sizeof jl->path, "%s/%s.h5", where, job->id);
+    struct stat sb;
+    if (stat(jl->path, &sb) != 0)
+        return 1;
+    jl->file = jl->loc = H5Fopen(jl->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (jl->file < 0 && stat(jl->path, &sb) != 0 && errno == ENOENT)
+        return 1;   /* packed and deleted since the stat: not here now */
+    if (jl->file < 0)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "not a readable HDF5 file (damaged job file?)"), -1;
+    return check_opened_job(jl, spec, job, verify, err);
 }
 
 static int open_job(const char *where, int from_top, const rs_spec_t *spec,
@@ -1485,22 +1509,29 @@ rs_status rs_store_read_summary(const char *where, int from_top,
     return h5_oom_guard(store_read_summary_unguarded(where, from_top, spec, job, out, err), err);
 }
 
+/* The curves of a job open_job gave rc and jl for; closes jl. */
+static rs_status read_opened_curves(int rc, job_loc *jl, const rs_spec_t *spec,
+                                    rs_curves_t *c, rs_error_t *err)
+{
+    if (rc == 1)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0, "no such job");
+    if (rc < 0)
+        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
+    rc = read_curves(jl->loc, spec_quantities(spec), c);
+    close_job(jl);
+    if (rc)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "no readable curves of %u epochs", c->n);
+    return RS_OK;
+}
+
 static rs_status store_read_curves_unguarded(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err)
 {
     job_loc jl;
     int rc = open_job(where, from_top, spec, job, &jl, err);
-    if (rc == 1)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
-    if (rc < 0)
-        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
-    rc = read_curves(jl.loc, spec_quantities(spec), c);
-    close_job(&jl);
-    if (rc)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
-                            "no readable curves of %u epochs", c->n);
-    return RS_OK;
+    return read_opened_curves(rc, &jl, spec, c, err);
 }
 
 /* the reader above, with allocation failures inside HDF5 reported as such */
@@ -1531,21 +1562,15 @@ static rs_status store_read_curves_live_unguarded(const char *out_path, const rs
 {
     /* one open (and one checksum check) of the copy in OUT.h5; the job
      * file only when OUT.h5 does not hold the job yet */
+    char dir[RS_PATH_BUF];
     job_loc jl;
     int rc = open_job(out_path, 1, spec, job, &jl, err);
-    char dir[RS_PATH_BUF];
     if (rc == 1 && rs_store_jobs_dir(out_path, dir, sizeof dir) == 0)
-        return rs_store_read_curves(dir, 0, spec, job, c, err);
+        rc = open_job(dir, 0, spec, job, &jl, err);
+    /* a pack may have moved it from its job file into OUT.h5 meanwhile */
     if (rc == 1)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
-    if (rc < 0)
-        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
-    rc = read_curves(jl.loc, spec_quantities(spec), c);
-    close_job(&jl);
-    if (rc)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
-                            "no readable curves of %u epochs", c->n);
-    return RS_OK;
+        rc = open_job(out_path, 1, spec, job, &jl, err);
+    return read_opened_curves(rc, &jl, spec, c, err);
 }
 
 /* the reader above, with allocation failures inside HDF5 reported as such */
@@ -2045,15 +2070,12 @@ static int link_shared(pack_t *p, int kind, hid_t src, const char *name,
                        hid_t dst)
 {
     hid_t g = H5Gopen2(src, name, H5P_DEFAULT);
-    char hex[65];
-    if (g < 0 || content_sha256(g, hex)) {
+    uint8_t hash[32];
+    if (g < 0 || content_digest(g, hash)) {
         if (g >= 0)
             H5Gclose(g);
         return -1;
     }
-    uint8_t hash[32];
-    for (int i = 0; i < 32; i++)
-        hash[i] = (uint8_t)strtoul((char[3]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16);
     hash[0] ^= (uint8_t)kind;   /* init and masks never match each other */
     if (2 * (p->n + 1) > p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 1024;
@@ -3014,11 +3036,36 @@ static int cmp_id(const void *a, const void *b)
     return strcmp(((const id_index_t *)a)->id, ((const id_index_t *)b)->id);
 }
 
+static rs_status read_rows_once(const char *out_path, const rs_spec_t *spec,
+                                int verify, rs_job_summary_t *rows,
+                                uint8_t *damaged, uint64_t *n_journal,
+                                uint64_t *n_vanished, rs_error_t *err);
+
+/* A pack that runs meanwhile replaces OUT.h5 and then deletes job files,
+ * so a job file listed but gone by the time it is read has moved into the
+ * new OUT.h5: read again (a pack is rare; three reads always suffice in
+ * practice, and the last one's answer is a valid, if older, state). */
 static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec,
                                      int verify, rs_job_summary_t *rows,
                                      uint8_t *damaged, uint64_t *n_journal,
                                      rs_error_t *err)
 {
+    uint64_t vanished = 0;
+    rs_status st;
+    int tries = 0;
+    do
+        st = read_rows_once(out_path, spec, verify, rows, damaged, n_journal,
+                            &vanished, err);
+    while (st == RS_OK && vanished && ++tries < 3);
+    return st;
+}
+
+static rs_status read_rows_once(const char *out_path, const rs_spec_t *spec,
+                                int verify, rs_job_summary_t *rows,
+                                uint8_t *damaged, uint64_t *n_journal,
+                                uint64_t *n_vanished, rs_error_t *err)
+{
+    *n_vanished = 0;
     uint64_t n = spec->n_jobs;
     *n_journal = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -3041,19 +3088,15 @@ static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec
                 continue;
             rs_job_t job;
             rs_spec_job(spec, i, &job);
-            job_loc jl = {.file = -1, .loc = -1};
-            snprintf(jl.path, sizeof jl.path, "%s:/runs/%s", out_path, job.id);
-            char link[64];
-            snprintf(link, sizeof link, "runs/%s", job.id);
-            jl.loc = H5Gopen2(f, link, H5P_DEFAULT);
-            if (jl.loc < 0)
+            job_loc jl;
+            int rc = open_run(f, out_path, spec, &job, &jl, 1, err);
+            if (rc == 1)   /* read_table_rows found it a moment ago */
                 st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
                                   "cannot open /runs/%s", job.id);
-            else if (check_job_attrs(&jl, spec, &job, err) ||
-                     verify_content(jl.loc, jl.path, err))
+            else if (rc)
                 st = RS_EINPUT;
-            if (jl.loc >= 0)
-                H5Gclose(jl.loc);
+            else
+                close_job(&jl);
         }
         H5Fclose(f);
         if (st)
@@ -3111,6 +3154,8 @@ static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec
         if (row.status != RS_JOB_MISSING) {
             rows[hit->index] = row;
             (*n_journal)++;
+        } else {
+            (*n_vanished)++;   /* listed, then gone: packed meanwhile */
         }
     }
     closedir(d);

@@ -348,6 +348,24 @@ static double batch_loss(const rs_train_settings_t *s, workspace_t *ws,
                                           n_correct);
 }
 
+/* Rows first..first+nb-1 of a split: float data are read in place, bytes
+ * are converted into the workspace. */
+static void chunk_rows(workspace_t *ws, const rs_dataset_t *d,
+                       const rs_split_t *split, uint32_t first, uint32_t nb,
+                       const float **x, const float **y, const uint8_t **labels)
+{
+    if (split->x) {
+        *x = split->x + (size_t)first * d->n_in;
+        *y = split->y ? split->y + (size_t)first * d->n_out : NULL;
+        *labels = split->label ? split->label + first : NULL;
+        return;
+    }
+    rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
+    *x = ws->x;
+    *y = ws->y;
+    *labels = ws->labels;
+}
+
 /* Clean loss and accuracy over a whole split, in chunks of R rows. */
 static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
                      const rs_kernels_t *k, const rs_dataset_t *d,
@@ -358,16 +376,9 @@ static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
     uint64_t correct = 0;
     for (uint32_t first = 0; first < split->n; first += R) {
         uint32_t nb = split->n - first < R ? split->n - first : R;
-        /* float data are read in place; bytes are converted in chunks */
-        const float *x = ws->x, *y = ws->y;
-        const uint8_t *labels = ws->labels;
-        if (split->x) {
-            x = split->x + (size_t)first * d->n_in;
-            y = split->y ? split->y + (size_t)first * d->n_out : NULL;
-            labels = split->label ? split->label + first : NULL;
-        } else {
-            rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
-        }
+        const float *x, *y;
+        const uint8_t *labels;
+        chunk_rows(ws, d, split, first, nb, &x, &y, &labels);
         float *pred = forward(s, ws, k, x, nb, NULL, n_threads);
         uint64_t c = 0;
         sum += batch_loss(s, ws, pred, y, labels, nb, 0, &c);
@@ -401,15 +412,9 @@ static void evaluate_mc(const rs_train_settings_t *s, const rs_hparams_t *hp,
     uint64_t correct = 0;
     for (uint32_t first = 0; first < split->n; first += R) {
         uint32_t nb = split->n - first < R ? split->n - first : R;
-        const float *x = ws->x, *y = ws->y;
-        const uint8_t *labels = ws->labels;
-        if (split->x) {
-            x = split->x + (size_t)first * d->n_in;
-            y = split->y ? split->y + (size_t)first * d->n_out : NULL;
-            labels = split->label ? split->label + first : NULL;
-        } else {
-            rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
-        }
+        const float *x, *y;
+        const uint8_t *labels;
+        chunk_rows(ws, d, split, first, nb, &x, &y, &labels);
         float *acc_sum = ws->mc_sum;
         size_t n_vals = (size_t)nb * n_out;
         for (size_t i = 0; i < n_vals; i++)
