@@ -1060,6 +1060,15 @@ rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err)
     return st;
 }
 
+void rs_store_image_adopt(rs_job_image_t *img, const char *jobs_dir,
+                          const rs_job_t *job, void *bytes, size_t n)
+{
+    snprintf(img->final, sizeof img->final, "%s/%s.h5", jobs_dir, job->id);
+    tmp_name(img->final, img->tmp, sizeof img->tmp);
+    img->bytes = bytes;
+    img->n = n;
+}
+
 void rs_store_image_free(rs_job_image_t *img)
 {
     free(img->bytes);

@@ -3,6 +3,8 @@
 #include "regsweep/sweep.h"
 
 #include "regsweep/buildinfo.h"
+#include "regsweep/mpi.h"
+#include "regsweep/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -335,7 +337,36 @@ static int order_by_cost(const rs_spec_t *spec, uint64_t *todo, uint64_t n)
     return 0;
 }
 
+/* SHA-256 of a dataset's shape and values: MPI ranks compare theirs with
+ * rank 0's, as data files that differ between nodes would change bits. */
+static void hash_split(rs_sha256_t *h, const rs_dataset_t *d, const rs_split_t *p)
+{
+    uint32_t n = p->n;
+    rs_sha256_update(h, &n, sizeof n);
+    if (p->x)
+        rs_sha256_update(h, p->x, (size_t)n * d->n_in * sizeof *p->x);
+    if (p->x_u8)
+        rs_sha256_update(h, p->x_u8, (size_t)n * d->n_in);
+    if (p->y)
+        rs_sha256_update(h, p->y, (size_t)n * d->n_out * sizeof *p->y);
+    if (p->label)
+        rs_sha256_update(h, p->label, n);
+}
+
+static void data_digest(const rs_dataset_t *d, uint8_t out[32])
+{
+    rs_sha256_t h;
+    rs_sha256_init(&h);
+    uint32_t shape[3] = {(uint32_t)d->task, d->n_in, d->n_out};
+    rs_sha256_update(&h, shape, sizeof shape);
+    hash_split(&h, d, &d->train);
+    hash_split(&h, d, &d->val);
+    hash_split(&h, d, &d->test);
+    rs_sha256_final(&h, out);
+}
+
 typedef struct sweep_state sweep_state;
+static void run_ranks(sweep_state *s);
 static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
                    const rs_error_t *job_err, double job_wall);
 
@@ -411,6 +442,8 @@ struct sweep_state {
     int outer, inner;
     double t0;
     rs_provenance_t prov;
+    rs_mpi_team_t *team;               /* MPI ranks, or NULL               */
+    uint8_t data_digest[32];           /* of the shared dataset (MPI)      */
     rs_status fatal;                   /* first write error: stop all      */
     rs_error_t fatal_err;
     volatile sig_atomic_t local_stop;  /* set on fatal or fail_fast       */
@@ -796,6 +829,12 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_START, NULL, NULL, 0);
+    if (o->team && o->team->size > 1) {
+        s.team = o->team;
+        if (shared)
+            data_digest(&data, s.data_digest);
+        run_ranks(&s);
+    } else
 #ifdef _OPENMP
     /* one worker: run it on this thread, so that a job's GEMM threads form
      * a first-level team instead of a nested one */
@@ -1054,4 +1093,431 @@ rs_status rs_sweep_merge(const char *out_path, int n_parts,
     }
     rs_sweep_unlock(&lock_fd);
     return st;
+}
+
+/* ---- MPI: rank 0 dispatches and writes, every rank runs jobs ------------ */
+
+/* Message tags.  A rank's thread t gets its replies on TAG_REPLY + t. */
+enum { TAG_SPEC = 1, TAG_SPEC_BODY, TAG_HELLO, TAG_HELLO_BODY, TAG_REQ,
+       TAG_REQ_BODY, TAG_REPLY = 100 };
+/* What a request carries: nothing yet, a job file, a failure, or a job
+ * abandoned by a second signal. */
+enum { REQ_READY = 0, REQ_RESULT, REQ_FAILED, REQ_ABANDONED };
+#define STOP_JOB UINT64_MAX
+
+static void nap(void)
+{
+    struct timespec t = {0, 1000000};   /* 1 ms */
+    nanosleep(&t, NULL);
+}
+
+/* rank 0: the spec text, overrides, path and hash, to every other rank */
+static void send_spec(const rs_spec_t *spec, rs_mpi_team_t *team)
+{
+    size_t n = 65 + strlen(spec->path) + 1 + spec->text_len + 1;
+    for (int i = 0; i < spec->n_overrides; i++)
+        n += strlen(spec->overrides[i]) + 1;
+    char *body = malloc(n), *p = body;
+    uint64_t hdr[4] = {body != NULL, n, (uint64_t)spec->n_overrides,
+                       spec->text_len};
+    if (body) {
+        memcpy(p, spec->sha256, 65);
+        p += 65;
+        p = stpcpy(p, spec->path) + 1;
+        memcpy(p, spec->text, spec->text_len);
+        p += spec->text_len;
+        *p++ = '\0';
+        for (int i = 0; i < spec->n_overrides; i++)
+            p = stpcpy(p, spec->overrides[i]) + 1;
+    }
+    for (int r = 1; r < team->size; r++) {
+        rs_mpi_send(r, TAG_SPEC, hdr, sizeof hdr);
+        if (body)
+            rs_mpi_send(r, TAG_SPEC_BODY, body, n);
+    }
+    team->released = 1;
+    free(body);
+}
+
+void rs_sweep_mpi_release(rs_mpi_team_t *team)
+{
+    if (!team || team->rank != 0 || team->released || team->size < 2)
+        return;
+    uint64_t hdr[4] = {0, 0, 0, 0};
+    for (int r = 1; r < team->size; r++)
+        rs_mpi_send(r, TAG_SPEC, hdr, sizeof hdr);
+    team->released = 1;
+}
+
+/* Receives a header and its body (malloc'ed; NULL when empty). */
+static void *recv_body(int from, int tag, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char *b = malloc(n + 1);
+    if (!b) {
+        /* still take the message off the wire: a receive of 0 bytes
+         * consumes it (truncated; errors return, rs_mpi_init) */
+        char none;
+        rs_mpi_recv(from, tag, &none, 0, NULL);
+        return NULL;
+    }
+    if (rs_mpi_recv(from, tag, b, n, NULL)) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    return b;
+}
+
+typedef struct rank_book {
+    uint64_t hellos, threads, stopped;
+    uint8_t *banned;            /* [size]: this rank gets no jobs */
+} rank_book;
+
+static void lost_rank(sweep_state *s, int rank, const char *host,
+                      const char *why)
+{
+    rs_error_t e;
+    rs_error_set(&e, RS_EINPUT, NULL, 0, 0, "rank %d (%s) runs no jobs: %s",
+                 rank, host && *host ? host : "?", why);
+#pragma omp critical(rs_index)
+    report(s, RS_EV_RANK_LOST, NULL, &e, 0);
+}
+
+static void on_hello(sweep_state *s, rank_book *b, int from)
+{
+    uint64_t hdr[3];
+    rs_mpi_recv(from, TAG_HELLO, hdr, sizeof hdr, NULL);
+    char *body = recv_body(from, TAG_HELLO_BODY, hdr[1]);
+    b->hellos++;
+    b->threads += hdr[0];
+    const char *host = body && hdr[1] > 32 ? body + 32 : "";
+    const char *why = host + strlen(host) + 1;
+    if (!body)
+        lost_rank(s, from, "", "its greeting was lost (out of memory)");
+    else if (hdr[0] == 0)
+        lost_rank(s, from, host, why);
+    else if (s->shared_data && memcmp(body, s->data_digest, 32) != 0) {
+        b->banned[from] = 1;
+        lost_rank(s, from, host, "its dataset differs from rank 0's (the "
+                  "data files must be the same on every node)");
+    }
+    free(body);
+}
+
+/* A job file from another rank: saved as a local worker saves its own,
+ * then read back and verified before it counts. */
+static void take_result(sweep_state *s, uint64_t index, void *bytes, size_t n,
+                        int worker, double wall)
+{
+    rs_job_t job;
+    rs_spec_job(s->spec, index, &job);
+    rs_job_image_t img;
+    rs_error_t err;
+    rs_error_clear(&err);
+    rs_store_image_adopt(&img, s->jobs_dir, &job, bytes, n);
+    rs_status st = rs_store_save_job(&img, &err);
+    if (st) {
+#pragma omp critical(rs_index)
+        if (s->fatal == RS_OK) {
+            s->fatal = st;
+            s->fatal_err = err;
+            s->local_stop = 1;
+        }
+        return;
+    }
+    rs_job_summary_t row;
+#pragma omp critical(rs_hdf5)
+    st = rs_store_read_summary(s->jobs_dir, 0, s->spec, &job, &row, &err);
+    if (st == RS_OK && !rs_job_finished(row.status))
+        st = rs_error_set(&err, RS_EIO, img.final, 0, 0, "vanished");
+#pragma omp critical(rs_index)
+    {
+        if (st == RS_OK) {
+            s->rows[index] = row;
+            s->done += row.status == RS_JOB_DONE;
+            s->diverged += row.status == RS_JOB_DIVERGED;
+            rs_store_log_job(s->jobs_dir, &job, wall, worker, 1, NULL);
+            report(s, row.status == RS_JOB_DIVERGED ? RS_EV_JOB_DIVERGED
+                                                    : RS_EV_JOB_DONE,
+                   &job, NULL, wall);
+        } else {
+            /* not to be trusted: a failure of this job, rerun by --resume */
+            unlink(img.final);
+            s->rows[index].status = RS_JOB_FAILED;
+            s->failed++;
+            report(s, RS_EV_JOB_FAILED, &job, &err, wall);
+        }
+    }
+}
+
+static void take_failure(sweep_state *s, uint64_t index, const char *msg,
+                         double wall)
+{
+    rs_job_t job;
+    rs_spec_job(s->spec, index, &job);
+    rs_error_t err;
+    rs_error_set(&err, RS_EINPUT, NULL, 0, 0, "%s", msg ? msg : "failed");
+#pragma omp critical(rs_index)
+    {
+        s->rows[index].status = RS_JOB_FAILED;
+        s->failed++;
+        report(s, RS_EV_JOB_FAILED, &job, &err, wall);
+        if (s->o->fail_fast)
+            s->local_stop = 1;
+    }
+}
+
+/* One request: take what it carries, answer with the next job or stop. */
+static void on_request(sweep_state *s, rank_book *b, int from)
+{
+    uint64_t hdr[6];
+    rs_mpi_recv(from, TAG_REQ, hdr, sizeof hdr, NULL);
+    void *body = recv_body(from, TAG_REQ_BODY, hdr[3]);
+    double wall;
+    memcpy(&wall, &hdr[4], sizeof wall);
+    int thread = (int)hdr[0];
+    if (hdr[2] < s->spec->n_jobs) {
+        if (hdr[1] == REQ_RESULT && body) {
+            take_result(s, hdr[2], body, hdr[3], from * 1000 + thread, wall);
+            body = NULL;   /* taken */
+        } else if (hdr[1] == REQ_RESULT) {
+            take_failure(s, hdr[2], "its job file was lost on the way (out "
+                         "of memory on rank 0)", wall);
+        } else if (hdr[1] == REQ_FAILED) {
+            take_failure(s, hdr[2], body, wall);
+        }
+    }
+    free(body);
+    uint64_t next = STOP_JOB, k;
+    if (!b->banned[from] && !should_stop(s) && !s->fatal) {
+#pragma omp atomic capture
+        k = s->next++;
+        if (k < s->n_todo)
+            next = s->todo[k];
+    }
+    b->stopped += next == STOP_JOB;
+    rs_mpi_send(from, TAG_REPLY + thread, &next, sizeof next);
+}
+
+/* Rank 0's thread 0: serves the other ranks until each of their threads
+ * has been told to stop. */
+static void coordinator_loop(sweep_state *s)
+{
+    rs_mpi_team_t *t = s->team;
+    rank_book b = {0, 0, 0, calloc((size_t)t->size, 1)};
+    if (!b.banned) {
+        rs_sweep_mpi_release(t);   /* out of memory: run alone */
+        return;
+    }
+    send_spec(s->spec, t);
+    while (b.hellos < (uint64_t)(t->size - 1) || b.stopped < b.threads) {
+        int from, tag;
+        if (!rs_mpi_poll(-1, &from, &tag))
+            nap();
+        else if (tag == TAG_HELLO)
+            on_hello(s, &b, from);
+        else if (tag == TAG_REQ)
+            on_request(s, &b, from);
+        else   /* a body without its header cannot happen: drop it */
+            free(recv_body(from, tag, 1));
+    }
+    free(b.banned);
+}
+
+/* Rank 0: its own threads run jobs beside the coordinator (thread 0). */
+static void run_ranks(sweep_state *s)
+{
+#ifdef _OPENMP
+    if (s->inner > 1)
+        omp_set_max_active_levels(2);
+#pragma omp parallel num_threads(s->outer + 1)
+    {
+        if (omp_get_thread_num() == 0)
+            coordinator_loop(s);
+        else
+            worker_loop(s, omp_get_thread_num() - 1);
+    }
+#else
+    coordinator_loop(s);   /* no threads: rank 0 only dispatches and writes */
+#endif
+}
+
+/* ---- the other ranks ---------------------------------------------------- */
+
+typedef struct rank_worker {
+    const rs_spec_t *spec;
+    const rs_sweep_opts_t *o;
+    const rs_dataset_t *shared_data;
+    rs_kernels_t kernels;
+} rank_worker;
+
+/* Runs one job; fills the request that reports it (kind, body). */
+static void rank_job(rank_worker *w, uint64_t index, uint64_t *kind,
+                     void **body, size_t *n, double *wall)
+{
+    rs_job_t job;
+    rs_spec_job(w->spec, index, &job);
+    rs_error_t err;
+    rs_error_clear(&err);
+    double t = now_s();
+    rs_dataset_t own;
+    const rs_dataset_t *data = w->shared_data;
+    rs_status st = RS_OK;
+    if (!data) {
+        st = rs_spec_load_data(w->spec, job.hp.seed, &own, &err);
+        data = &own;
+    }
+    rs_job_result_t res;
+    memset(&res, 0, sizeof res);
+    if (!st)
+        st = rs_train_job(&w->spec->settings, &job.hp, data, &w->kernels, 1,
+                          w->o->abort_jobs, &res, &err);
+    if (!w->shared_data && data == &own)
+        rs_data_free(&own);
+    rs_job_image_t img;
+    memset(&img, 0, sizeof img);
+    if (!st) {
+#pragma omp critical(rs_hdf5)
+        st = rs_store_build_job("", w->spec, &job, &res, &img, &err);
+    }
+    rs_job_result_free(&res);
+    *wall = now_s() - t;
+    *body = NULL;
+    *n = 0;
+    if (st == RS_OK) {
+        *kind = REQ_RESULT;
+        *body = img.bytes;
+        *n = img.n;
+    } else if (st == RS_EINTR) {
+        *kind = REQ_ABANDONED;
+    } else {
+        char msg[1500];
+        rs_error_format(&err, msg, sizeof msg);
+        *kind = REQ_FAILED;
+        *body = strdup(msg);
+        *n = *body ? strlen(msg) + 1 : 0;
+    }
+}
+
+static void rank_thread(rank_worker *w, int thread)
+{
+    rs_store_init();
+    uint64_t kind = REQ_READY, index = 0, next;
+    void *body = NULL;
+    size_t n = 0;
+    double wall = 0;
+    for (;;) {
+        uint64_t hdr[6] = {(uint64_t)thread, kind, index, n, 0, 0};
+        memcpy(&hdr[4], &wall, sizeof wall);
+#pragma omp critical(rs_mpi)
+        {
+            rs_mpi_send(0, TAG_REQ, hdr, sizeof hdr);
+            if (n)
+                rs_mpi_send(0, TAG_REQ_BODY, body, n);
+            if (rs_mpi_recv(0, TAG_REPLY + thread, &next, sizeof next, NULL))
+                next = STOP_JOB;
+        }
+        free(body);
+        body = NULL;
+        n = 0;
+        if (next == STOP_JOB)
+            break;
+        index = next;
+        rank_job(w, index, &kind, &body, &n, &wall);
+    }
+}
+
+/* The spec as rank 0 sent it (RS_EINTR: told to stop instead). */
+static rs_status recv_spec(rs_spec_t *spec, rs_error_t *err)
+{
+    uint64_t hdr[4];
+    if (rs_mpi_recv(0, TAG_SPEC, hdr, sizeof hdr, NULL))
+        return rs_error_set(err, RS_EIO, NULL, 0, 0, "MPI: no spec from rank 0");
+    if (hdr[0] == 0)
+        return RS_EINTR;
+    char *body = recv_body(0, TAG_SPEC_BODY, hdr[1]);
+    if (!body)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    const char *sha = body, *path = body + 65;
+    const char *text = path + strlen(path) + 1;
+    char **over = calloc(hdr[2] + 1, sizeof *over);
+    const char *p = text + hdr[3] + 1;
+    for (uint64_t i = 0; over && i < hdr[2]; i++) {
+        over[i] = (char *)p;
+        p += strlen(p) + 1;
+    }
+    rs_status st = over ? rs_spec_parse(text, hdr[3], path, (int)hdr[2], over,
+                                        spec, err)
+                        : rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!st && strcmp(spec->sha256, sha)) {
+        st = rs_error_set(err, RS_EINPUT, path, 0, 0, "parses to another "
+                          "spec here (sha256 %.12s..., rank 0's %.12s...)",
+                          spec->sha256, sha);
+        rs_spec_free(spec);
+    }
+    free(over);
+    free(body);
+    return st;
+}
+
+static void send_hello(int threads, const uint8_t digest[32], const char *why)
+{
+    char host[256];
+    rs_mpi_host(host, sizeof host);
+    size_t n = 32 + strlen(host) + 1 + strlen(why) + 1;
+    char *body = malloc(n);
+    uint64_t hdr[3] = {(uint64_t)threads, body ? n : 0, 0};
+    if (body) {
+        memcpy(body, digest, 32);
+        strcpy(stpcpy(body + 32, host) + 1, why);
+    }
+    rs_mpi_send(0, TAG_HELLO, hdr, sizeof hdr);
+    if (body)
+        rs_mpi_send(0, TAG_HELLO_BODY, body, n);
+    free(body);
+}
+
+rs_status rs_sweep_mpi_worker(const rs_sweep_opts_t *o, rs_error_t *err)
+{
+    rs_spec_t spec;
+    memset(&spec, 0, sizeof spec);
+    rs_status st = recv_spec(&spec, err);
+    if (st == RS_EINTR)
+        return RS_OK;   /* rank 0 stopped before it started */
+    uint8_t digest[32] = {0};
+    rs_dataset_t data;
+    memset(&data, 0, sizeof data);
+    int shared = 0;
+    uint32_t n_train;
+    if (!st && !(st = load_and_check_data(&spec, &data, &shared, &n_train, err)) &&
+        shared)
+        data_digest(&data, digest);
+    if (st) {
+        char why[1500];
+        rs_error_format(err, why, sizeof why);
+        send_hello(0, digest, why);
+        rs_spec_free(&spec);
+        rs_data_free(&data);
+        return st;
+    }
+    rank_worker w = {&spec, o, shared ? &data : NULL, {0}};
+    rs_kernels_init(&w.kernels, o->simd_cap);
+    /* rank 0 waits for as many stops as the hello counts threads: the
+     * team's real size (OpenMP may give fewer threads than asked) */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(o->threads > 0 ? o->threads : 1)
+    {
+#pragma omp single
+        send_hello(omp_get_num_threads(), digest, "");
+        rank_thread(&w, omp_get_thread_num());
+    }
+#else
+    send_hello(1, digest, "");
+    rank_thread(&w, 0);
+#endif
+    rs_spec_free(&spec);
+    rs_data_free(&data);
+    return RS_OK;
 }

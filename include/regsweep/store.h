@@ -122,6 +122,12 @@ rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
 rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err);
 void rs_store_image_free(rs_job_image_t *img);
 
+/* A job file's bytes built elsewhere (another MPI rank), as an image to
+ * save into jobs_dir: takes bytes (malloc'ed).  What it holds is verified
+ * only by reading it back (rs_store_read_summary) once saved. */
+void rs_store_image_adopt(rs_job_image_t *img, const char *jobs_dir,
+                          const rs_job_t *job, void *bytes, size_t n);
+
 /* Both: writes one job file atomically into jobs_dir. */
 rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,

@@ -31,6 +31,9 @@ typedef enum rs_sweep_event {
                        /* fail_fast                                       */
     RS_EV_JOB_DAMAGED, /* before START: a job file does not match its    */
                        /* checksum (job_err names it); it is recomputed  */
+    RS_EV_RANK_LOST,   /* MPI: a rank runs no jobs (job_err says why:    */
+                       /* its spec or data could not be loaded, or its   */
+                       /* data differ from rank 0's); the others go on   */
     RS_EV_END
 } rs_sweep_event;
 
@@ -48,6 +51,16 @@ typedef struct rs_sweep_progress {
     double job_wall_s;
 } rs_sweep_progress_t;
 
+/* The MPI ranks of a sweep (mpirun -n R regsweep run ...): rank 0 runs
+ * rs_sweep_run, dispatches jobs to every rank's threads (its own too) and
+ * writes every file; the others run rs_sweep_mpi_worker and write
+ * nothing: their job files travel to rank 0 as messages, so no file
+ * system needs to be shared. */
+typedef struct rs_mpi_team {
+    int rank, size;
+    int released;      /* rank 0: the others have their spec or a stop   */
+} rs_mpi_team_t;
+
 typedef void (*rs_sweep_progress_fn)(void *ctx, const rs_sweep_progress_t *p);
 
 typedef struct rs_sweep_opts {
@@ -63,6 +76,7 @@ typedef struct rs_sweep_opts {
     const char *command;         /* for /provenance                      */
     volatile sig_atomic_t *stop; /* may be NULL                          */
     volatile sig_atomic_t *abort_jobs; /* may be NULL                    */
+    rs_mpi_team_t *team;         /* NULL, or MPI ranks (size > 1)         */
     rs_sweep_progress_fn progress;
     void *progress_ctx;
 } rs_sweep_opts_t;
@@ -109,6 +123,17 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
  * it was deleted or is stale). */
 rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
                            rs_error_t *err);
+
+/* An MPI rank other than 0: receives the spec from rank 0, loads the data,
+ * and runs the jobs rank 0 hands out on o->threads threads until told to
+ * stop, sending each job file back.  It opens no file but the data.
+ * Returns RS_OK when released; a problem of its own (spec, data) is sent
+ * to rank 0, which reports it, and returned too. */
+rs_status rs_sweep_mpi_worker(const rs_sweep_opts_t *o, rs_error_t *err);
+
+/* Rank 0: tells every other rank to stop if they were not yet sent the
+ * spec (rs_sweep_run returned early); nothing otherwise. */
+void rs_sweep_mpi_release(rs_mpi_team_t *team);
 
 /* What a merge produced. */
 typedef struct rs_merge_result {

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "regsweep/buildinfo.h"
 #include "regsweep/kernels.h"
+#include "regsweep/mpi.h"
 #include "regsweep/spec.h"
 #include "regsweep/store.h"
 #include "regsweep/sweep.h"
@@ -245,6 +246,7 @@ int rs_cli_flag(const char *arg, const char *long_name, int *flag)
 
 typedef struct progress_ctx {
     int tty;
+    int ranks;               /* MPI ranks (0: one process) */
     int shard;               /* the counts are a shard's */
     double last_print;
     uint64_t last_done_printed;
@@ -265,12 +267,26 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     progress_ctx *c = vctx;
     uint64_t finished = p->done + p->failed + p->diverged;
     if (p->event == RS_EV_START) {
+        if (c->ranks) {
+            fprintf(stderr, "regsweep: %llu jobs in the %s, %llu already done, "
+                            "%llu to run on %d MPI ranks\n",
+                    (unsigned long long)p->total, c->shard ? "shard" : "grid",
+                    (unsigned long long)p->skipped, (unsigned long long)p->todo,
+                    c->ranks);
+            return;
+        }
         fprintf(stderr, "regsweep: %llu jobs in the %s, %llu already done, "
                         "%llu to run on %d thread%s (%d per job)\n",
                 (unsigned long long)p->total, c->shard ? "shard" : "grid", (unsigned long long)p->skipped,
                 (unsigned long long)p->todo, p->outer_threads * p->threads_per_job,
                 p->outer_threads * p->threads_per_job == 1 ? "" : "s",
                 p->threads_per_job);
+        return;
+    }
+    if (p->event == RS_EV_RANK_LOST) {
+        char buf[1500];
+        format_error(p->job_err, buf, sizeof buf);
+        fprintf(stderr, "%sregsweep: %s\n", c->tty ? "\r\033[K" : "", buf);
         return;
     }
     if (p->event == RS_EV_JOB_DAMAGED) {
@@ -357,7 +373,7 @@ static void self_path(char *buf, size_t n)
         buf[k] = '\0';
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv, rs_mpi_team_t *team)
 {
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
@@ -417,6 +433,19 @@ static int cmd_run(int argc, char **argv)
     rs_simd cap;
     if (rs_cli_simd_cap(simd_opt, &cap))
         return free(overrides), 2;
+    /* an MPI rank other than 0 runs what rank 0 hands it and writes
+     * nothing; its troubles are rank 0's to report */
+    if (team && team->rank > 0) {
+        free(overrides);
+        install_signals();
+        rs_sweep_opts_t wo = {.threads = threads, .simd_cap = cap,
+                              .stop = &g_stop, .abort_jobs = &g_abort,
+                              .team = team};
+        rs_error_t werr;
+        rs_error_clear(&werr);
+        rs_sweep_mpi_worker(&wo, &werr);
+        return 0;
+    }
     /* the shard: --shard, else a Slurm array task's, else none */
     uint32_t shard_i = 0, shard_n = 0;
     char shard_how[160] = "";
@@ -477,14 +506,20 @@ static int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         append_quoted(command, sizeof command, argv[i]);
     install_signals();
-    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9, .shard = shard_n > 0};
+    if (team)
+        fprintf(stderr, "regsweep: MPI: %d ranks of %d threads; rank 0 hands "
+                        "out the jobs and writes every file\n", team->size,
+                threads);
+    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9, .shard = shard_n > 0,
+                       .ranks = team ? team->size : 0};
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
                          .allow_diverged = allow_diverged,
                          .no_pack = no_pack,
                          .shard_index = shard_i, .shard_count = shard_n,
                          .command = command, .stop = &g_stop,
-                         .abort_jobs = &g_abort, .progress = on_progress,
+                         .abort_jobs = &g_abort, .team = team,
+                         .progress = on_progress,
                          .progress_ctx = &pc};
     rs_status st = rs_sweep_run(&spec, &o, &err);
     int code = 0;
@@ -504,8 +539,9 @@ static int cmd_run(int argc, char **argv)
         for (int i = 0; i < n_over; i++)
             append_quoted(again, sizeof again, overrides[i]);
         fprintf(stderr, "regsweep: stopped by %s; finished jobs are saved in "
-                        "%s. Continue with:\n  %s\n",
-                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out, again);
+                        "%s. Continue with%s:\n  %s\n",
+                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out,
+                team ? " (under mpirun again, or alone)" : "", again);
         code = g_signal == SIGTERM ? 143 : 130;
     } else if (st) {
         code = rs_cli_fail(&err);
@@ -515,6 +551,31 @@ static int cmd_run(int argc, char **argv)
     rs_spec_free(&spec);
     free(overrides);
     free(out_buf);
+    return code;
+}
+
+/* run, as one process or (started by an MPI launcher) as one of its
+ * ranks; every rank ends in MPI_Finalize */
+static int run_ranked(int argc, char **argv)
+{
+    if (!rs_mpi_launched())
+        return cmd_run(argc, argv, NULL);
+    rs_mpi_team_t team = {0, 1, 0};
+    rs_error_t err;
+    rs_error_clear(&err);
+    if (!rs_mpi_built()) {
+        fprintf(stderr, "regsweep: started by an MPI launcher, but this "
+                        "regsweep was built without MPI: every rank would run "
+                        "the whole sweep. Rebuild with MPI (meson setup "
+                        "-Dmpi=enabled, Debian: libopenmpi-dev), or run it "
+                        "without mpirun\n");
+        return 2;
+    }
+    if (rs_mpi_init(&team.rank, &team.size, &err))
+        return rs_cli_fail(&err);
+    int code = cmd_run(argc, argv, team.size > 1 ? &team : NULL);
+    rs_sweep_mpi_release(&team);
+    rs_mpi_finalize();
     return code;
 }
 
@@ -790,6 +851,8 @@ static void print_version(void)
            b.openmp);
     printf("SIMD paths compiled in: %s (this CPU: %s)\n", b.simd_compiled,
            rs_simd_name(best));
+    printf("MPI: %s\n", rs_mpi_built() ? "yes (mpirun -n R regsweep run ...)"
+                                        : "no");
     printf("built with %s, %s build\n", b.compiler, b.build_type);
 }
 
@@ -822,7 +885,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "expand") != 0)
         rs_store_init();
     if (!strcmp(cmd, "run"))
-        return cmd_run(sub_argc, sub_argv);
+        return run_ranked(sub_argc, sub_argv);
     if (!strcmp(cmd, "expand"))
         return cmd_expand(sub_argc, sub_argv);
     if (!strcmp(cmd, "rerun"))

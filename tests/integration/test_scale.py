@@ -291,5 +291,202 @@ class Shards(unittest.TestCase):
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
 
 
+FASHION = "/usr/share/datasets/fashion-mnist"
+# a classifier on relative data paths: each rank reads the data in its own
+# working directory
+CLASSIFIER = """\
+name: fm_mpi
+dataset: {kind: idx, dir: data, max_train: 300, max_test: 200}
+model: {layers: [784, 16, 10], loss: softmax_cross_entropy}
+train: {lr: 0.3, epochs: 2, batch_size: 50, shuffle: true}
+record: {masks: {epochs: [0], steps: [0]}}
+axes:
+  seed: {from: 0, to: 3}
+  keep_prob: [1.0, 0.8]
+"""
+
+
+def openmp():
+    p = subprocess.run([REGSWEEP, "--version"], capture_output=True, text=True)
+    return "no OpenMP" not in p.stdout
+
+
+def mpi_built():
+    p = subprocess.run([REGSWEEP, "--version"], capture_output=True, text=True)
+    return "MPI: yes" in p.stdout
+
+
+MPIRUN = shutil.which("mpirun")
+MPI_ARGS = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none"]
+
+
+@unittest.skipUnless(MPIRUN and mpi_built(),
+                     "regsweep built without MPI, or no mpirun (Debian: "
+                     "openmpi-bin libopenmpi-dev)")
+class Mpi(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.spec = os.path.join(self.dir, "small.yaml")
+        with open(self.spec, "w") as f:
+            f.write(SMALL)
+        self.single = os.path.join(self.dir, "single.h5")
+        run("run", self.spec, "-o", self.single, "-j", "1", env=no_slurm_env(),
+            check=0)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def out(self, name):
+        return os.path.join(self.dir, name)
+
+    def mpirun(self, n, *args, timeout=180):
+        return subprocess.run([MPIRUN, *MPI_ARGS, "-n", str(n), REGSWEEP, *args],
+                              capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ, **no_slurm_env()))
+
+    def assert_same(self, a, b):
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+    def test_ranks_give_the_single_process_file(self):
+        for n, j in ((2, 1), (3, 1), (4, 1), (2, 2)):
+            out = self.out(f"r{n}x{j}.h5")
+            p = self.mpirun(n, "run", self.spec, "-o", out, "-j", str(j))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn(f"on {n} MPI ranks", p.stderr)
+            self.assert_same(self.single, out)
+            # every rank ran jobs: provenance.tsv's worker is rank x 1000 +
+            # thread (without OpenMP, rank 0 only hands out jobs and writes)
+            with open(self.out(f"r{n}x{j}.jobs/provenance.tsv")) as f:
+                ranks = {int(line.split("\t")[3]) // 1000 for line in f}
+            self.assertEqual(ranks, set(range(0 if openmp() else 1, n)), (n, j))
+
+    def test_a_killed_rank_loses_only_its_jobs_and_resume_finishes(self):
+        slow = os.path.join(self.dir, "slow.yaml")
+        with open(slow, "w") as f:
+            f.write(SLOW_MPI)
+        ref = self.out("slow.h5")
+        run("run", slow, "-o", ref, "-j", "2", env=no_slurm_env(), check=0)
+        out, jobs = self.out("k.h5"), self.out("k.jobs")
+        proc = subprocess.Popen([MPIRUN, *MPI_ARGS, "-n", "3", REGSWEEP, "run", slow,
+                                 "-o", out, "-j", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, **no_slurm_env()))
+        deadline = time.time() + 120
+        while time.time() < deadline and (not os.path.isdir(jobs) or sum(
+                x.endswith(".h5") for x in os.listdir(jobs)) < 3):
+            time.sleep(0.05)
+        ranks = subprocess.run(["pgrep", "-f", f"^{REGSWEEP} run {slow}"],
+                               capture_output=True, text=True).stdout.split()
+        self.assertEqual(len(ranks), 3, ranks)
+        os.kill(int(sorted(ranks, key=int)[1]), signal.SIGKILL)   # a worker rank
+        _, err = proc.communicate(timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("signal 9", err)
+        saved = sum(x.endswith(".h5") for x in os.listdir(jobs))
+        self.assertGreaterEqual(saved, 3)
+        self.assertLess(saved, 24)
+        p = self.mpirun(3, "run", slow, "-o", out, "-j", "1", "--resume")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"{saved} already done", p.stderr)
+        self.assert_same(ref, out)
+
+    def test_ctrl_c_under_mpirun_stops_saves_and_resumes(self):
+        slow = os.path.join(self.dir, "slow.yaml")
+        with open(slow, "w") as f:
+            f.write(SLOW_MPI)
+        ref = self.out("slow.h5")
+        run("run", slow, "-o", ref, "-j", "2", env=no_slurm_env(), check=0)
+        out, jobs = self.out("c.h5"), self.out("c.jobs")
+        proc = subprocess.Popen([MPIRUN, *MPI_ARGS, "-n", "3", REGSWEEP, "run", slow,
+                                 "-o", out, "-j", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, **no_slurm_env()))
+        deadline = time.time() + 120
+        while time.time() < deadline and (not os.path.isdir(jobs) or sum(
+                x.endswith(".h5") for x in os.listdir(jobs)) < 2):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("--resume", err)
+        # packed: the finished jobs are in c.h5, no job file is left over
+        self.assertEqual([x for x in os.listdir(jobs) if x.endswith(".h5")], [])
+        p = run("info", out, check=0)
+        done = int(p.stdout.split("finished:")[1].split()[0])
+        self.assertGreaterEqual(done, 2)
+        p = self.mpirun(2, "run", slow, "-o", out, "-j", "1", "--resume")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_same(ref, out)
+
+    @unittest.skipUnless(os.path.isdir(FASHION), "no " + FASHION)
+    def test_no_shared_directory_and_ranks_without_the_data(self):
+        """Ranks in their own directories (no shared file system): rank 0
+        writes everything; a rank whose data differ or are missing runs no
+        job and is named; the file is the single-process one."""
+        dirs = {}
+        for name in ("r0", "r1", "r2", "r3", "ref"):
+            d = dirs[name] = os.path.join(self.dir, name)
+            os.makedirs(d)
+            with open(os.path.join(d, "fm.yaml"), "w") as f:
+                f.write(CLASSIFIER)
+        for name in ("r0", "r1", "ref"):
+            os.symlink(FASHION, os.path.join(dirs[name], "data"))
+        # r2: the test labels with one label changed, stored plain (the
+        # reader tells gzip by its magic, not by the name)
+        import gzip
+        os.makedirs(os.path.join(dirs["r2"], "data"))
+        for n in os.listdir(FASHION):
+            src, dst = os.path.join(FASHION, n), os.path.join(dirs["r2"], "data", n)
+            if n.startswith("t10k-labels"):
+                with gzip.open(src, "rb") as f:
+                    labels = bytearray(f.read())
+                labels[8] = (labels[8] + 1) % 10
+                with open(dst, "wb") as f:
+                    f.write(labels)
+            else:
+                os.symlink(src, dst)
+        # r3: no data at all
+        ref = os.path.join(dirs["ref"], "fm.h5")
+        p = subprocess.run([REGSWEEP, "run", "fm.yaml", "-o", "fm.h5"], cwd=dirs["ref"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cmd = [MPIRUN, *MPI_ARGS]
+        for i in range(4):
+            if i:
+                cmd.append(":")
+            cmd += ["-n", "1", "--wdir", dirs[f"r{i}"], REGSWEEP, "run", "fm.yaml",
+                    "-o", "out/fm.h5", "-j", "1"]
+        os.makedirs(os.path.join(dirs["r0"], "out"))
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, **no_slurm_env()))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr, r"rank 2 \(.*\) runs no jobs: its dataset differs")
+        self.assertRegex(p.stderr, r"rank 3 \(.*\) runs no jobs: .*t10k|train")
+        self.assert_same(ref, os.path.join(dirs["r0"], "out", "fm.h5"))
+        for i in (1, 2, 3):   # the other ranks wrote nothing
+            self.assertEqual(sorted(os.listdir(dirs[f"r{i}"])),
+                             ["data", "fm.yaml"] if i < 3 else ["fm.yaml"])
+        with open(os.path.join(dirs["r0"], "out", "fm.jobs", "provenance.tsv")) as f:
+            ranks = {int(line.split("\t")[3]) // 1000 for line in f}
+        # rank 1 may find every job taken by the time its data are loaded
+        self.assertLessEqual(ranks, {0, 1})
+
+    def test_shards_of_mpi_runs_merge(self):
+        for i in (1, 2):
+            p = self.mpirun(2, "run", self.spec, "-o", self.out("m.h5"), "--shard",
+                            f"{i}/2", "-j", "1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+        run("merge", self.out("m.h5"), check=0)
+        self.assert_same(self.single, self.out("m.h5"))
+
+
+# a few seconds a job here: slow enough to kill a rank part-way
+SLOW_MPI = SMALL.replace("epochs: 12", "epochs: 1500").replace(
+    "n_train: 64", "n_train: 512").replace("[1, 16, 12, 1]", "[1, 64, 64, 1]").replace(
+    "masks: all", "masks: none").replace("lr: 0.02", "lr: 0.002")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
