@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""A sweep through a real Slurm: tools/slurm/submit.sh submits a 3-task job
+array (one shard each, taken from the array's environment) and the merge as
+a job that depends on it; the merged file must equal a single-process run
+bit for bit (h5diff, /provenance and /analysis excluded, as in
+tests/integration/test_sweep.py).
+
+usage: test_slurm.py REGSWEEP SOURCE_ROOT   (or $REGSWEEP, $RS_SOURCE_ROOT)
+
+The Slurm is a private one on localhost (munged, slurmctld, slurmd) that
+tests/slurm/slurm_up.sh starts in a temporary directory and slurm_down.sh
+stops, whatever happens.  Exit 77 (meson: skipped), with slurm_up.sh's
+reason, when it cannot start here (not root, no slurm-wlm/munge, no
+privileges); RS_SLURM_REQUIRED=1 makes that a failure.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+REGSWEEP = os.path.abspath(sys.argv[1] if len(sys.argv) > 1
+                           else os.environ.get("REGSWEEP", "build/regsweep"))
+ROOT = os.path.abspath(sys.argv[2] if len(sys.argv) > 2
+                       else os.environ.get("RS_SOURCE_ROOT", "."))
+SLURM_DIR = os.path.join(ROOT, "tests", "slurm")
+SUBMIT = os.path.join(ROOT, "tools", "slurm", "submit.sh")
+WAIT_S = 300  # for both jobs; the sweep itself takes well under a second
+
+# 12 jobs of ~10 ms: 3 seeds x 2 keep x 2 l2 (test_sweep.py's SMALL, cut)
+SPEC = """\
+name: slurm
+dataset: {kind: sin, n_train: 64, n_test: 50, noise_sd: 0.5, seed: 3}
+model: {layers: [1, 16, 12, 1], activation: relu}
+train: {lr: 0.02, epochs: 12, batch_size: 16, shuffle: true}
+record: {masks: all}
+axes:
+  seed: {from: 0, to: 2}
+  keep_prob: [1.0, [0.9, 0.5]]
+  l2: [0, 0.001]
+"""
+
+TMP = None    # tempfile.TemporaryDirectory: the state dir, spec, outputs, logs
+STATE = None  # the Slurm state directory given to slurm_up.sh
+
+
+def h5diff(a, b):
+    # as tests/integration/test_sweep.py: /provenance and /analysis are
+    # derived and volatile
+    return subprocess.run(["h5diff", "--exclude-path", "/provenance",
+                           "--exclude-path", "/analysis", a, b],
+                          capture_output=True, text=True)
+
+
+def scontrol_jobs(job_id):
+    """JobState and ExitCode of a job, or of every task of an array job,
+    as a list of dicts (scontrol keeps finished jobs for MinJobAge)."""
+    p = subprocess.run(["scontrol", "-o", "show", "job", str(job_id)],
+                       capture_output=True, text=True)
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in p.stdout.splitlines()]
+
+
+def wait_for(job_ids, timeout_s):
+    """Waits until no job of job_ids is pending, running or completing."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        p = subprocess.run(["squeue", "-h", "-j", ",".join(map(str, job_ids)),
+                            "-o", "%i %T %r"], capture_output=True, text=True)
+        if p.returncode == 0 and not p.stdout.strip():
+            return True
+        time.sleep(1)
+    return False
+
+
+def job_logs(directory):
+    out = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("regsweep-") and name.endswith(".out"):
+            with open(os.path.join(directory, name)) as f:
+                out.append(f"--- {name}\n{f.read()}")
+    return "\n".join(out)
+
+
+class SlurmArray(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir=TMP.name, prefix="sweep-")
+        self.spec = os.path.join(self.dir, "spec.yaml")
+        with open(self.spec, "w") as f:
+            f.write(SPEC)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_array_and_merge_equal_one_process(self):
+        single = self.path("single.h5")
+        p = subprocess.run([REGSWEEP, "run", self.spec, "-o", single, "-j", "1"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        merged = self.path("merged.h5")
+        # --cpus-per-task=1: array.sbatch asks for 4, more than a small CI
+        # machine's node has (sbatch would refuse the job)
+        t0 = time.monotonic()
+        p = subprocess.run([SUBMIT, self.spec, merged, "3", "--cpus-per-task=1"],
+                           capture_output=True, text=True, cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        array_id, merge_id = p.stdout.split()
+        self.assertTrue(wait_for([array_id, merge_id], WAIT_S),
+                        f"jobs not done after {WAIT_S} s\n" + job_logs(self.dir))
+        print(f"test_slurm: array {array_id} and merge {merge_id} done in "
+              f"{time.monotonic() - t0:.1f} s", file=sys.stderr)
+        logs = job_logs(self.dir)
+
+        tasks = scontrol_jobs(array_id)
+        self.assertEqual(sorted(t.get("ArrayTaskId") for t in tasks), ["0", "1", "2"], logs)
+        for t in tasks + scontrol_jobs(merge_id):
+            self.assertEqual((t.get("JobState"), t.get("ExitCode")), ("COMPLETED", "0:0"),
+                             f"job {t.get('JobId')}\n{logs}")
+        # each task took its shard from the array and wrote its part
+        for i in (1, 2, 3):
+            self.assertRegex(logs, rf"shard {i}/3", logs)
+        self.assertEqual(sorted(n for n in os.listdir(self.dir) if ".shard-" in n
+                                and n.endswith(".h5")),
+                         [f"merged.shard-{i}-of-3.h5" for i in (1, 2, 3)])
+
+        d = h5diff(single, merged)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+
+def teardown():
+    if STATE is not None:
+        subprocess.run([os.path.join(SLURM_DIR, "slurm_down.sh"), STATE])
+    if TMP is not None:
+        TMP.cleanup()
+
+
+def main():
+    global TMP, STATE
+    # meson stops a test that runs too long with SIGTERM: tear down then too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    TMP = tempfile.TemporaryDirectory(prefix="rs-slurm-")
+    try:
+        STATE = os.path.join(TMP.name, "slurm")
+        t0 = time.monotonic()
+        p = subprocess.run([os.path.join(SLURM_DIR, "slurm_up.sh"), STATE],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode == 77:
+            print(f"test_slurm: skipped:\n{p.stdout}", file=sys.stderr)
+            return 77
+        if p.returncode != 0:
+            print(f"test_slurm: slurm_up.sh failed ({p.returncode}):\n{p.stdout}",
+                  file=sys.stderr)
+            return 1
+        print(f"{p.stdout.strip()} ({time.monotonic() - t0:.1f} s)", file=sys.stderr)
+        os.environ["SLURM_CONF"] = os.path.join(STATE, "slurm.conf")
+        os.environ["REGSWEEP"] = REGSWEEP  # the jobs inherit it (array.sbatch)
+        r = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2)
+        return 0 if r.result.wasSuccessful() else 1
+    finally:
+        teardown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
