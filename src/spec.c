@@ -1262,6 +1262,35 @@ int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
     return (int)(used + (size_t)n);
 }
 
+/* Rows of each split the spec declares (IDX files: Fashion-MNIST's sizes
+ * unless capped; the files are not opened for an estimate). */
+static void split_rows(const rs_spec_t *s, double *train, double *eval)
+{
+    double n_val = rs_spec_n_val(s);
+    if (s->data_kind == RS_DATA_SIN) {
+        *train = s->sin.n_train;
+        *eval = s->sin.n_test + n_val;
+    } else {
+        *train = s->idx.max_train ? s->idx.max_train : 60000.0 - n_val;
+        *eval = (s->idx.max_test ? s->idx.max_test : 10000.0) + n_val;
+    }
+}
+
+double rs_job_cost(const rs_spec_t *s, const rs_job_t *job)
+{
+    (void)job;   /* every job of a spec has the same model, data, epochs */
+    const rs_train_settings_t *t = &s->settings;
+    double fwd = 0, train, eval;
+    for (int l = 0; l < t->arch.n_layers; l++)
+        fwd += 2.0 * t->arch.sizes[l] * t->arch.sizes[l + 1];
+    split_rows(s, &train, &eval);
+    eval *= 1.0 + t->mc_samples;
+    if (t->eval_train)
+        eval += train;
+    /* backward costs about twice the forward pass */
+    return (double)t->epochs * (3.0 * fwd * train + fwd * eval) + fwd * eval;
+}
+
 int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
                      rs_job_t *job)
 {
