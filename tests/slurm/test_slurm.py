@@ -76,10 +76,13 @@ def wait_for(job_ids, timeout_s):
     return False
 
 
-def job_logs(directory):
+def job_logs(directory, job_id=""):
+    """The jobs' logs in directory (those of job_id's jobs if given), as one
+    text: array.sbatch's are regsweep-ARRAYID_TASK.out, merge.sbatch's
+    regsweep-merge-JOBID.out."""
     out = []
     for name in sorted(os.listdir(directory)):
-        if name.startswith("regsweep-") and name.endswith(".out"):
+        if re.fullmatch(rf"regsweep-(merge-)?{job_id}.*\.out", name):
             with open(os.path.join(directory, name)) as f:
                 out.append(f"--- {name}\n{f.read()}")
     return "\n".join(out)
@@ -95,17 +98,20 @@ class SlurmArray(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
-    def test_array_and_merge_equal_one_process(self):
+    def run_single(self):
         single = self.path("single.h5")
         p = subprocess.run([REGSWEEP, "run", self.spec, "-o", single, "-j", "1"],
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
+        return single
 
-        merged = self.path("merged.h5")
+    def submit(self, out, n):
+        """submit.sh SPEC OUT N; waits for both jobs.  Returns the array's
+        tasks and the merge job (scontrol's fields) and the jobs' logs."""
         # --cpus-per-task=1: array.sbatch asks for 4, more than a small CI
         # machine's node has (sbatch would refuse the job)
         t0 = time.monotonic()
-        p = subprocess.run([SUBMIT, self.spec, merged, "3", "--cpus-per-task=1"],
+        p = subprocess.run([SUBMIT, self.spec, out, str(n), "--cpus-per-task=1"],
                            capture_output=True, text=True, cwd=self.dir)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         array_id, merge_id = p.stdout.split()
@@ -113,20 +119,55 @@ class SlurmArray(unittest.TestCase):
                         f"jobs not done after {WAIT_S} s\n" + job_logs(self.dir))
         print(f"test_slurm: array {array_id} and merge {merge_id} done in "
               f"{time.monotonic() - t0:.1f} s", file=sys.stderr)
-        logs = job_logs(self.dir)
+        logs = job_logs(self.dir, array_id) + job_logs(self.dir, merge_id)
+        tasks = {t.get("ArrayTaskId"): t for t in scontrol_jobs(array_id)}
+        self.assertEqual(sorted(tasks), [str(i) for i in range(n)], logs)
+        merge = scontrol_jobs(merge_id)
+        self.assertEqual(len(merge), 1, logs)
+        return tasks, merge[0], logs
 
-        tasks = scontrol_jobs(array_id)
-        self.assertEqual(sorted(t.get("ArrayTaskId") for t in tasks), ["0", "1", "2"], logs)
-        for t in tasks + scontrol_jobs(merge_id):
-            self.assertEqual((t.get("JobState"), t.get("ExitCode")), ("COMPLETED", "0:0"),
-                             f"job {t.get('JobId')}\n{logs}")
+    def assertJobOk(self, job, logs):
+        self.assertEqual((job.get("JobState"), job.get("ExitCode")), ("COMPLETED", "0:0"),
+                         f"job {job.get('JobId')}\n{logs}")
+
+    def test_array_and_merge_equal_one_process(self):
+        single = self.run_single()
+        merged = self.path("merged.h5")
+        tasks, merge, logs = self.submit(merged, 3)
+        for t in list(tasks.values()) + [merge]:
+            self.assertJobOk(t, logs)
         # each task took its shard from the array and wrote its part
         for i in (1, 2, 3):
-            self.assertRegex(logs, rf"shard {i}/3", logs)
-        self.assertEqual(sorted(n for n in os.listdir(self.dir) if ".shard-" in n
-                                and n.endswith(".h5")),
-                         [f"merged.shard-{i}-of-3.h5" for i in (1, 2, 3)])
+            self.assertRegex(logs, rf"shard {i} of 3 from SLURM_ARRAY_TASK_ID={i - 1} ")
+            self.assertTrue(os.path.isfile(self.path(f"merged.shard-{i}-of-3.h5")), logs)
+        d = h5diff(single, merged)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
 
+    def test_failed_task_then_submit_again(self):
+        """A task that fails keeps the merge from running (it is cancelled,
+        not left pending); submitting the same array again, as the scripts
+        advise, resumes the finished parts and completes the sweep."""
+        single = self.run_single()
+        merged = self.path("merged.h5")
+        # a directory where shard 2's part goes: task 1 cannot write it
+        blocker = self.path("merged.shard-2-of-3.h5")
+        os.mkdir(blocker)
+        tasks, merge, logs = self.submit(merged, 3)
+        self.assertJobOk(tasks["0"], logs)
+        self.assertJobOk(tasks["2"], logs)
+        self.assertEqual(tasks["1"].get("JobState"), "FAILED", logs)
+        self.assertIn(blocker + ":", logs)  # regsweep named what stopped it
+        self.assertEqual((merge.get("JobState"), merge.get("Reason")),
+                         ("CANCELLED", "DependencyNeverSatisfied"), logs)
+        self.assertFalse(os.path.exists(merged))
+
+        os.rmdir(blocker)
+        tasks, merge, logs = self.submit(merged, 3)
+        for t in list(tasks.values()) + [merge]:
+            self.assertJobOk(t, logs)
+        # shards 1 and 3 were resumed with all their jobs done, shard 2 ran
+        done = [int(x) for x in re.findall(r"(\d+) already done", logs)]
+        self.assertEqual(sorted(d > 0 for d in done), [False, True, True], logs)
         d = h5diff(single, merged)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
 
