@@ -13,12 +13,13 @@ PATH=$PATH:/usr/sbin:/sbin
 conf=$state/slurm.conf
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-stop_pid() { # pid: TERM, up to 10 s, then KILL
-  alive "$1" || return 0
-  kill -TERM "$1" 2>/dev/null
+stop_pids() { # pid...: TERM to all, up to 10 s for them to exit, then KILL
+  for p in "$@"; do alive "$p" && kill -TERM "$p" 2>/dev/null; done
   i=0
-  while alive "$1" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-  alive "$1" && kill -KILL "$1" 2>/dev/null
+  for p in "$@"; do
+    while alive "$p" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    alive "$p" && kill -KILL "$p" 2>/dev/null
+  done
   return 0
 }
 
@@ -34,8 +35,7 @@ if [ -f "$conf" ] && alive "$ctld"; then
     sleep 0.2; i=$((i + 1))
   done
 fi
-stop_pid "$slurmd"
-stop_pid "$ctld"
+stop_pids "$slurmd" "$ctld"
 
 # Quirk: slurmstepd (one per job step) outlives slurmd, and with
 # proctrack/linuxproc its job's processes outlive it if it is killed.  Both
@@ -62,7 +62,7 @@ if [ -f "$conf" ]; then
   done
 fi
 
-stop_pid "$(cat "$state/munged.pid" 2>/dev/null)"
+stop_pids "$(cat "$state/munged.pid" 2>/dev/null)"
 munge_dir=$(cat "$state/munge.dir" 2>/dev/null)
 if [ -n "$munge_dir" ] && [ -d "$munge_dir" ]; then
   rm -rf "$munge_dir"

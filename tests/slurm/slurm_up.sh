@@ -67,7 +67,8 @@ slurmd_port=$(free_port $((ctld_port + 1))) || skip "no free TCP port"
 # by all (o+x), so the socket cannot live in a private 0700 temp dir such as
 # the one a test makes for DIR.  It gets a directory of its own under /tmp
 # (sticky, world-searchable), 0755, recorded in DIR/munge.dir for
-# slurm_down.sh.
+# slurm_down.sh; /tmp also keeps the socket's path well under the 108 bytes
+# a Unix socket's name may have, however deep DIR is.
 # Quirk: the key must be owned by the user munged runs as (root here) and
 # readable by no one else (0600), or munged refuses to start.
 munge_dir=$(mktemp -d /tmp/regsweep-munge.XXXXXX) || skip "mktemp failed"
@@ -163,7 +164,8 @@ export SLURM_CONF
 
 # --- the daemons ----------------------------------------------------------
 # -D as for munged above; -c: a fresh controller state (no jobs from an
-# earlier run of this DIR).
+# earlier run of this DIR).  slurmctld.log then says "Could not open job
+# state file": expected, there is none yet.
 slurmctld -D -c -f "$SLURM_CONF" >"$state/slurmctld.out" 2>&1 &
 echo $! > "$state/slurmctld.pid"
 slurmd -D -N localhost -f "$SLURM_CONF" >"$state/slurmd.out" 2>&1 &
