@@ -184,6 +184,11 @@ def main():
     # meson stops a test that runs too long with SIGTERM: tear down then too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    # run inside a job of another Slurm (a CI runner on a cluster), its
+    # variables would choose a shard for the single-process run and steer
+    # sbatch (SBATCH_PARTITION...) away from the private Slurm
+    for k in [k for k in os.environ if k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_"))]:
+        del os.environ[k]
     TMP = tempfile.TemporaryDirectory(prefix="rs-slurm-")
     try:
         STATE = os.path.join(TMP.name, "slurm")
