@@ -181,9 +181,13 @@ def teardown():
 
 def main():
     global TMP, STATE
-    # meson stops a test that runs too long with SIGTERM: tear down then too
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    # meson stops a test that runs too long with SIGTERM: tear down then too.
+    # KeyboardInterrupt is the one exception unittest lets through (it
+    # records any other, SystemExit included, and runs the next test).
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     # run inside a job of another Slurm (a CI runner on a cluster), its
     # variables would choose a shard for the single-process run and steer
     # sbatch (SBATCH_PARTITION...) away from the private Slurm
@@ -207,6 +211,10 @@ def main():
         os.environ["REGSWEEP"] = REGSWEEP  # the jobs inherit it (array.sbatch)
         r = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2)
         return 0 if r.result.wasSuccessful() else 1
+    except KeyboardInterrupt as e:
+        signum = e.args[0] if e.args else signal.SIGINT
+        print(f"test_slurm: stopped by signal {signum}; stopping Slurm", file=sys.stderr)
+        return 128 + signum
     finally:
         teardown()
 
