@@ -44,7 +44,9 @@ done
 
 # A free TCP port from $1 upward: none listening in /proc/net/tcp{,6} (no
 # ss or netstat needed in a bare container).  Another Slurm on this machine
-# (the system one, or a second test) keeps its 6817/6818.
+# (the system one, or a second test) keeps its 6817/6818; the search starts
+# at a place chosen by our pid, so two tests started together rarely race
+# for the same port (the loser's slurmctld exits: skipped, not failed).
 free_port() {
   p=$1
   while [ "$p" -lt 65000 ]; do
@@ -58,7 +60,7 @@ free_port() {
   return 1
 }
 taken=""
-ctld_port=$(free_port 16817) || skip "no free TCP port"
+ctld_port=$(free_port $((16817 + $$ % 1000 * 2))) || skip "no free TCP port"
 taken=$ctld_port
 slurmd_port=$(free_port $((ctld_port + 1))) || skip "no free TCP port"
 
