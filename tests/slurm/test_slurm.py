@@ -4,7 +4,8 @@
 array (one shard each, taken from the array's environment) and the merge as
 a job that depends on it; the merged file must equal a single-process run
 bit for bit (h5diff, /provenance and /analysis excluded, as in
-tests/integration/test_sweep.py).
+tests/integration/test_sweep.py).  A failed task, then the same submission
+again; and, when regsweep is built with MPI, tools/slurm/mpi.sbatch.
 
 usage: test_slurm.py REGSWEEP SOURCE_ROOT   (or $REGSWEEP, $RS_SOURCE_ROOT)
 
@@ -76,19 +77,26 @@ def wait_for(job_ids, timeout_s):
     return False
 
 
+def built_with_mpi():
+    p = subprocess.run(["ldd", REGSWEEP], capture_output=True, text=True)
+    return "libmpi" in p.stdout
+
+
 def job_logs(directory, job_id=""):
-    """The jobs' logs in directory (those of job_id's jobs if given), as one
+    """The jobs' logs in directory (those of job job_id if given), as one
     text: array.sbatch's are regsweep-ARRAYID_TASK.out, merge.sbatch's
-    regsweep-merge-JOBID.out."""
+    regsweep-merge-JOBID.out, mpi.sbatch's regsweep-mpi-JOBID.out."""
+    pattern = (rf"regsweep-(merge-|mpi-)?{re.escape(job_id)}(_\d+)?\.out" if job_id
+               else r"regsweep-.*\.out")
     out = []
     for name in sorted(os.listdir(directory)):
-        if re.fullmatch(rf"regsweep-(merge-)?{job_id}.*\.out", name):
+        if re.fullmatch(pattern, name):
             with open(os.path.join(directory, name)) as f:
                 out.append(f"--- {name}\n{f.read()}")
     return "\n".join(out)
 
 
-class SlurmArray(unittest.TestCase):
+class Slurm(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(dir=TMP.name, prefix="sweep-")
         self.spec = os.path.join(self.dir, "spec.yaml")
@@ -142,6 +150,30 @@ class SlurmArray(unittest.TestCase):
             self.assertTrue(os.path.isfile(self.path(f"merged.shard-{i}-of-3.h5")), logs)
         d = h5diff(single, merged)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+    @unittest.skipUnless(built_with_mpi(), "regsweep is built without MPI")
+    def test_mpi_sbatch_equals_one_process(self):
+        """tools/slurm/mpi.sbatch: 2 ranks of 1 thread on the one node, started
+        by srun (PMIx) and by OpenMPI's mpirun."""
+        single = self.run_single()
+        mpi_sbatch = os.path.join(ROOT, "tools", "slurm", "mpi.sbatch")
+        for launcher in ("srun", "mpirun"):
+            with self.subTest(launcher=launcher):
+                out = self.path(f"{launcher}.h5")
+                # mpirun refuses root unless told twice
+                env = dict(os.environ, LAUNCHER=launcher, OMPI_ALLOW_RUN_AS_ROOT="1",
+                           OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+                p = subprocess.run(["sbatch", "--parsable", "--wait", "--nodes=1",
+                                    "--ntasks-per-node=2", "--cpus-per-task=1",
+                                    mpi_sbatch, self.spec, out],
+                                   capture_output=True, text=True, cwd=self.dir,
+                                   env=env, timeout=WAIT_S)
+                job_id = p.stdout.strip().split(";")[0]
+                logs = job_logs(self.dir, job_id)
+                self.assertEqual(p.returncode, 0, p.stderr + logs)
+                self.assertJobOk(scontrol_jobs(job_id)[0], logs)
+                d = h5diff(single, out)
+                self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
 
     def test_failed_task_then_submit_again(self):
         """A task that fails keeps the merge from running (it is cancelled,
