@@ -1862,6 +1862,16 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
              "along the dimension scale `job`; metrics NaN until the job "
              "finishes; only the quantities a job of this spec can have "
              "(docs/FORMAT.md)");
+    /* the extra axes' columns in the spec's order (readers list a group's
+     * members by name); absent without extra axes */
+    if (spec->n_axes) {
+        const char *keys[RS_SPEC_MAX_AXES];
+        for (int x = 0; x < spec->n_axes; x++)
+            keys[x] = spec->axes[x].key;
+        hid_t t = str_type();
+        h5w_attr(w, g, "axes", t, t, spec->n_axes, keys);
+        H5Tclose(t);
+    }
 out:
     free(num);
     free(u64);

@@ -8,6 +8,7 @@ axis, comma sweeps on the command line, and report --baseline on an axis.
 Run by meson (`meson test -C build axes`), which passes the regsweep binary
 in $REGSWEEP.
 """
+import io
 import json
 import os
 import subprocess
@@ -149,6 +150,71 @@ class Axes(unittest.TestCase):
             self.assertEqual(gw["weights/init/W1"].shape, (12, 12))
             self.assertNotEqual(ga["weights/init"], gw["weights/init"])
 
+    def test_report_baseline_on_an_axis(self):
+        """Configs are every combination but the seed; --baseline names the
+        lr axis; every table and /analysis name every axis."""
+        p = run("report", self.one, "--baseline", "train.lr=0.03,keep_prob=1",
+                "--format", "csv", check=0)
+        lines = p.stdout.splitlines()
+        header = lines[0].split(",")
+        for col in ("keep_prob_1", "l2", "l1", "train.lr", "model.layers"):
+            self.assertIn(col, header)
+        configs = pd.read_csv(io.StringIO(p.stdout), float_precision="round_trip")
+        self.assertEqual(len(configs), 8)
+        base = configs[configs["is_baseline"] == 1]
+        self.assertEqual(len(base), 1)
+        self.assertEqual(base["train.lr"].iloc[0], 0.03)
+        self.assertEqual(base["keep_prob_1"].iloc[0], 1.0)
+        self.assertEqual(base["model.layers"].iloc[0], "1-8-8-1")
+        self.assertIn("train.lr 0.03", base["config"].iloc[0])
+        # the comparisons: paired by seed against that config, 7 configs
+        p = run("report", self.one, "--baseline", "train.lr=0.03,keep_prob=1",
+                "--format", "json", "--no-store", check=0)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["baseline"], "keep 1, L2 0, train.lr 0.03, model.layers 1-8-8-1")
+        self.assertEqual({c["config"] for c in doc["comparisons"]} & {doc["baseline"]}, set())
+        self.assertEqual(len({c["config"] for c in doc["comparisons"]}), 7)
+        for c in doc["comparisons"]:
+            self.assertIn(c["model.layers"], ("1-8-8-1", "1-12-12-1"))
+            self.assertEqual(c["n"], 5)
+            self.assertEqual(c["test"], "paired_t")
+        # the text names the axes; the baseline's layers may be named as a list
+        p = run("report", self.one, "--baseline", "model.layers=[1, 12, 12, 1],train.lr=0.03",
+                "--no-store", "--trajectory", check=0)
+        self.assertIn("against the baseline keep 1, L2 0, train.lr 0.03, "
+                      "model.layers 1-12-12-1", p.stdout)
+        # a value not on the axis, a key that is not an axis
+        p = run("report", self.one, "--baseline", "train.lr=0.3", "--no-store", check=2)
+        self.assertIn("train.lr=0.3 is not a value of the axis (0.01, 0.03)", p.stderr)
+        p = run("report", self.one, "--baseline", "train.epochs=4", "--no-store", check=2)
+        self.assertIn("not an axis", p.stderr)
+        # /analysis (stored by the first report) has the axis columns
+        with h5py.File(self.one, "r") as f:
+            cfg = f["analysis/configs"]
+            self.assertIn("train.lr", cfg)
+            self.assertIn("model.layers", cfg)
+            traj = f["analysis/trajectory"]
+            self.assertEqual(len(traj["epoch"]), 8 * 5)
+
+    def test_plot_tools_name_the_axes(self):
+        """The figures group and label configs by every axis, as the report."""
+        tools = os.path.join(os.environ.get("RS_SOURCE_ROOT", "."), "tools")
+        out = os.path.join(self.dir, "figs")
+        copy = os.path.join(self.dir, "plots.h5")
+        run("run", self.spec, "-o", copy, check=0)
+        run("report", copy, "--baseline", "train.lr=0.03", check=0)
+        for tool, extra in (("plot_gap_vs_keep.py", []), ("plot_paired_diff.py", []),
+                            ("plot_curves.py", ["--config", "keep 0.7, L2 0, train.lr 0.03, "
+                                                "model.layers 1-12-12-1",
+                                                "--config", "keep=1 train.lr=0.01 "
+                                                "model.layers=[1,8,8,1]"])):
+            p = subprocess.run(["/usr/bin/python3", os.path.join(tools, tool), copy,
+                                "-o", out + "/", *extra], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, tool + p.stderr)
+            self.assertIn("wrote", p.stdout)
+            self.assertIn("model.layers 1-12-12-1", p.stdout, tool)
+            self.assertIn("train.lr 0.03", p.stdout, tool)
+
     def test_info_names_the_axes(self):
         p = run("info", self.one, check=0)
         self.assertIn("x 2 train.lr x 2 model.layers", p.stdout)
@@ -242,6 +308,13 @@ class Expand(unittest.TestCase):
                     self.assertEqual(list(g["masks/epoch"][()]), [0, 0, E - 1, E - 1])
         p = run("rerun", out, "--job", df["id"][len(df) - 1], check=0)
         self.assertIn("bit-identical", p.stdout)
+        # the trajectory follows each config's own epochs
+        p = run("report", out, "--table", "trajectory", "--format", "csv", check=0)
+        traj = pd.read_csv(io.StringIO(p.stdout))
+        per_config = traj.groupby("config")["epoch"].max()
+        self.assertEqual(sorted(set(per_config)), [2, 5])
+        for config, group in traj.groupby("config"):
+            self.assertEqual(list(group["epoch"]), list(range(int(group["train.epochs"].iloc[0]) + 1)))
 
 
 if __name__ == "__main__":
