@@ -2012,6 +2012,36 @@ int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
     return (int)used;
 }
 
+/* Rows of each split of a job's data (IDX files: Fashion-MNIST's sizes
+ * unless capped; the files are not opened for an estimate). */
+static void split_rows(const rs_spec_t *s, const rs_job_t *job, double *train,
+                       double *eval)
+{
+    if (s->data_kind == RS_DATA_SIN) {
+        *train = job->sin.n_train;
+        *eval = (double)job->sin.n_test + job->sin.n_val;
+    } else {
+        double n_val = job->idx.n_val;
+        *train = job->idx.max_train ? job->idx.max_train : 60000.0 - n_val;
+        *eval = (job->idx.max_test ? job->idx.max_test : 10000.0) + n_val;
+    }
+}
+
+double rs_job_cost(const rs_spec_t *s, const rs_job_t *job)
+{
+    /* the job's own settings: epochs, layers and data sizes may be axes */
+    const rs_train_settings_t *t = &job->settings;
+    double fwd = 0, train, eval;
+    for (int l = 0; l < t->arch.n_layers; l++)
+        fwd += 2.0 * t->arch.sizes[l] * t->arch.sizes[l + 1];
+    split_rows(s, job, &train, &eval);
+    eval *= 1.0 + t->mc_samples;
+    if (t->eval_train)
+        eval += train;
+    /* backward costs about twice the forward pass */
+    return (double)t->epochs * (3.0 * fwd * train + fwd * eval) + fwd * eval;
+}
+
 int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
                      rs_job_t *job)
 {

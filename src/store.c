@@ -130,18 +130,31 @@ void rs_store_now_iso(char *buf, size_t n_bytes)
     strftime(buf, n_bytes, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes)
+/* The length of out_path without its extension .h5, .hdf5 or .he5. */
+static size_t stem_len(const char *out_path)
 {
     size_t len = strlen(out_path);
     static const char *const exts[] = {".h5", ".hdf5", ".he5"};
     for (int i = 0; i < 3; i++) {
         size_t el = strlen(exts[i]);
-        if (len > el && strcmp(out_path + len - el, exts[i]) == 0) {
-            len -= el;
-            break;
-        }
+        if (len > el && strcmp(out_path + len - el, exts[i]) == 0)
+            return len - el;
     }
-    int n = snprintf(dir, n_bytes, "%.*s.jobs", (int)len, out_path);
+    return len;
+}
+
+int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes)
+{
+    int n = snprintf(dir, n_bytes, "%.*s.jobs", (int)stem_len(out_path),
+                     out_path);
+    return n < 0 || (size_t)n >= n_bytes ? -1 : 0;
+}
+
+int rs_store_part_path(const char *out_path, uint32_t index, uint32_t count,
+                       char *buf, size_t n_bytes)
+{
+    int n = snprintf(buf, n_bytes, "%.*s.shard-%u-of-%u.h5",
+                     (int)stem_len(out_path), out_path, index, count);
     return n < 0 || (size_t)n >= n_bytes ? -1 : 0;
 }
 
@@ -726,6 +739,12 @@ static rs_status check_room(const char *path, uint64_t need, rs_error_t *err)
 
 /* An upper estimate of OUT.h5's size: the job files it copies, plus the
  * table, provenance and spec. */
+static uint64_t file_bytes(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+}
+
 static uint64_t top_size_estimate(const rs_spec_t *spec,
                                   const rs_job_summary_t *rows,
                                   const char *jobs_dir)
@@ -1163,7 +1182,7 @@ static int read_ds(hid_t loc, const char *name, hid_t mem_type, void *out,
  * /runs/<id> of OUT.h5. */
 typedef struct job_loc {
     hid_t file, loc;
-    char path[RS_PATH_BUF];      /* for messages: "file" or "file:/runs/<id>" */
+    char path[RS_PATH_JOIN];     /* for messages: "file" or "file:/runs/<id>" */
 } job_loc;
 
 static void close_job(job_loc *jl)
@@ -2302,9 +2321,30 @@ static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
  * is one, else from /runs/<id> of the earlier OUT.h5 (old_path, or NULL).
  * from_file[i] = 1 for the jobs taken from job files (removed once the
  * new file is in place). */
+/* Where a merge finds the jobs of its parts: src[i] = p + 1 when job i
+ * comes from parts[p] (its journal, else its packed /runs), 0 otherwise. */
+typedef struct merge_src {
+    int n_parts;
+    const char *const *parts;
+    const uint16_t *src;
+} merge_src;
+
+/* Opens job i of a merge's part: its job file, else its /runs copy. */
+static int open_part_job(const merge_src *m, uint64_t i, const rs_spec_t *spec,
+                         const rs_job_t *job, job_loc *jl, rs_error_t *err)
+{
+    const char *part = m->parts[m->src[i] - 1];
+    char dir[RS_PATH_BUF];
+    if (rs_store_jobs_dir(part, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0, "path too long"), -1;
+    int rc = open_job(dir, 0, spec, job, jl, err);
+    return rc == 1 ? open_job(part, 1, spec, job, jl, err) : rc;
+}
+
 static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
                       const rs_job_summary_t *rows, const char *jobs_dir,
-                      const char *old_path, uint8_t *from_file)
+                      const char *old_path, const merge_src *m,
+                      uint8_t *from_file)
 {
     hid_t g = h5w_group(w, f, "runs");
     if (g < 0)
@@ -2324,6 +2364,8 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
         from_file[i] = rc == 0;
         if (rc == 1 && old_path)
             rc = open_job(old_path, 1, spec, &job, &jl, &jerr);
+        if (rc == 1 && m && m->src[i])
+            rc = open_part_job(m, i, spec, &job, &jl, &jerr);
         if (rc == 1) {
             /* it was there when the job finished: something removed it */
             char path[RS_PATH_JOIN];
@@ -2390,6 +2432,8 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
         attr_i32(w, g, "threads", p->threads);
         attr_i32(w, g, "threads_per_job", p->threads_per_job);
         attr_f64(w, g, "wall_s", p->wall_s);
+        if (p->shard[0])
+            attr_str(w, g, "shard", p->shard);
     }
     uint64_t n = spec->n_jobs;
     double *wall = malloc(n * sizeof *wall);
@@ -2439,7 +2483,8 @@ static rs_status write_analysis_file(const char *path, rs_error_t *err);
 
 static rs_status write_top(const char *out_path, const rs_spec_t *spec,
                            const rs_job_summary_t *rows,
-                           const rs_provenance_t *prov, rs_error_t *err)
+                           const rs_provenance_t *prov, const merge_src *m,
+                           rs_error_t *err)
 {
     char tmp[RS_PATH_JOIN], jobs_dir[RS_PATH_BUF], target[RS_PATH_BUF];
     char side[RS_PATH_BUF];
@@ -2458,6 +2503,12 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
      * written by HDF5 after checking there is room for it */
     uint64_t estimate = top_size_estimate(spec, rows, jobs_dir) +
                         (old ? (uint64_t)sb.st_size : 0);
+    for (int p = 0; m && p < m->n_parts; p++) {   /* a merge: at most all */
+        char dir[RS_PATH_BUF];                    /* of every part       */
+        estimate += file_bytes(m->parts[p]);
+        if (rs_store_jobs_dir(m->parts[p], dir, sizeof dir) == 0)
+            estimate += top_size_estimate(spec, rows, dir);
+    }
     int in_memory = estimate <= RS_TOP_IN_MEMORY_MAX;
     if (!in_memory) {
         rs_status room = check_room(tmp, estimate, err);
@@ -2492,7 +2543,7 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
     attr_u64(&w, f, "n_diverged", diverged);
     write_spec_group(&w, f, spec);
     write_jobs_table(&w, f, spec, rows);
-    pack_runs(&w, f, spec, rows, jobs_dir, old, from_file);
+    pack_runs(&w, f, spec, rows, jobs_dir, old, m, from_file);
     write_provenance(&w, f, spec, prov, jobs_dir);
     /* /analysis: an external link to OUT.analysis.h5 beside it, which
      * report replaces whole at the cost of the analysis alone */
@@ -2542,7 +2593,7 @@ static rs_status store_write_top_unguarded(const char *out_path, const rs_spec_t
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err)
 {
-    rs_status st = write_top(out_path, spec, rows, prov, err);
+    rs_status st = write_top(out_path, spec, rows, prov, NULL, err);
     /* A rewrite copies every finished job: HDF5 keeps the blocks it frees
      * on its own free lists (5 MB after a 9,000-job rewrite), which would
      * hold a sweep's heap at the size of its largest rewrite.  Hand them
@@ -2558,6 +2609,158 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
 {
     h5_oom_clear();
     return h5_oom_guard(store_write_top_unguarded(out_path, spec, rows, prov, err), err);
+}
+
+/* ---- merge ---------------------------------------------------------------- */
+
+static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
+                                           rs_error_t *err);
+
+/* The content checksum that job's copy in `where` (OUT.h5 or a part: its
+ * job file, else its /runs) was written with; "" if neither holds it. */
+static int stored_digest(const char *where, const rs_spec_t *spec,
+                         const rs_job_t *job, char hex[65], rs_error_t *err)
+{
+    char dir[RS_PATH_BUF];
+    job_loc jl;
+    hex[0] = '\0';
+    if (rs_store_jobs_dir(where, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, where, 0, 0, "path too long"), -1;
+    int rc = open_job_how(dir, 0, spec, job, &jl, 0, err);
+    if (rc == 1 && file_bytes(where))
+        rc = open_job_how(where, 1, spec, job, &jl, 0, err);
+    if (rc)
+        return rc < 0 ? -1 : 0;
+    if (read_attr_str(jl.loc, "content_sha256", hex, 65)) {
+        rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "has no content checksum");
+        rc = -1;
+    }
+    close_job(&jl);
+    return rc;
+}
+
+/* A part must be a results file of this spec made by this regsweep. */
+static rs_status check_part(const char *part, const rs_spec_t *spec,
+                            rs_error_t *err)
+{
+    rs_spec_t ps;
+    rs_status st = store_read_spec_unguarded(part, &ps, err);
+    if (st)
+        return st;
+    char theirs[65];
+    memcpy(theirs, ps.sha256, sizeof theirs);
+    rs_spec_free(&ps);
+    if (strcmp(theirs, spec->sha256))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "is a part of another sweep: its spec or "
+                            "overrides differ (sha256 %.12s..., the merge's "
+                            "%.12s...); merge only the parts of one spec",
+                            theirs, spec->sha256);
+    char version[64] = "";
+    hid_t f = H5Fopen(part, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int bad = f < 0 || read_attr_str(f, "regsweep_version", version,
+                                      sizeof version);
+    if (f >= 0)
+        H5Fclose(f);
+    if (bad || strcmp(version, RS_VERSION))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "was made by regsweep %s, this is %s: results "
+                            "are only the same bits with the same version; "
+                            "merge with the regsweep that ran the shards",
+                            version[0] ? version : "(unknown)", RS_VERSION);
+    return RS_OK;
+}
+
+static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec,
+                                     int verify, rs_job_summary_t *rows,
+                                     uint8_t *damaged, uint64_t *n_journal,
+                                     rs_error_t *err);
+
+/* Takes part p's finished jobs that rows lacks (src[i] = p + 1); a job both
+ * hold must be the same bits (the same content checksum). */
+static rs_status take_part(const char *out_path, const rs_spec_t *spec,
+                           const char *const *parts, int p,
+                           rs_job_summary_t *rows, rs_job_summary_t *prow,
+                           uint16_t *src, uint64_t *taken, rs_error_t *err)
+{
+    uint64_t n_journal;
+    rs_status st = read_rows_unguarded(parts[p], spec, 0, prow, NULL,
+                                       &n_journal, err);
+    for (uint64_t i = 0; !st && i < spec->n_jobs; i++) {
+        if (!rs_job_finished(prow[i].status)) {
+            if (prow[i].status == RS_JOB_FAILED && rows[i].status == RS_JOB_MISSING)
+                rows[i].status = RS_JOB_FAILED;
+            continue;
+        }
+        if (!rs_job_finished(rows[i].status)) {
+            rows[i] = prow[i];
+            src[i] = (uint16_t)(p + 1);
+            (*taken)++;
+            continue;
+        }
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char a[65], b[65];
+        const char *holder = src[i] ? parts[src[i] - 1] : out_path;
+        if (stored_digest(holder, spec, &job, a, err) ||
+            stored_digest(parts[p], spec, &job, b, err))
+            return err && err->code ? err->code : RS_EINPUT;
+        if (strcmp(a, b))
+            return rs_error_set(err, RS_EMISMATCH, parts[p], 0, 0,
+                                "job %s differs from its copy in %s (content "
+                                "%.12s... vs %.12s...): the same job of the "
+                                "same spec and version gave different bits; "
+                                "check both with regsweep rerun", job.id,
+                                holder, b, a);
+    }
+    return st;
+}
+
+static rs_status merge_unguarded(const char *out_path, const rs_spec_t *spec,
+                                 int n_parts, const char *const *parts,
+                                 const rs_provenance_t *prov,
+                                 rs_job_summary_t *rows, uint64_t *taken,
+                                 rs_error_t *err)
+{
+    uint64_t n = spec->n_jobs, n_journal;
+    rs_status st = read_rows_unguarded(out_path, spec, 0, rows, NULL,
+                                       &n_journal, err);
+    if (st)
+        return st;
+    uint16_t *src = calloc(n + 1, sizeof *src);
+    rs_job_summary_t *prow = malloc((n + 1) * sizeof *prow);
+    if (!src || !prow) {
+        free(src);
+        free(prow);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (int p = 0; !st && p < n_parts; p++) {
+        taken[p] = 0;
+        st = check_part(parts[p], spec, err);
+        if (!st)
+            st = take_part(out_path, spec, parts, p, rows, prow, src,
+                           &taken[p], err);
+    }
+    merge_src m = {n_parts, parts, src};
+    if (!st)
+        st = write_top(out_path, spec, rows, prov, &m, err);
+    H5garbage_collect();
+    free(src);
+    free(prow);
+    return st;
+}
+
+rs_status rs_store_merge(const char *out_path, const rs_spec_t *spec,
+                         int n_parts, const char *const *parts,
+                         const rs_provenance_t *prov, rs_job_summary_t *rows,
+                         uint64_t *taken, rs_error_t *err)
+{
+    if (n_parts > UINT16_MAX - 1)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0, "at most %d parts in "
+                            "one merge", UINT16_MAX - 1);
+    h5_oom_clear();
+    return h5_oom_guard(merge_unguarded(out_path, spec, n_parts, parts, prov,
+                                        rows, taken, err), err);
 }
 
 static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
@@ -2864,6 +3067,81 @@ static void tsv_field(char *line, size_t n, const char *v, int first)
     for (; *v && len + 1 < n; v++)
         line[len++] = (*v == '\t' || *v == '\n' || *v == '\r') ? ' ' : *v;
     line[len] = '\0';
+}
+
+/* Reads a whole small text file (NULL if absent or unreadable). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, k;
+    char chunk[8192];
+    while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n + k + 1 > cap) {
+            size_t nc = cap ? 2 * cap : 16384;
+            while (nc < n + k + 1)
+                nc *= 2;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        memcpy(buf + n, chunk, k);
+        n += k;
+    }
+    if (f)
+        fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Appends to dir/name the lines of from/name it lacks. */
+static rs_status adopt_lines(const char *dir, const char *from, const char *name,
+                             rs_error_t *err)
+{
+    char src[RS_PATH_JOIN], dst[RS_PATH_JOIN];
+    snprintf(src, sizeof src, "%s/%s", from, name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    size_t n_new = 0, n_old = 0;
+    char *add = slurp(src, &n_new), *have = slurp(dst, &n_old);
+    rs_status st = RS_OK;
+    int fd = add ? open(dst, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    if (add && fd < 0)
+        st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot open: %s",
+                          strerror(errno));
+    for (char *line = add; !st && line && *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        char save = line[len];
+        line[len] = '\0';
+        int known = have && strstr(have, line) != NULL;
+        if (end && !known && write(fd, line, len) != (ssize_t)len)
+            st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot append: %s",
+                              strerror(errno));
+        line[len] = save;
+        line += len;
+    }
+    if (fd >= 0 && fsync(fd) != 0 && !st)
+        st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot fsync: %s",
+                          strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(add);
+    free(have);
+    return st;
+}
+
+rs_status rs_store_adopt_logs(const char *jobs_dir, const char *part_jobs_dir,
+                              rs_error_t *err)
+{
+    rs_status st = adopt_lines(jobs_dir, part_jobs_dir, "runs.tsv", err);
+    return st ? st : adopt_lines(jobs_dir, part_jobs_dir, "provenance.tsv", err);
 }
 
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,

@@ -223,6 +223,118 @@ static void remove_stale_tmp(const char *jobs_dir, const char *out_path)
         closedir(d);
 }
 
+/* ---- shards and the order of jobs -------------------------------------- */
+
+typedef struct costed {
+    double cost;
+    uint64_t index;
+    char id[13];
+} costed;
+
+/* largest first; then by id (shards: independent of the grid's order) */
+static int cmp_cost_id(const void *a, const void *b)
+{
+    const costed *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* largest first; then by index (dispatch: the grid's order) */
+static int cmp_cost_index(const void *a, const void *b)
+{
+    const costed *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A min-heap of shards by (load, number). */
+typedef struct shard_load {
+    double load;
+    uint32_t shard;
+} shard_load;
+
+static int load_less(const shard_load *a, const shard_load *b)
+{
+    return a->load < b->load || (a->load == b->load && a->shard < b->shard);
+}
+
+static void heap_sift_down(shard_load *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && load_less(&h[l], &h[m]))
+            m = l;
+        if (r < n && load_less(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        shard_load t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+rs_status rs_sweep_shard(const rs_spec_t *spec, uint32_t index, uint32_t count,
+                         uint8_t *mine, uint64_t *n_mine, rs_error_t *err)
+{
+    *n_mine = 0;
+    if (count == 0 || index == 0 || index > count)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0, "shard %u/%u: the "
+                            "shard number must be 1 to %u", index, count, count);
+    uint64_t n = spec->n_jobs;
+    costed *c = malloc((n + 1) * sizeof *c);
+    shard_load *h = malloc(count * sizeof *h);
+    if (!c || !h) {
+        free(c);
+        free(h);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        c[i].cost = rs_job_cost(spec, &job);
+        c[i].index = i;
+        memcpy(c[i].id, job.id, sizeof c[i].id);
+    }
+    qsort(c, n, sizeof *c, cmp_cost_id);
+    for (uint32_t k = 0; k < count; k++)
+        h[k] = (shard_load){0.0, k + 1};   /* a valid heap: loads equal */
+    for (uint64_t i = 0; i < n; i++) {
+        mine[c[i].index] = h[0].shard == index;
+        *n_mine += h[0].shard == index;
+        h[0].load += c[i].cost;
+        heap_sift_down(h, count, 0);
+    }
+    free(c);
+    free(h);
+    return RS_OK;
+}
+
+/* Sorts todo[0..n) largest job first (rs_job_cost), the grid's order among
+ * equals: the last jobs to start are the short ones, so no worker waits on
+ * one long job at the end.  Returns -1 out of memory. */
+static int order_by_cost(const rs_spec_t *spec, uint64_t *todo, uint64_t n)
+{
+    costed *c = malloc((n + 1) * sizeof *c);
+    if (!c)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, todo[i], &job);
+        c[i].cost = rs_job_cost(spec, &job);
+        c[i].index = todo[i];
+        c[i].id[0] = '\0';
+    }
+    qsort(c, n, sizeof *c, cmp_cost_index);
+    for (uint64_t i = 0; i < n; i++)
+        todo[i] = c[i].index;
+    free(c);
+    return 0;
+}
+
 typedef struct sweep_state sweep_state;
 static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
                    const rs_error_t *job_err, double job_wall);
@@ -281,6 +393,9 @@ static void fill_provenance(rs_provenance_t *p, const rs_spec_t *spec,
     snprintf(p->simd, sizeof p->simd, "%s", simd);
     p->threads = o->threads;
     p->threads_per_job = tpj;
+    if (o->shard_count)
+        snprintf(p->shard, sizeof p->shard, "%u/%u", o->shard_index,
+                 o->shard_count);
 }
 
 struct sweep_state {
@@ -289,6 +404,7 @@ struct sweep_state {
     const char *jobs_dir;
     rs_job_summary_t *rows;
     const uint64_t *todo;
+    uint64_t total;                    /* jobs of the grid (or shard)     */
     uint64_t n_todo, next, done, failed, diverged, skipped;
     const rs_dataset_t *shared_data;   /* NULL: per-job data (sin, no seed) */
     rs_kernels_t kernels;
@@ -307,7 +423,7 @@ static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
         return;
     rs_sweep_progress_t p = {0};
     p.event = ev;
-    p.total = s->spec->n_jobs;
+    p.total = s->total;
     p.skipped = s->skipped;
     p.done = s->done;
     p.failed = s->failed;
@@ -549,6 +665,28 @@ static rs_status check_space(const char *out_path, const rs_size_estimate_t *est
     return RS_OK;
 }
 
+/* check_space over the jobs still to run: all, or those of mine */
+static rs_status check_space_for(const rs_spec_t *spec, const uint32_t *n_train,
+                                 const rs_job_summary_t *rows,
+                                 const uint8_t *mine, const char *out_path,
+                                 rs_error_t *err)
+{
+    rs_size_estimate_t est;
+    rs_job_summary_t *view = NULL;
+    if (mine) {   /* the others count as finished: not this run's to write */
+        if (!(view = malloc((spec->n_jobs + 1) * sizeof *view)))
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        for (uint64_t i = 0; i < spec->n_jobs; i++) {
+            view[i] = rows[i];
+            if (!mine[i])
+                view[i].status = RS_JOB_DONE;
+        }
+    }
+    rs_store_estimate(spec, n_train, view ? view : rows, &est);
+    free(view);
+    return check_space(out_path, &est, err);
+}
+
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                        rs_error_t *err)
 {
@@ -592,6 +730,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     s.shared_data = shared ? &data : NULL;
     rs_kernels_init(&s.kernels, o->simd_cap);
     uint64_t *todo = NULL;
+    uint8_t *mine = NULL;
     s.rows = calloc(spec->n_jobs, sizeof *s.rows);
     if (!s.rows) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
@@ -601,21 +740,35 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if ((st = scan_jobs(o->out_path, spec, s.rows, &s.skipped, &n_journal, &s,
                         err)))
         goto out;
-    /* room for the job files still to come and the packed file */
-    rs_size_estimate_t est;
-    rs_store_estimate(spec, n_train, s.rows, &est);
-    if ((st = check_space(o->out_path, &est, err)))
-        goto out;
-    todo = malloc((spec->n_jobs - s.skipped + 1) * sizeof *todo);
-    if (!todo) {
+    todo = malloc((spec->n_jobs + 1) * sizeof *todo);
+    if (!todo || (o->shard_count && !(mine = calloc(spec->n_jobs + 1, 1)))) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    for (uint64_t i = 0; i < spec->n_jobs; i++)
-        if (!rs_job_finished(s.rows[i].status)) {
+    s.total = spec->n_jobs;
+    if (o->shard_count &&
+        (st = rs_sweep_shard(spec, o->shard_index, o->shard_count, mine,
+                             &s.total, err)))
+        goto out;
+    s.skipped = 0;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        if (mine && !mine[i])
+            continue;
+        if (rs_job_finished(s.rows[i].status)) {
+            s.skipped++;
+        } else {
             s.rows[i].status = RS_JOB_MISSING;
             todo[s.n_todo++] = i;
         }
+    }
+    /* room for the job files still to come and the packed file (for a
+     * shard: its jobs' files, and the whole sweep's packed bound) */
+    if ((st = check_space_for(spec, n_train, s.rows, mine, o->out_path, err)))
+        goto out;
+    if (order_by_cost(spec, todo, s.n_todo)) {
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
     s.todo = todo;
     int threads = o->threads > 0 ? o->threads : 1;
     s.outer = s.n_todo < (uint64_t)threads ? (int)(s.n_todo ? s.n_todo : 1)
@@ -662,15 +815,15 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_END, NULL, NULL, 0);
-    uint64_t n_diverged = 0;   /* in the whole sweep, earlier runs too */
+    uint64_t n_diverged = 0;   /* in the sweep or shard, earlier runs too */
     for (uint64_t i = 0; i < spec->n_jobs; i++)
-        n_diverged += s.rows[i].status == RS_JOB_DIVERGED;
+        n_diverged += s.rows[i].status == RS_JOB_DIVERGED && (!mine || mine[i]);
     uint64_t finished = s.done + s.failed + s.diverged;
     if (o->stop && *o->stop && finished < s.n_todo)
         st = rs_error_set(err, RS_EINTR, o->out_path, 0, 0,
                           "stopped after %llu of %llu jobs",
                           (unsigned long long)(s.skipped + s.done + s.diverged),
-                          (unsigned long long)spec->n_jobs);
+                          (unsigned long long)s.total);
     else if (s.failed)
         st = rs_error_set(err, RS_EMISMATCH, o->out_path, 0, 0,
                           "%llu jobs failed; --resume retries them",
@@ -685,9 +838,10 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                           "saved, but the sweep is not a success "
                           "(--allow-diverged exits 0)",
                           (unsigned long long)n_diverged,
-                          (unsigned long long)spec->n_jobs);
+                          (unsigned long long)s.total);
 out:
     free(todo);
+    free(mine);
     free(s.rows);
     free(n_train);
     rs_data_free(&data);
@@ -741,6 +895,155 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
     if (!st)
         st = rs_store_write_top(out_path, spec, rows, NULL, err);
     free(rows);
+    rs_sweep_unlock(&lock_fd);
+    return st;
+}
+
+/* ---- merge -------------------------------------------------------------- */
+
+/* A shared lock on a part's OUT.jobs/.lock: refused while its shard runs
+ * (run holds it exclusively); -1 in *fd when the part has no jobs folder. */
+static rs_status lock_part(const char *part, int *fd, rs_error_t *err)
+{
+    char dir[RS_PATH_BUF], path[RS_PATH_JOIN];
+    *fd = -1;
+    if (rs_store_jobs_dir(part, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0, "path too long");
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (f < 0)
+        return RS_OK;   /* no lock file: no run of it is going on */
+    if (flock(f, LOCK_SH | LOCK_NB) != 0) {
+        char holder[600];
+        lock_holder(f, holder, sizeof holder);
+        close(f);
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "its shard is still running (%s): merge when it "
+                            "has finished", holder[0] ? holder : "holder unknown");
+    }
+    *fd = f;
+    return RS_OK;
+}
+
+/* The parts must be regular files, none of them OUT, none twice. */
+static rs_status check_parts(const char *out_path, int n_parts,
+                             const char *const *parts, rs_error_t *err)
+{
+    struct stat out_sb, sb, other;
+    int have_out = stat(out_path, &out_sb) == 0;
+    for (int p = 0; p < n_parts; p++) {
+        if (rs_path_check(parts[p], err))
+            return RS_EINPUT;
+        if (stat(parts[p], &sb) != 0)
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "cannot open: %s", strerror(errno));
+        if (!S_ISREG(sb.st_mode))
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "is not a regular file, so not a part");
+        if (have_out && sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino)
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "is the output itself; name the parts to "
+                                "merge into it");
+        for (int q = 0; q < p; q++)
+            if (stat(parts[q], &other) == 0 && other.st_dev == sb.st_dev &&
+                other.st_ino == sb.st_ino)
+                return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                    "is named twice (also as %s)", parts[q]);
+    }
+    return RS_OK;
+}
+
+static void count_rows(const rs_spec_t *spec, const rs_job_summary_t *rows,
+                       rs_merge_result_t *r)
+{
+    r->n_jobs = spec->n_jobs;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        r->done += rows[i].status == RS_JOB_DONE;
+        r->diverged += rows[i].status == RS_JOB_DIVERGED;
+        r->failed += rows[i].status == RS_JOB_FAILED;
+        r->missing += rows[i].status == RS_JOB_MISSING;
+    }
+}
+
+/* Takes every lock (OUT's exclusively, the parts' shared), merges, and
+ * releases them. */
+static rs_status merge_locked(const char *out_path, const char *jobs_dir,
+                              const rs_spec_t *spec, int n_parts,
+                              const char *const *parts,
+                              const rs_provenance_t *prov,
+                              rs_merge_result_t *r, rs_error_t *err)
+{
+    int *fds = malloc(((size_t)n_parts + 1) * sizeof *fds);
+    rs_job_summary_t *rows = calloc(spec->n_jobs + 1, sizeof *rows);
+    rs_status st = fds && rows ? RS_OK
+                               : rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
+                                              "out of memory");
+    int n_locked = 0;
+    for (; !st && n_locked < n_parts; n_locked++)
+        st = lock_part(parts[n_locked], &fds[n_locked], err);
+    if (st && n_locked > 0)
+        n_locked--;   /* the one that failed holds nothing */
+    for (int p = 0; !st && p < n_parts; p++) {
+        char dir[RS_PATH_BUF];
+        if (rs_store_jobs_dir(parts[p], dir, sizeof dir) == 0)
+            st = rs_store_adopt_logs(jobs_dir, dir, err);
+    }
+    if (!st)
+        st = rs_store_log_run(jobs_dir, prov, err);
+    if (!st)
+        st = rs_store_merge(out_path, spec, n_parts, parts, prov, rows,
+                            r->taken, err);
+    if (!st)
+        count_rows(spec, rows, r);
+    for (int p = 0; p < n_locked; p++)
+        rs_sweep_unlock(&fds[p]);
+    free(fds);
+    free(rows);
+    return st;
+}
+
+rs_status rs_sweep_merge(const char *out_path, int n_parts,
+                         const char *const *parts, const char *command,
+                         rs_merge_result_t *r, rs_error_t *err)
+{
+    char jobs_dir[RS_PATH_BUF];
+    memset(r->spec_sha256, 0, sizeof r->spec_sha256);
+    r->n_jobs = r->done = r->diverged = r->failed = r->missing = 0;
+    if (rs_path_check(out_path, err))
+        return RS_EINPUT;
+    if (rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "output path too long");
+    if (n_parts < 1)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "no parts to merge");
+    rs_status st = check_parts(out_path, n_parts, parts, err);
+    if (!st)
+        st = check_out_dir(out_path, err);
+    if (st)
+        return st;
+    if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0)
+        return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
+                            strerror(errno));
+    int lock_fd = -1;
+    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err)))
+        return st;
+    remove_stale_tmp(jobs_dir, out_path);
+    /* the spec: OUT's when it exists (the parts must match it), else the
+     * first part's; checked only once the lock is held */
+    rs_spec_t spec;
+    st = rs_store_read_spec(path_exists(out_path) ? out_path : parts[0], &spec,
+                            err);
+    if (!st) {
+        memcpy(r->spec_sha256, spec.sha256, sizeof r->spec_sha256);
+        rs_sweep_opts_t o = {.out_path = out_path, .threads = 1,
+                             .command = command};
+        rs_provenance_t prov;
+        fill_provenance(&prov, &spec, &o, "", 0);
+        rs_store_now_iso(prov.written, sizeof prov.written);
+        st = merge_locked(out_path, jobs_dir, &spec, n_parts, parts, &prov, r,
+                          err);
+        rs_spec_free(&spec);
+    }
     rs_sweep_unlock(&lock_fd);
     return st;
 }

@@ -662,3 +662,26 @@ Test(spec, report_baseline_names_extra_axes)
     expect_error(append(AX, "report: {baseline: {train.epochs: 3}}\n"), 16, 21,
                  "'train.epochs' is not an axis");
 }
+
+/* A job's cost follows its own settings: epochs and layer sizes may be
+ * axes.  [1, 8, 8, 1]: forward 2 (1*8 + 8*8 + 8*1) = 160 FLOPs a row; 50
+ * training rows, 500 test rows, the training set evaluated too:
+ * E (3*160*50 + 160*550) + 160*550 = 112000 E + 88000. */
+Test(spec, job_cost_uses_the_jobs_own_settings)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    const char *text = append(edit_of(BASE, "  epochs: 5\n", ""),
+                              "  train.epochs: [2, 5]\n"
+                              "  model.layers: [[1, 8, 8, 1], [1, 16, 16, 1]]\n");
+    text = edit_of(text, "  layers: [1, 8, 8, 1]\n", "  activation: relu\n");
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    rs_job_t j;
+    rs_spec_job(&s, 0, &j);                 /* 2 epochs, 1-8-8-1 */
+    cr_assert_eq(rs_job_cost(&s, &j), 112000.0 * 2 + 88000.0);
+    rs_spec_job(&s, 2 * 18, &j);            /* 5 epochs, 1-8-8-1 */
+    cr_assert_eq(rs_job_cost(&s, &j), 112000.0 * 5 + 88000.0);
+    rs_spec_job(&s, 18, &j);                /* 2 epochs, 1-16-16-1: 576 a row */
+    cr_assert_eq(rs_job_cost(&s, &j), 2 * (3.0 * 576 * 50 + 576 * 550) + 576 * 550);
+    rs_spec_free(&s);
+}

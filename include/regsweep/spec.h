@@ -187,6 +187,14 @@ int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
 int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
                      rs_job_t *job);
 
+/* A job's estimated cost in floating-point operations, from its own
+ * settings (extra axes: train.epochs, model.layers, the dataset's sizes):
+ * epochs x (training rows x forward and backward FLOPs + evaluated rows x
+ * forward FLOPs, MC dropout passes included).  Only ratios matter: shards
+ * are balanced and jobs dispatched largest first by it.  An estimate
+ * (early stopping may end a job sooner); calls nothing that can fail. */
+double rs_job_cost(const rs_spec_t *s, const rs_job_t *job);
+
 /* Loads the dataset the spec describes (with the dataset axes, if any, at
  * their first values).  For a sin dataset whose seed is not fixed the data
  * depend on the job: pass its seed (ignored otherwise). */

@@ -85,6 +85,7 @@ typedef struct rs_provenance {
     char cpu[160];                   /* CPU model name                 */
     int threads, threads_per_job;
     double wall_s;
+    char shard[32];                  /* "2/4" for a shard's part, else "" */
 } rs_provenance_t;
 
 /* Disables HDF5's automatic error printing (the CLI reports errors). */
@@ -93,6 +94,12 @@ void rs_store_init(void);
 /* OUT.h5 -> OUT.jobs (the extension .h5, .hdf5 or .he5 is replaced; other
  * names get .jobs appended).  Returns -1 if it does not fit. */
 int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes);
+
+/* The part that shard index of count writes for OUT.h5:
+ * OUT.shard-<index>-of-<count>.h5 beside it (extension as
+ * rs_store_jobs_dir).  Returns -1 if it does not fit. */
+int rs_store_part_path(const char *out_path, uint32_t index, uint32_t count,
+                       char *buf, size_t n_bytes);
 
 /* Summary of a finished job from its curves. */
 void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out);
@@ -206,6 +213,19 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err);
 
+/* Merges parts (results files of shards of this spec: their packed /runs
+ * and their job files) into OUT.h5, as rs_store_write_top does with the job
+ * files: OUT.h5's own jobs and job files are kept, every part's finished
+ * jobs are added, each copy's content verified first; a job held twice
+ * must be the same bits.  rows (n_jobs entries) receives the merged table,
+ * taken[p] the jobs taken from parts[p].  The parts are only read.
+ * RS_EINPUT: a part of another spec, format or regsweep version, or
+ * damaged; RS_EMISMATCH: a job differs between two copies. */
+rs_status rs_store_merge(const char *out_path, const rs_spec_t *spec,
+                         int n_parts, const char *const *parts,
+                         const rs_provenance_t *prov, rs_job_summary_t *rows,
+                         uint64_t *taken, rs_error_t *err);
+
 /* Reads the spec stored in OUT.h5 and parses it (the stored path is used in
  * messages).  RS_EINPUT if the file is not a regsweep results file, has
  * another format version, or its spec does not parse. */
@@ -232,6 +252,12 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
  * spaces.  /provenance/history is written from it. */
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
                            rs_error_t *err);
+
+/* Appends to jobs_dir's runs.tsv and provenance.tsv the lines of a part's
+ * (part_jobs_dir) that they lack, so that a merged file keeps the parts'
+ * history and job wall times.  Absent files are fine.  Calls no HDF5. */
+rs_status rs_store_adopt_logs(const char *jobs_dir, const char *part_jobs_dir,
+                              rs_error_t *err);
 
 /* The report's tables: /analysis of OUT.analysis.h5, which OUT.h5's
  * /analysis links to.  begin starts a new one in memory; each table call

@@ -57,6 +57,8 @@ typedef struct rs_sweep_opts {
     int fail_fast;               /* stop dispatching at the first failure */
     int allow_diverged;          /* diverged jobs do not make the run fail */
     int no_pack;                 /* leave finished jobs as job files      */
+    uint32_t shard_index, shard_count; /* run shard index of count (both
+                                    1-based, rs_sweep_shard); 0: all jobs */
     rs_simd simd_cap;
     const char *command;         /* for /provenance                      */
     volatile sig_atomic_t *stop; /* may be NULL                          */
@@ -76,7 +78,19 @@ rs_status rs_sweep_lock(const char *out_path, int *fd, rs_error_t *err);
 /* Releases a lock from rs_sweep_lock (fd -1 is accepted; *fd becomes -1). */
 void rs_sweep_unlock(int *fd);
 
-/* Runs every job of spec not yet done in OUT.  Errors: RS_EINPUT (OUT
+/* The jobs of shard `index` of `count` (1 <= index <= count): mine[i] = 1
+ * for each job it runs (spec->n_jobs entries), *n_mine their number.  Jobs
+ * are taken by estimated cost (rs_job_cost), largest first, ties by id, and
+ * each goes to the shard with the least cost so far, the lowest number on
+ * ties (greedy longest-processing-time-first: the busiest shard gets at
+ * most 4/3 of the optimal share).  It depends on the jobs' ids and costs
+ * alone, so reordering the spec's axes or values moves no job.  RS_ENOMEM
+ * or RS_EINPUT (index out of range). */
+rs_status rs_sweep_shard(const rs_spec_t *spec, uint32_t index, uint32_t count,
+                         uint8_t *mine, uint64_t *n_mine, rs_error_t *err);
+
+/* Runs every job of spec not yet done in OUT (with shard_count, those of
+ * the shard).  Errors: RS_EINPUT (OUT
  * exists without resume, or belongs to another spec/format, or the output
  * directory is missing or not writable, dataset problems), RS_EIO (writing
  * failed: earlier results stay intact), RS_EINTR (stopped), RS_EMISMATCH
@@ -95,5 +109,24 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
  * it was deleted or is stale). */
 rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
                            rs_error_t *err);
+
+/* What a merge produced. */
+typedef struct rs_merge_result {
+    char spec_sha256[65];
+    uint64_t n_jobs, done, diverged, failed, missing; /* in the merged file */
+    uint64_t *taken;     /* [n_parts], filled: jobs new from each part    */
+} rs_merge_result_t;
+
+/* `regsweep merge`: assembles OUT.h5 from the parts that shards wrote
+ * (rs_store_merge), under OUT's lock (created if need be), each part's lock
+ * held shared (refused while its shard still runs).  The spec is OUT.h5's
+ * when it exists, else the first part's; the parts' runs.tsv and
+ * provenance.tsv lines join OUT's, so history and job wall times carry
+ * over.  The parts are never modified.  r->taken must have n_parts
+ * entries.  Errors as rs_store_merge, plus RS_EINPUT for a part that is
+ * missing, not a regular file, OUT itself or named twice, or busy. */
+rs_status rs_sweep_merge(const char *out_path, int n_parts,
+                         const char *const *parts, const char *command,
+                         rs_merge_result_t *r, rs_error_t *err);
 
 #endif

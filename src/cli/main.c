@@ -80,7 +80,7 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
 static const char *const USAGE_RUN =
     "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
     "                    [--fail-fast] [--allow-diverged] [--no-pack]\n"
-    "                    [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                    [--shard I/N] [--simd scalar|avx2|avx512] [key=value ...]\n"
     "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
     "  existing directory as OUT gets NAME.h5 inside it.  Each finished job is\n"
     "  a job file in OUT.jobs/ until the run ends and packs them into OUT.\n"
@@ -92,6 +92,11 @@ static const char *const USAGE_RUN =
     "                     went non-finite); by default that is exit 1\n"
     "  --no-pack          leave the finished jobs as job files in OUT.jobs/ (a\n"
     "                     later run --resume or info --rebuild packs them)\n"
+    "  --shard I/N        run shard I of N (1 <= I <= N) of the grid, balanced by\n"
+    "                     job cost, into OUT.shard-I-of-N.h5; `regsweep merge OUT`\n"
+    "                     assembles the parts.  Inside a Slurm job array the\n"
+    "                     task's shard is taken from SLURM_ARRAY_TASK_* unless\n"
+    "                     --shard is given (--shard 1/1: the whole grid)\n"
     "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
     "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
 static const char *const USAGE_EXPAND =
@@ -137,9 +142,12 @@ static const char *const USAGE =
     "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
     "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
-    "                [--allow-diverged] [--no-pack] [--simd scalar|avx2|avx512]\n"
-    "                [key=value ...]\n"
-    "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
+    "                [--allow-diverged] [--no-pack] [--shard I/N]\n"
+    "                [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "        run every job of the grid (OUT defaults to results/NAME.h5), or\n"
+    "        one shard of it (also under mpirun: jobs shared among the ranks)\n"
+    "  merge OUT.h5 [PART.h5 ...] [--allow-incomplete]\n"
+    "        assemble the shards' parts (OUT.shard-I-of-N.h5) into OUT.h5\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
     "  rerun OUT.h5 --job ID|INDEX [-j|--threads N] [--simd scalar|avx2|avx512]\n"
@@ -239,6 +247,7 @@ int rs_cli_flag(const char *arg, const char *long_name, int *flag)
 
 typedef struct progress_ctx {
     int tty;
+    int shard;               /* the counts are a shard's */
     double last_print;
     uint64_t last_done_printed;
 } progress_ctx;
@@ -258,9 +267,9 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     progress_ctx *c = vctx;
     uint64_t finished = p->done + p->failed + p->diverged;
     if (p->event == RS_EV_START) {
-        fprintf(stderr, "regsweep: %llu jobs in the grid, %llu already done, "
+        fprintf(stderr, "regsweep: %llu jobs in the %s, %llu already done, "
                         "%llu to run on %d thread%s (%d per job)\n",
-                (unsigned long long)p->total, (unsigned long long)p->skipped,
+                (unsigned long long)p->total, c->shard ? "shard" : "grid", (unsigned long long)p->skipped,
                 (unsigned long long)p->todo, p->outer_threads * p->threads_per_job,
                 p->outer_threads * p->threads_per_job == 1 ? "" : "s",
                 p->threads_per_job);
@@ -355,6 +364,7 @@ static int cmd_run(int argc, char **argv)
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
     int allow_diverged = 0, no_pack = 0;
+    const char *shard_opt = NULL;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
@@ -380,6 +390,10 @@ static int cmd_run(int argc, char **argv)
             if (rc < 0)
                 return free(overrides), 2;
             simd_opt = v;
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--shard", NULL, &v))) {
+            if (rc < 0)
+                return free(overrides), 2;
+            shard_opt = v;
         } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
                    (rc = rs_cli_flag(a, "--fail-fast", &fail_fast)) ||
                    (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged)) ||
@@ -405,6 +419,18 @@ static int cmd_run(int argc, char **argv)
     rs_simd cap;
     if (rs_cli_simd_cap(simd_opt, &cap))
         return free(overrides), 2;
+    /* the shard: --shard, else a Slurm array task's, else none */
+    uint32_t shard_i = 0, shard_n = 0;
+    char shard_how[160] = "";
+    if (shard_opt && rs_cli_parse_shard(shard_opt, &shard_i, &shard_n))
+        return free(overrides), rs_cli_usage_error("--shard '%s': expected I/N "
+                                  "with 1 <= I <= N <= 65535, e.g. 2/4", shard_opt);
+    if (!shard_opt &&
+        (rc = rs_cli_shard_from_slurm(&shard_i, &shard_n, shard_how,
+                                      sizeof shard_how)) < 0)
+        return free(overrides), 2;
+    if (shard_n == 1)
+        shard_i = shard_n = 0;   /* one shard: the whole grid, into OUT */
     rs_error_t err;
     rs_error_clear(&err);
     rs_spec_t spec;
@@ -429,6 +455,22 @@ static int cmd_run(int argc, char **argv)
             mkdir("results", 0755);
         out = out_buf;
     }
+    /* a shard writes its part beside OUT */
+    char part[RS_PATH_BUF];
+    if (shard_n) {
+        if (rs_store_part_path(out, shard_i, shard_n, part, sizeof part)) {
+            rs_spec_free(&spec);
+            free(overrides);
+            free(out_buf);
+            return rs_cli_usage_error("-o '%s': too long for a part's name", out);
+        }
+        fprintf(stderr, "regsweep: shard %u of %u%s%s: writing %s (merge the "
+                        "parts with: regsweep merge %s)\n", shard_i, shard_n,
+                shard_how[0] ? " " : "", shard_how, part, out);
+    }
+    const char *merged = out;
+    if (shard_n)
+        out = part;
     /* the command as it ran, for /provenance and for the resume hint */
     char self[RS_PATH_BUF], command[4096] = "";
     self_path(self, sizeof self);
@@ -437,11 +479,12 @@ static int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         append_quoted(command, sizeof command, argv[i]);
     install_signals();
-    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9};
+    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9, .shard = shard_n > 0};
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
                          .allow_diverged = allow_diverged,
                          .no_pack = no_pack,
+                         .shard_index = shard_i, .shard_count = shard_n,
                          .command = command, .stop = &g_stop,
                          .abort_jobs = &g_abort, .progress = on_progress,
                          .progress_ctx = &pc};
@@ -453,8 +496,13 @@ static int cmd_run(int argc, char **argv)
         append_quoted(again, sizeof again, "run");
         append_quoted(again, sizeof again, spec_path);
         append_quoted(again, sizeof again, "-o");
-        append_quoted(again, sizeof again, out);
+        append_quoted(again, sizeof again, merged);
         append_quoted(again, sizeof again, "--resume");
+        if (shard_n) {
+            char sh[32];
+            snprintf(sh, sizeof sh, "--shard=%u/%u", shard_i, shard_n);
+            append_quoted(again, sizeof again, sh);
+        }
         for (int i = 0; i < n_over; i++)
             append_quoted(again, sizeof again, overrides[i]);
         fprintf(stderr, "regsweep: stopped by %s; finished jobs are saved in "
@@ -839,5 +887,13 @@ int main(int argc, char **argv)
         return rs_cli_report(sub_argc, sub_argv);
     if (!strcmp(cmd, "info"))
         return cmd_info(sub_argc, sub_argv);
+    if (!strcmp(cmd, "merge")) {
+        char self[RS_PATH_BUF], command[4096] = "";
+        self_path(self, sizeof self);
+        append_quoted(command, sizeof command, self);
+        for (int i = 1; i < argc; i++)
+            append_quoted(command, sizeof command, argv[i]);
+        return rs_cli_merge(sub_argc, sub_argv, command);
+    }
     return rs_cli_usage_error("unknown command '%s'", cmd);
 }

@@ -215,6 +215,16 @@ class Axes(unittest.TestCase):
             self.assertIn("model.layers 1-12-12-1", p.stdout, tool)
             self.assertIn("train.lr 0.03", p.stdout, tool)
 
+    def test_shards_balance_by_each_jobs_cost_and_merge(self):
+        """Shards (balanced by rs_job_cost, which follows each job's own
+        layers and epochs) merged equal the one-process file."""
+        for i in (1, 2):
+            run("run", self.spec, "-o", os.path.join(self.dir, "m.h5"), "--shard",
+                f"{i}/2", check=0)
+        run("merge", os.path.join(self.dir, "m.h5"), check=0)
+        d = h5diff(self.one, os.path.join(self.dir, "m.h5"))
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
     def test_info_names_the_axes(self):
         p = run("info", self.one, check=0)
         self.assertIn("x 2 train.lr x 2 model.layers", p.stdout)

@@ -13,7 +13,8 @@ _regsweep_options()
 {
     case $1 in
         '') printf '%s\n' '--help -h --version' ;;
-        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --simd --help' ;;
+        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --shard --simd --help' ;;
+        merge) printf '%s\n' '--allow-incomplete --help' ;;
         expand) printf '%s\n' '--help' ;;
         rerun) printf '%s\n' '--job -j --threads --simd --help' ;;
         report) printf '%s\n' '--baseline --at --rank-by --format --table --trajectory --no-store --help' ;;
@@ -25,7 +26,7 @@ _regsweep_options()
 _regsweep_takes_value()
 {
     case $1 in
-        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format | --rank-by | --table)
+        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format | --rank-by | --table | --shard)
             return 0 ;;
     esac
     return 1
@@ -141,7 +142,7 @@ _regsweep_option_values()
                 compopt -o nospace 2>/dev/null
             fi
             ;;
-        # -j/--threads N, --job ID|INDEX: nothing to offer
+        # -j/--threads N, --job ID|INDEX, --shard I/N: nothing to offer
     esac
 }
 
@@ -206,12 +207,12 @@ _regsweep()
         if [[ $cur == -* ]]; then
             _regsweep_lines compgen -W "$(_regsweep_options '')" -- "$cur"
         else
-            _regsweep_lines compgen -W 'run expand rerun report info' -- "$cur"
+            _regsweep_lines compgen -W 'run expand rerun report info merge' -- "$cur"
         fi
         return 0
     fi
     case $cmd in
-        run | expand | rerun | report | info) ;;
+        run | expand | rerun | report | info | merge) ;;
         *) return 0 ;;
     esac
 
@@ -248,6 +249,8 @@ _regsweep()
         esac
     elif [[ $cmd == run || $cmd == expand ]]; then
         _regsweep_override "$cur"
+    elif [[ $cmd == merge ]]; then
+        _regsweep_files "$cur" h5 hdf5   # the parts
     fi
 
     # bash replaces only the text after the last '=' when '=' breaks words
