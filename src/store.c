@@ -3535,6 +3535,29 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
  * job files of this version, rounded up. */
 #define JOB_OVERHEAD 20480u
 
+/* The (epoch, step) pairs rs_record_selected selects among epochs x steps:
+ * a product, because the selection is epochs x steps (the lists are
+ * sorted and unique), so a long epochs axis costs no epochs x steps loop
+ * per combination. */
+static uint64_t selected_records(const rs_record_sel_t *sel, uint32_t epochs,
+                                 uint32_t steps)
+{
+    if (sel->all)
+        return (uint64_t)epochs * steps;
+    uint64_t n_e = 0, n_s = 0;
+    if (sel->epochs_all)
+        n_e = epochs;
+    else
+        for (uint32_t i = 0; i < sel->n_epochs; i++)
+            n_e += sel->epochs[i] < epochs;
+    if (sel->steps_all)
+        n_s = steps;
+    else
+        for (uint32_t i = 0; i < sel->n_steps; i++)
+            n_s += sel->steps[i] < steps;
+    return n_e * n_s;
+}
+
 void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e)
 {
@@ -3557,11 +3580,8 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
             uint32_t n = n_train[job.combo];
             uint32_t steps = rs_train_steps_per_epoch(s, n);
             B = s->batch_size >= n ? n : s->batch_size;
-            records = 0;
-            if (s->record_masks)
-                for (uint32_t ep = 0; ep < s->epochs; ep++)
-                    for (uint32_t st = 0; st < steps; st++)
-                        records += (uint64_t)rs_record_selected(&s->mask_sel, ep, st);
+            records = s->record_masks ? selected_records(&s->mask_sel, s->epochs,
+                                                         steps) : 0;
             P = rs_arch_n_params(a);
             curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
             if (2 * P * 4 > e->weights_per_job)
