@@ -315,6 +315,42 @@ static const ds_meta_t ds_metas[] = {
                               "dropout)"},
     {"jobs/l2", "1", "L2 penalty strength: loss + l2/2 * sum(W^2)"},
     {"jobs/l1", "1", "L1 penalty strength: loss + l1 * sum(|W|)"},
+    /* extra axes (docs/SPEC.md): one column per axis the spec has, named
+     * by its dotted key, holding each job's value as written */
+    {"jobs/dataset.n_train", "1", "axis: training points (dataset.n_train)"},
+    {"jobs/dataset.n_test", "1", "axis: test points (dataset.n_test)"},
+    {"jobs/dataset.n_val", "1", "axis: validation rows (dataset.n_val)"},
+    {"jobs/dataset.noise_sd", "1", "axis: sd of the training targets' noise "
+                                   "(dataset.noise_sd)"},
+    {"jobs/dataset.classes", "1", "axis: number of classes (dataset.classes)"},
+    {"jobs/dataset.max_train", "1", "axis: training rows kept, 0 all "
+                                    "(dataset.max_train)"},
+    {"jobs/dataset.max_test", "1", "axis: test rows kept, 0 all "
+                                   "(dataset.max_test)"},
+    {"jobs/model.layers", "", "axis: layer sizes, input first, joined by '-' "
+                              "(model.layers)"},
+    {"jobs/model.activation", "", "axis: hidden activation (model.activation)"},
+    {"jobs/model.init", "", "axis: weight initialisation (model.init)"},
+    {"jobs/model.init_sd", "1", "axis: sd of normal initial weights "
+                                "(model.init_sd)"},
+    {"jobs/model.loss", "", "axis: loss (model.loss)"},
+    {"jobs/train.lr", "1", "axis: SGD learning rate (train.lr)"},
+    {"jobs/train.epochs", "1", "axis: epochs (train.epochs)"},
+    {"jobs/train.batch_size", "", "axis: minibatch rows or full "
+                                  "(train.batch_size)"},
+    {"jobs/train.shuffle", "", "axis: true or false: rows reshuffled every "
+                               "epoch (train.shuffle)"},
+    {"jobs/reg.l1_mode", "", "axis: subgradient or proximal (reg.l1_mode)"},
+    {"jobs/reg.max_norm", "1", "axis: max-norm bound, 0 off (reg.max_norm)"},
+    {"jobs/reg.input_noise_sd", "1", "axis: sd of Gaussian input noise, 0 "
+                                     "off (reg.input_noise_sd)"},
+    {"jobs/reg.noise", "", "axis: dropout noise kind (reg.noise)"},
+    {"jobs/reg.dropconnect_keep_prob", "1", "axis: DropConnect keep "
+                                            "probability, 1 off "
+                                            "(reg.dropconnect_keep_prob)"},
+    {"jobs/reg.early_stopping_patience", "1", "axis: early-stopping patience "
+                                              "in epochs, 0 off "
+                                              "(reg.early_stopping_patience)"},
     {"jobs/status", "", "missing, done, failed or diverged"},
     {"jobs/train_loss", "1", "final " LOSS_WHAT " on the training set"},
     {"jobs/test_loss", "1", "final " LOSS_WHAT " on the test set"},
@@ -977,7 +1013,7 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
     h5w w;
     h5w_open(&w, tmp, err);
     w.in_memory = 1;
-    const rs_arch_t *a = &spec->settings.arch;
+    const rs_arch_t *a = &job->settings.arch;
     int h = a->n_layers - 1;
 
     attr_str(&w, f, "format", RS_JOB_FORMAT_NAME);
@@ -991,6 +1027,16 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         attr_f64v(&w, f, "keep_prob", job->keep, h);
     attr_f64(&w, f, "l2", job->l2);
     attr_f64(&w, f, "l1", job->l1);
+    /* the extra axes' values, named by their dotted keys, typed as their
+     * /jobs columns */
+    for (int x = 0; x < spec->n_axes; x++) {
+        const rs_axis_t *ax = &spec->axes[x];
+        const rs_axis_value_t *v = &ax->values[job->i_axis[x]];
+        if (ax->type == RS_AXIS_NUMBER)
+            attr_f64(&w, f, ax->key, v->num);
+        else
+            attr_str(&w, f, ax->key, v->text);
+    }
     attr_str(&w, f, "status", r->diverged ? "diverged" : "done");
     attr_u64(&w, f, "steps", r->steps_done);
     if (r->diverged) {
@@ -1485,7 +1531,7 @@ static rs_status store_read_summary_unguarded(const char *where, int from_top,
         return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
     rs_job_result_t r;
     memset(&r, 0, sizeof r);
-    uint32_t n = spec->settings.epochs + 1;
+    uint32_t n = job->settings.epochs + 1;
     double *buf = malloc(7 * (size_t)n * sizeof *buf);
     if (!buf) {
         close_job(&jl);
@@ -1763,10 +1809,11 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     uint64_t *u64 = malloc(2 * n * sizeof *u64);
     char (*ids)[13] = malloc(n * sizeof *ids);
     const char **idp = malloc(n * sizeof *idp), **stp = malloc(n * sizeof *stp);
-    char names[RS_MAX_LAYERS + N_METRIC_COLS + 8][32];
-    const char *cols[RS_MAX_LAYERS + N_METRIC_COLS + 8];
+    uint32_t *axis_i = malloc((n * (size_t)spec->n_axes + 1) * sizeof *axis_i);
+    char names[RS_MAX_LAYERS + RS_SPEC_MAX_AXES + N_METRIC_COLS + 8][48];
+    const char *cols[RS_MAX_LAYERS + RS_SPEC_MAX_AXES + N_METRIC_COLS + 8];
     int n_cols = 0;
-    if (!num || !u64 || !ids || !idp || !stp) {
+    if (!num || !u64 || !ids || !idp || !stp || !axis_i) {
         w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
@@ -1782,6 +1829,8 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         num[n + i] = job.l1;
         for (int l = 0; l < h; l++)
             num[(2 + (size_t)l) * n + i] = job.keep[l];
+        for (int x = 0; x < spec->n_axes; x++)
+            axis_i[(size_t)x * n + i] = job.i_axis[x];
     }
 #define COL(nm) snprintf(names[n_cols], sizeof names[n_cols], "%s", nm), \
                 cols[n_cols] = names[n_cols], n_cols++
@@ -1800,6 +1849,24 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     COL("l2");
     ds_f64(w, g, "l1", num + n, n);
     COL("l1");
+    /* one column per extra axis, in the order of the spec's axes */
+    for (int x = 0; x < spec->n_axes; x++) {
+        const rs_axis_t *ax = &spec->axes[x];
+        for (uint64_t i = 0; i < n; i++) {
+            const rs_axis_value_t *v = &ax->values[axis_i[(size_t)x * n + i]];
+            if (ax->type == RS_AXIS_NUMBER)
+                num[i] = v->num;
+            else
+                stp[i] = v->text;
+        }
+        if (ax->type == RS_AXIS_NUMBER)
+            ds_f64(w, g, ax->key, num, n);
+        else
+            ds_strings(w, g, ax->key, stp, n);
+        COL(ax->key);
+    }
+    for (uint64_t i = 0; i < n; i++)
+        stp[i] = rs_job_status_name(rows[i].status);
     ds_strings(w, g, "status", stp, n);
     COL("status");
     /* metrics: NaN where the job has not finished */
@@ -1823,12 +1890,23 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
              "along the dimension scale `job`; metrics NaN until the job "
              "finishes; only the quantities a job of this spec can have "
              "(docs/FORMAT.md)");
+    /* the extra axes' columns in the spec's order (readers list a group's
+     * members by name); absent without extra axes */
+    if (spec->n_axes) {
+        const char *keys[RS_SPEC_MAX_AXES];
+        for (int x = 0; x < spec->n_axes; x++)
+            keys[x] = spec->axes[x].key;
+        hid_t t = str_type();
+        h5w_attr(w, g, "axes", t, t, spec->n_axes, keys);
+        H5Tclose(t);
+    }
 out:
     free(num);
     free(u64);
     free(ids);
     free(idp);
     free(stp);
+    free(axis_i);
     H5Gclose(g);
 }
 
@@ -2957,7 +3035,7 @@ static rs_status store_compare_job_unguarded(const char *where, int from_top,
     rs_status st = buf ? RS_OK
                        : rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
                                       "out of memory");
-    const rs_arch_t *a = &spec->settings.arch;
+    const rs_arch_t *a = &job->settings.arch;
     if (!st)
         st = compare_weights(jl.loc, jl.path, "init", a, r->params_init, buf, err);
     if (!st)
@@ -3466,35 +3544,67 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
  * job files of this version, rounded up. */
 #define JOB_OVERHEAD 20480u
 
-void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+/* The (epoch, step) pairs rs_record_selected selects among epochs x steps:
+ * a product, because the selection is epochs x steps (the lists are
+ * sorted and unique), so a long epochs axis costs no epochs x steps loop
+ * per combination. */
+static uint64_t selected_records(const rs_record_sel_t *sel, uint32_t epochs,
+                                 uint32_t steps)
+{
+    if (sel->all)
+        return (uint64_t)epochs * steps;
+    uint64_t n_e = 0, n_s = 0;
+    if (sel->epochs_all)
+        n_e = epochs;
+    else
+        for (uint32_t i = 0; i < sel->n_epochs; i++)
+            n_e += sel->epochs[i] < epochs;
+    if (sel->steps_all)
+        n_s = steps;
+    else
+        for (uint32_t i = 0; i < sel->n_steps; i++)
+            n_s += sel->steps[i] < steps;
+    return n_e * n_s;
+}
+
+void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e)
 {
     memset(e, 0, sizeof *e);
-    const rs_train_settings_t *s = &spec->settings;
-    const rs_arch_t *a = &s->arch;
-    uint64_t P = rs_arch_n_params(a);
-    uint32_t steps = rs_train_steps_per_epoch(s, n_train);
-    uint32_t B = s->batch_size >= n_train ? n_train : s->batch_size;
-    uint64_t records = 0;
-    if (s->record_masks)
-        for (uint32_t ep = 0; ep < s->epochs; ep++)
-            for (uint32_t st = 0; st < steps; st++)
-                records += (uint64_t)rs_record_selected(&s->mask_sel, ep, st);
     unsigned q = spec_quantities(spec);
     int n_curves = 1;
     for (int i = 0; i < 7; i++)
         n_curves += has_quantities(q, curve_needs[i]);
-    uint64_t curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
-    e->weights_per_job = 2 * P * 4;
-    e->curves_per_job = curves;
+    /* the sizes depend on the job's own settings (extra axes): computed
+     * once per combination of the extra axes, which is the slowest-varying
+     * part of the index */
+    uint64_t per_combo = spec->n_jobs / spec->n_combos;
+    uint64_t P = 0, curves = 0, records = 0, B = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
+        const rs_train_settings_t *s = &job.settings;
+        const rs_arch_t *a = &s->arch;
+        if (i % per_combo == 0) {
+            uint32_t n = n_train[job.combo];
+            uint32_t steps = rs_train_steps_per_epoch(s, n);
+            B = s->batch_size >= n ? n : s->batch_size;
+            records = s->record_masks ? selected_records(&s->mask_sel, s->epochs,
+                                                         steps) : 0;
+            P = rs_arch_n_params(a);
+            curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
+            if (2 * P * 4 > e->weights_per_job)
+                e->weights_per_job = 2 * P * 4;
+            if (curves > e->curves_per_job)
+                e->curves_per_job = curves;
+            if (records > e->records)
+                e->records = records;
+        }
         uint64_t masks = 0;
         for (int l = 0; l + 1 < a->n_layers; l++)
             if (job.hp.keep_prob[l] < 1.0f)
-                masks += records * ((uint64_t)B * ((a->sizes[l + 1] + 7) / 8) + 12);
-        uint64_t bytes = e->weights_per_job + curves + masks + JOB_OVERHEAD;
+                masks += records * (B * ((a->sizes[l + 1] + 7) / 8) + 12);
+        uint64_t bytes = 2 * P * 4 + curves + masks + JOB_OVERHEAD;
         e->all_job_files += bytes;
         if (!rows || !rs_job_finished(rows[i].status)) {
             e->todo_job_files += bytes;
@@ -3502,15 +3612,16 @@ void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
         }
         e->masks_max = masks > e->masks_max ? masks : e->masks_max;
         /* the packed file stores each (seed, keep_prob) mask set once and
-         * each seed's initial weights once: an upper estimate without
-         * compression, counting a job's masks when it is the first job of
-         * its seed and keep_prob (index order runs l1 and l2 inside) */
+         * each seed's initial weights once per combination: an upper
+         * estimate without compression, counting a job's masks when it is
+         * the first job of its seed and keep_prob in its combination
+         * (index order runs l1 and l2 inside) */
+        uint64_t k = i % per_combo;
         e->packed += P * 4 + curves + JOB_OVERHEAD + 512;   /* + its row */
-        if (i % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
+        if (k % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
             spec->n_seeds)
-            e->packed += masks + (i < spec->n_seeds ? P * 4 : 0);
+            e->packed += masks + (k < spec->n_seeds ? P * 4 : 0);
     }
-    e->records = records;
     e->packed += (64u << 10) + spec->text_len;   /* spec, provenance */
     e->peak = e->todo_job_files + e->packed;
 }

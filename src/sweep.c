@@ -492,13 +492,13 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
     const rs_dataset_t *data = s->shared_data;
     rs_status st = RS_OK;
     if (!data) {
-        st = rs_spec_load_data(s->spec, job.hp.seed, &own, &err);
+        st = rs_spec_load_job_data(s->spec, &job, &own, &err);
         data = &own;
     }
     rs_job_result_t res;
     memset(&res, 0, sizeof res);
     if (!st)
-        st = rs_train_job(&s->spec->settings, &job.hp, data, &s->kernels,
+        st = rs_train_job(&job.settings, &job.hp, data, &s->kernels,
                           s->inner, s->o->abort_jobs, &res, &err);
     if (!s->shared_data && data == &own)
         rs_data_free(&own);
@@ -653,32 +653,21 @@ static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     return RS_OK;
 }
 
-/* Loads the shared dataset (or checks one job's, for per-job sin data) and
- * that the model fits it; a mismatch points at model.layers in the spec. */
+/* Loads the shared dataset (unless jobs draw their own) and checks that
+ * every combination of settings fits its data (rs_spec_check_data);
+ * n_train receives each combination's training rows (malloc'ed). */
 static rs_status load_and_check_data(const rs_spec_t *spec,
                                      rs_dataset_t *data, int *shared,
-                                     uint32_t *n_train, rs_error_t *err)
+                                     uint32_t **n_train, rs_error_t *err)
 {
-    rs_status st;
-    *shared = spec->data_kind != RS_DATA_SIN || spec->data_seed_set;
-    if (*shared) {
-        if ((st = rs_spec_load_data(spec, 0, data, err)))
-            return st;
-        *n_train = data->train.n;
-        if ((st = rs_train_check(&spec->settings, data, err)))
-            rs_data_free(data);
-    } else {
-        rs_dataset_t probe;
-        if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
-            return st;
-        *n_train = probe.train.n;
-        st = rs_train_check(&spec->settings, &probe, err);
-        rs_data_free(&probe);
-    }
-    if (st == RS_EINPUT && err && !err->path[0]) {
-        snprintf(err->path, sizeof err->path, "%s", spec->layers_src);
-        err->line = spec->layers_line;
-        err->column = spec->layers_col;
+    *shared = !rs_spec_data_per_job(spec);
+    *n_train = calloc(spec->n_combos + 1, sizeof **n_train);
+    if (!*n_train)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    rs_status st = rs_spec_check_data(spec, *shared ? data : NULL, *n_train, err);
+    if (st) {
+        free(*n_train);
+        *n_train = NULL;
     }
     return st;
 }
@@ -710,7 +699,7 @@ static rs_status check_space(const char *out_path, const rs_size_estimate_t *est
 }
 
 /* check_space over the jobs still to run: all, or those of mine */
-static rs_status check_space_for(const rs_spec_t *spec, uint32_t n_train,
+static rs_status check_space_for(const rs_spec_t *spec, const uint32_t *n_train,
                                  const rs_job_summary_t *rows,
                                  const uint8_t *mine, const char *out_path,
                                  rs_error_t *err)
@@ -749,17 +738,19 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     rs_dataset_t data;
     memset(&data, 0, sizeof data);
     int shared = 0;
-    uint32_t n_train = 0;
+    uint32_t *n_train = NULL;
     if ((st = load_and_check_data(spec, &data, &shared, &n_train, err)))
         return st;
     if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0) {
         rs_data_free(&data);
+        free(n_train);
         return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
                             strerror(errno));
     }
     int lock_fd = -1;
     if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err))) {
         rs_data_free(&data);
+        free(n_train);
         return st;
     }
     remove_stale_tmp(jobs_dir, o->out_path);
@@ -891,6 +882,7 @@ out:
     free(todo);
     free(mine);
     free(s.rows);
+    free(n_train);
     rs_data_free(&data);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -904,11 +896,11 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
     rs_kernels_t k;
     rs_kernels_init(&k, simd_cap);
     rs_dataset_t data;
-    rs_status st = rs_spec_load_data(spec, job->hp.seed, &data, err);
+    rs_status st = rs_spec_load_job_data(spec, job, &data, err);
     if (st)
         return st;
     rs_job_result_t res;
-    st = rs_train_job(&spec->settings, &job->hp, &data, &k,
+    st = rs_train_job(&job->settings, &job->hp, &data, &k,
                       threads > 0 ? threads : 1, NULL, &res, err);
     rs_data_free(&data);
     if (st)

@@ -147,7 +147,10 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
                              uint8_t *damaged, uint64_t *n_journal,
                              rs_error_t *err);
 
-/* What a sweep will write, from the spec (n_train: training rows). */
+/* What a sweep will write, from the spec and n_train (spec->n_combos
+ * entries: the training rows of each combination of the extra axes, as
+ * rs_spec_check_data gives them).  The per-job sizes are the largest over
+ * the combinations. */
 typedef struct rs_size_estimate {
     uint64_t weights_per_job, curves_per_job, masks_max, records;
     uint64_t all_job_files;   /* the journal of the whole sweep           */
@@ -157,7 +160,7 @@ typedef struct rs_size_estimate {
     uint64_t peak;            /* todo job files + the packed file         */
 } rs_size_estimate_t;
 
-void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e);
 
 /* OUT.h5 -> OUT.analysis.h5 (as rs_store_jobs_dir).  -1 if too long. */

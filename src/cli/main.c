@@ -119,7 +119,9 @@ const char *const rs_cli_usage_report =
     "  Generalisation gap (test - train loss; positive = overfitting) per config\n"
     "  over seeds, and each config against a baseline config paired by seed;\n"
     "  the tables are also stored under /analysis in OUT.h5.\n"
-    "  --baseline K=V,... the baseline config (default: the spec's report.baseline)\n"
+    "  --baseline K=V,... the baseline config: keep_prob, keep_prob_N, l2, l1 and\n"
+    "                     any axis by its key (train.lr=0.1,keep_prob=1); the\n"
+    "                     rest from the spec's report.baseline\n"
     "  --at final|best    the final epoch, or each job's epoch of smallest\n"
     "                     validation loss (needs dataset.n_val)\n"
     "  --rank-by KEY      order configs by mean test_loss (default), gap or abs_gap\n"
@@ -613,8 +615,23 @@ static int cmd_expand(int argc, char **argv)
         return rs_cli_fail(&err);
     }
     int h = rs_spec_n_hidden(&spec);
-    printf("%-8s %-12s %-8s %-16s %-10s %-10s\n", "index", "id", "seed",
+    /* the extra axes' columns after l1, as wide as their key or values */
+    int width[RS_SPEC_MAX_AXES];
+    for (int a = 0; a < spec.n_axes; a++) {
+        width[a] = (int)strlen(spec.axes[a].key);
+        for (uint32_t j = 0; j < spec.axes[a].n; j++) {
+            char one[64];
+            int n = spec.axes[a].type == RS_AXIS_NUMBER
+                        ? snprintf(one, sizeof one, "%g", spec.axes[a].values[j].num)
+                        : (int)strlen(spec.axes[a].values[j].text);
+            width[a] = n > width[a] ? n : width[a];
+        }
+    }
+    printf("%-8s %-12s %-8s %-16s %-10s %-10s", "index", "id", "seed",
            "keep_prob", "l2", "l1");
+    for (int a = 0; a < spec.n_axes; a++)
+        printf(" %-*s", width[a], spec.axes[a].key);
+    printf("\n");
     for (uint64_t i = 0; i < spec.n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(&spec, i, &job);
@@ -624,23 +641,35 @@ static int cmd_expand(int argc, char **argv)
             snprintf(one, sizeof one, "%s%g", l ? "," : "", job.keep[l]);
             strncat(keep, one, sizeof keep - strlen(keep) - 1);
         }
-        printf("%-8llu %-12s %-8llu %-16s %-10g %-10g\n",
+        printf("%-8llu %-12s %-8llu %-16s %-10g %-10g",
                (unsigned long long)i, job.id,
                (unsigned long long)job.hp.seed, h ? keep : "-", job.l2, job.l1);
+        for (int a = 0; a < spec.n_axes; a++) {
+            const rs_axis_value_t *v = &spec.axes[a].values[job.i_axis[a]];
+            if (spec.axes[a].type == RS_AXIS_NUMBER)
+                printf(" %-*g", width[a], v->num);
+            else
+                printf(" %-*s", width[a], v->text);
+        }
+        printf("\n");
     }
-    printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1 (spec sha256 "
-           "%.12s)\n", (unsigned long long)spec.n_jobs, spec.n_seeds,
-           spec.n_keep, spec.n_l2, spec.n_l1, spec.sha256);
+    printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1",
+           (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
+           spec.n_l2, spec.n_l1);
+    for (int a = 0; a < spec.n_axes; a++)
+        printf(" x %u %s", spec.axes[a].n, spec.axes[a].key);
+    printf(" (spec sha256 %.12s)\n", spec.sha256);
     /* what the sweep will write: needs the number of training rows, so the
-     * data are read (which also checks them) */
-    rs_dataset_t data;
+     * data are read (which also checks them against the model) */
     int code = 0;
-    if (rs_spec_load_data(&spec, spec.seeds[0], &data, &err)) {
+    uint32_t *n_train = calloc(spec.n_combos + 1, sizeof *n_train);
+    if (!n_train) {
+        code = out_of_memory();
+    } else if (rs_spec_check_data(&spec, NULL, n_train, &err)) {
         code = rs_cli_fail(&err);
     } else {
         rs_size_estimate_t e;
-        rs_store_estimate(&spec, data.train.n, NULL, &e);
-        rs_data_free(&data);
+        rs_store_estimate(&spec, n_train, NULL, &e);
         printf("writes:   about %.1f MiB of job files while it runs (%.0f KiB "
                "a job at most: weights %.0f KiB, curves %.0f KiB, masks %.0f "
                "KiB)\n", e.all_job_files / 1048576.0,
@@ -652,6 +681,7 @@ static int cmd_expand(int argc, char **argv)
                "%.1f MiB, when it is packed\n", e.packed / 1048576.0,
                e.peak / 1048576.0);
     }
+    free(n_train);
     rs_spec_free(&spec);
     free(overrides);
     return code;
@@ -808,13 +838,39 @@ static int cmd_info(int argc, char **argv)
     printf("format:    %s version %d\n", RS_FORMAT_NAME, RS_FORMAT_VERSION);
     printf("spec:      %s, sha256 %s\n", spec.name, spec.sha256);
     printf("dataset:   %s\n", spec.data_kind == RS_DATA_SIN ? "sin" : spec.idx_dir);
+    /* settings that are axes are shown as such, not as their first value */
+    int ax_layers = rs_spec_axis_find(&spec, "model.layers");
+    int ax_lr = rs_spec_axis_find(&spec, "train.lr");
+    int ax_epochs = rs_spec_axis_find(&spec, "train.epochs");
     printf("model:     ");
-    for (int l = 0; l <= a->n_layers; l++)
+    if (ax_layers >= 0)
+        printf("model.layers axis");
+    for (int l = 0; ax_layers < 0 && l <= a->n_layers; l++)
         printf("%s%u", l ? "-" : "", a->sizes[l]);
-    printf(", lr %g, %u epochs\n", spec.settings.lr, spec.settings.epochs);
-    printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1\n",
+    if (ax_lr >= 0)
+        printf(", train.lr axis");
+    else
+        printf(", lr %g", spec.settings.lr);
+    if (ax_epochs >= 0)
+        printf(", train.epochs axis\n");
+    else
+        printf(", %u epochs\n", spec.settings.epochs);
+    printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1",
            (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
            spec.n_l2, spec.n_l1);
+    for (int x = 0; x < spec.n_axes; x++)
+        printf(" x %u %s", spec.axes[x].n, spec.axes[x].key);
+    printf("\n");
+    for (int x = 0; x < spec.n_axes; x++) {
+        printf("%-11s", x ? "" : "axes:");
+        printf("%s:", spec.axes[x].key);
+        for (uint32_t j = 0; j < spec.axes[x].n && j < 8; j++)
+            if (spec.axes[x].type == RS_AXIS_NUMBER)
+                printf(" %g", spec.axes[x].values[j].num);
+            else
+                printf(" %s", spec.axes[x].values[j].text);
+        printf("%s\n", spec.axes[x].n > 8 ? " ..." : "");
+    }
     char div[48] = "";
     if (diverged)
         snprintf(div, sizeof div, " (%llu of them diverged)",

@@ -118,9 +118,13 @@ completion_cases()
     tc "merge options" "--allow-incomplete --help" regsweep merge m.h5 -
     tc "run --shard takes I/N" "" regsweep run x.yaml --shard ""
     NOSPACE=1 tc "run override train.l" "train.lr=" regsweep run x.yaml train.l
-    NOSPACE=1 tc "expand override axes." \
-        "axes.seed= axes.seed.from= axes.seed.to= axes.keep_prob= axes.l2= axes.l1=" \
-        regsweep expand x.yaml axes.
+    NOSPACE=1 tc "expand override axes.s" \
+        "axes.seed= axes.seed.from= axes.seed.to=" \
+        regsweep expand x.yaml axes.s
+    NOSPACE=1 tc "expand override axes.k" "axes.keep_prob=" regsweep expand x.yaml axes.k
+    NOSPACE=1 tc "run override axes.train." \
+        "axes.train.lr= axes.train.epochs= axes.train.batch_size= axes.train.shuffle=" \
+        regsweep run x.yaml axes.train.
     tc "override value dataset.kind= (split at '=')" "sin idx fashion_mnist" \
         regsweep run x.yaml dataset.kind =
     tc "override value model.activation=t (split)" "tanh" \

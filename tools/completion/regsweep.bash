@@ -32,7 +32,9 @@ _regsweep_takes_value()
     return 1
 }
 
-# The spec keys an override may set (docs/SPEC.md, src/spec.c).
+# The spec keys an override may set (docs/SPEC.md, src/spec.c); axes.<key>
+# are the keys that can be axes (a list for a section key, train.lr=0.1,0.5,
+# makes it one too).
 _regsweep_spec_keys='name
 dataset.kind dataset.n_train dataset.n_test dataset.noise_sd dataset.seed
 dataset.dir dataset.train_images dataset.train_labels dataset.test_images
@@ -45,6 +47,13 @@ reg.dropconnect_keep_prob reg.early_stopping_patience
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac record.mc_dropout_samples
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
+axes.dataset.n_train axes.dataset.n_test axes.dataset.n_val
+axes.dataset.noise_sd axes.dataset.classes axes.dataset.max_train
+axes.dataset.max_test axes.model.layers axes.model.activation axes.model.init
+axes.model.init_sd axes.model.loss axes.train.lr axes.train.epochs
+axes.train.batch_size axes.train.shuffle axes.reg.l1_mode axes.reg.max_norm
+axes.reg.input_noise_sd axes.reg.noise axes.reg.dropconnect_keep_prob
+axes.reg.early_stopping_patience
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
 
