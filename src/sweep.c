@@ -1358,13 +1358,13 @@ static void rank_job(rank_worker *w, uint64_t index, uint64_t *kind,
     const rs_dataset_t *data = w->shared_data;
     rs_status st = RS_OK;
     if (!data) {
-        st = rs_spec_load_data(w->spec, job.hp.seed, &own, &err);
+        st = rs_spec_load_job_data(w->spec, &job, &own, &err);
         data = &own;
     }
     rs_job_result_t res;
     memset(&res, 0, sizeof res);
     if (!st)
-        st = rs_train_job(&w->spec->settings, &job.hp, data, &w->kernels, 1,
+        st = rs_train_job(&job.settings, &job.hp, data, &w->kernels, 1,
                           w->o->abort_jobs, &res, &err);
     if (!w->shared_data && data == &own)
         rs_data_free(&own);
@@ -1482,10 +1482,11 @@ rs_status rs_sweep_mpi_worker(const rs_sweep_opts_t *o, rs_error_t *err)
     rs_dataset_t data;
     memset(&data, 0, sizeof data);
     int shared = 0;
-    uint32_t n_train;
+    uint32_t *n_train = NULL;
     if (!st && !(st = load_and_check_data(&spec, &data, &shared, &n_train, err)) &&
         shared)
         data_digest(&data, digest);
+    free(n_train);
     if (st) {
         char why[1500];
         rs_error_format(err, why, sizeof why);

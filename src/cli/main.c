@@ -26,11 +26,15 @@
 #include "regsweep/sweep.h"
 
 static volatile sig_atomic_t g_stop = 0, g_abort = 0, g_signal = 0;
+/* under mpirun the first signal abandons running jobs too: mpirun sends
+ * SIGTERM and, one second later (Open MPI's odls_base_sigkill_timeout),
+ * SIGKILL, so only a prompt stop gets the finished jobs packed */
+static volatile sig_atomic_t g_first_aborts = 0;
 
 static void on_signal(int sig)
 {
     g_signal = sig;
-    if (g_stop)
+    if (g_stop || g_first_aborts)
         g_abort = 1;
     g_stop = 1;
 }
@@ -575,6 +579,7 @@ static int run_ranked(int argc, char **argv)
     }
     if (rs_mpi_init(&team.rank, &team.size, &err))
         return rs_cli_fail(&err);
+    g_first_aborts = team.size > 1;
     int code = cmd_run(argc, argv, team.size > 1 ? &team : NULL);
     rs_sweep_mpi_release(&team);
     rs_mpi_finalize();

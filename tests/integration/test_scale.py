@@ -392,13 +392,13 @@ class Mpi(unittest.TestCase):
         self.assertIn(f"{saved} already done", p.stderr)
         self.assert_same(ref, out)
 
-    def test_ctrl_c_under_mpirun_stops_saves_and_resumes(self):
+    def start_slow(self, out):
         slow = os.path.join(self.dir, "slow.yaml")
         with open(slow, "w") as f:
             f.write(SLOW_MPI)
         ref = self.out("slow.h5")
         run("run", slow, "-o", ref, "-j", "2", env=no_slurm_env(), check=0)
-        out, jobs = self.out("c.h5"), self.out("c.jobs")
+        jobs = out[:-3] + ".jobs"
         proc = subprocess.Popen([MPIRUN, *MPI_ARGS, "-n", "3", REGSWEEP, "run", slow,
                                  "-o", out, "-j", "1"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True,
@@ -407,16 +407,46 @@ class Mpi(unittest.TestCase):
         while time.time() < deadline and (not os.path.isdir(jobs) or sum(
                 x.endswith(".h5") for x in os.listdir(jobs)) < 2):
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        ranks = subprocess.run(["pgrep", "-f", f"^{REGSWEEP} run {slow}"],
+                               capture_output=True, text=True).stdout.split()
+        return slow, ref, jobs, proc, sorted(map(int, ranks))
+
+    def finished(self, out):
+        p = run("info", out, check=0)
+        return int(p.stdout.split("finished:")[1].split()[0])
+
+    def test_ctrl_c_to_the_ranks_stops_packs_and_resumes(self):
+        """A terminal's Ctrl-C reaches every rank: rank 0 stops handing out
+        jobs, the running ones are abandoned (mpirun would SIGKILL them a
+        second after its SIGTERM anyway), the finished ones are packed."""
+        out = self.out("c.h5")
+        slow, ref, jobs, proc, ranks = self.start_slow(out)
+        self.assertEqual(len(ranks), 3, ranks)
+        seen = sum(x.endswith(".h5") for x in os.listdir(jobs))
+        for pid in ranks:
+            os.kill(pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
         self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("stopped by SIGINT", err)
         self.assertIn("--resume", err)
-        # packed: the finished jobs are in c.h5, no job file is left over
         self.assertEqual([x for x in os.listdir(jobs) if x.endswith(".h5")], [])
-        p = run("info", out, check=0)
-        done = int(p.stdout.split("finished:")[1].split()[0])
-        self.assertGreaterEqual(done, 2)
+        self.assertGreaterEqual(self.finished(out), seen)
         p = self.mpirun(2, "run", slow, "-o", out, "-j", "1", "--resume")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_same(ref, out)
+
+    def test_ctrl_c_to_mpirun_loses_no_finished_job(self):
+        """mpirun turns SIGINT into SIGTERM for the ranks and SIGKILL one
+        second later: however far rank 0 got, no finished job is lost."""
+        out = self.out("m.h5")
+        slow, ref, jobs, proc, _ = self.start_slow(out)
+        seen = sum(x.endswith(".h5") for x in os.listdir(jobs))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        left = sum(x.endswith(".h5") for x in os.listdir(jobs))
+        self.assertGreaterEqual(self.finished(out) + left, seen)
+        p = self.mpirun(3, "run", slow, "-o", out, "-j", "1", "--resume")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assert_same(ref, out)
 
