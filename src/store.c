@@ -1978,7 +1978,7 @@ struct rs_analysis {
     char path[RS_PATH_BUF], tmp[RS_PATH_JOIN];
 };
 
-rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
+static rs_status store_analysis_begin_unguarded(const char *out_path, rs_analysis_t **out,
                                   rs_error_t *err)
 {
     *out = NULL;
@@ -2015,7 +2015,15 @@ rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
     return RS_OK;
 }
 
-rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
+/* the step above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
+                                  rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_analysis_begin_unguarded(out_path, out, err), err);
+}
+
+static rs_status store_analysis_table_unguarded(rs_analysis_t *a, const char *table,
                                   const rs_table_col_t *cols, int n_cols,
                                   uint64_t n_rows, const char *description,
                                   rs_error_t *err)
@@ -2035,6 +2043,16 @@ rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
     return a->w.st;
 }
 
+/* the step above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
+                                  const rs_table_col_t *cols, int n_cols,
+                                  uint64_t n_rows, const char *description,
+                                  rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_analysis_table_unguarded(a, table, cols, n_cols, n_rows, description, err), err);
+}
+
 void rs_store_analysis_abort(rs_analysis_t **pa)
 {
     rs_analysis_t *a = *pa;
@@ -2048,7 +2066,7 @@ void rs_store_analysis_abort(rs_analysis_t **pa)
     *pa = NULL;
 }
 
-rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
+static rs_status store_analysis_commit_unguarded(rs_analysis_t **pa, rs_error_t *err)
 {
     rs_analysis_t *a = *pa;
     rs_status st = a->w.st;
@@ -2061,4 +2079,11 @@ rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
     free(a);
     *pa = NULL;
     return st;
+}
+
+/* the step above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(store_analysis_commit_unguarded(pa, err), err);
 }
