@@ -2,6 +2,7 @@
 /* nn.c — dense layers, activations, dropout, losses and the SGD update. */
 #include "regsweep/nn.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "regsweep/detmath.h"
@@ -249,4 +250,86 @@ void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
                     (size_t)a->sizes[l] * a->sizes[l + 1], lr, l2, l1);
         sgd_biases(params + b0, grads + b0, a->sizes[l + 1], lr);
     }
+}
+
+/* sign(v) * max(|v| - t, 0), +0.0f for zero; bit operations for |v| and the
+ * sign, so that the loop below vectorises and calls no libm. */
+static inline float soft_threshold(float v, float t)
+{
+    uint32_t bits, sign;
+    memcpy(&bits, &v, sizeof bits);
+    sign = bits & 0x80000000u;
+    bits &= 0x7fffffffu;
+    float mag;
+    memcpy(&mag, &bits, sizeof mag);
+    float shrunk = mag - t;
+    if (shrunk <= 0.0f)
+        return 0.0f;           /* +0: the weight is exactly zero */
+    /* shrunk > 0, or NaN (a NaN v stays NaN, so divergence is seen) */
+    memcpy(&bits, &shrunk, sizeof bits);
+    bits |= sign;
+    memcpy(&shrunk, &bits, sizeof shrunk);
+    return shrunk;
+}
+
+RS_ELEMENTWISE static void prox_weights(float *restrict w, const float *restrict g,
+                                        size_t n, float lr, float l2, float t)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g2 = g[i] + l2 * w[i];
+        float v = w[i] - lr * g2;
+        w[i] = soft_threshold(v, t);
+    }
+}
+
+float rs_soft_threshold(float v, float t)
+{
+    return soft_threshold(v, t);
+}
+
+void rs_sgd_update_proximal(const rs_arch_t *a, float *params,
+                            const float *grads, float lr, float l2, float l1)
+{
+    const float t = lr * l1;
+    for (int l = 0; l < a->n_layers; l++) {
+        size_t w0 = rs_arch_weight_offset(a, l), b0 = rs_arch_bias_offset(a, l);
+        prox_weights(params + w0, grads + w0,
+                     (size_t)a->sizes[l] * a->sizes[l + 1], lr, l2, t);
+        sgd_biases(params + b0, grads + b0, a->sizes[l + 1], lr);
+    }
+}
+
+uint64_t rs_max_norm(const rs_arch_t *a, float *params, float c, float *work)
+{
+    uint64_t rescaled = 0;
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        float *W = params + rs_arch_weight_offset(a, l);
+        const size_t n_in = a->sizes[l], n_out = a->sizes[l + 1];
+        /* squared norms: one fmaf chain per column, rows in order (the
+         * loops run row by row for memory order; each column's chain is
+         * still k = 0, 1, ...) */
+        for (size_t j = 0; j < n_out; j++)
+            work[j] = 0.0f;
+        for (size_t k = 0; k < n_in; k++) {
+            const float *row = W + k * n_out;
+            for (size_t j = 0; j < n_out; j++)
+                work[j] = fmaf(row[j], row[j], work[j]);
+        }
+        /* work[j] becomes the column's factor: c / norm, or 1 (exact).  A
+         * squared norm that overflowed (|w| around 1.8e19) would give
+         * c / inf = 0 and silently zero a diverging column: NaN instead,
+         * so the job is reported as diverged (weights). */
+        for (size_t j = 0; j < n_out; j++) {
+            float norm = rs_sqrtf(work[j]);
+            int over = norm > c;
+            work[j] = !over ? 1.0f : norm == INFINITY ? NAN : c / norm;
+            rescaled += (uint64_t)over;
+        }
+        for (size_t k = 0; k < n_in; k++) {
+            float *row = W + k * n_out;
+            for (size_t j = 0; j < n_out; j++)
+                row[j] = row[j] * work[j];
+        }
+    }
+    return rescaled;
 }

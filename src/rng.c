@@ -133,3 +133,117 @@ uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
     }
     return kept;
 }
+
+void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
+                        uint32_t n_rows, uint32_t n_features, float sd,
+                        float *x)
+{
+    uint32_t groups = (n_features + 3) / 4;
+    for (uint32_t b = 0; b < n_rows; b++) {
+        float *row = x + (uint64_t)b * n_features;
+        for (uint32_t g = 0; g < groups; g++) {
+            uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_INPUT_NOISE, 0), epoch, step,
+                               b * groups + g};
+            uint32_t w[4];
+            float z[4];
+            rs_philox4x32_10(ctr, key, w);
+            rs_normal_pair(w[0], w[1], &z[0], &z[1]);
+            rs_normal_pair(w[2], w[3], &z[2], &z[3]);
+            for (uint32_t j = 0; j < 4 && 4 * g + j < n_features; j++)
+                row[4 * g + j] = row[4 * g + j] + sd * z[j];
+        }
+    }
+}
+
+/* The multipliers of every kind at counters (ctr0, ctr1, ctr2,
+ * (row0 + b)*G + g); bits as rs_dropout_mask_ref (not for gaussian). */
+static uint64_t noise_mask(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                           uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                           uint32_t n_samples, uint32_t n_units,
+                           float keep_prob, float *mask, uint8_t *bits)
+{
+    uint32_t threshold = rs_keep_threshold(keep_prob);
+    const float scale = 1.0f / keep_prob;
+    const float gamma = 4.0f / (3.0f * keep_prob), half = gamma * 0.5f;
+    const float sigma = rs_sqrtf((1.0f - keep_prob) / keep_prob);
+    uint32_t groups = (n_units + 3) / 4, row_bytes = (n_units + 7) / 8;
+    uint64_t nonzero = 0;
+    if (kind == RS_NOISE_GAUSSIAN)
+        bits = NULL;
+    for (uint32_t b = 0; b < n_samples; b++) {
+        if (bits)
+            for (uint32_t i = 0; i < row_bytes; i++)
+                bits[(uint64_t)b * row_bytes + i] = 0;
+        for (uint32_t g = 0; g < groups; g++) {
+            uint32_t ctr[4] = {ctr0, ctr1, ctr2, (row0 + b) * groups + g};
+            uint32_t w[4];
+            float z[4];
+            rs_philox4x32_10(ctr, key, w);
+            if (kind == RS_NOISE_GAUSSIAN) {
+                rs_normal_pair(w[0], w[1], &z[0], &z[1]);
+                rs_normal_pair(w[2], w[3], &z[2], &z[3]);
+            }
+            for (uint32_t j = 0; j < 4; j++) {
+                uint32_t u = 4 * g + j;
+                if (u >= n_units)
+                    break;
+                float m;
+                if (kind == RS_NOISE_GAUSSIAN) {
+                    m = 1.0f + sigma * z[j];
+                } else {
+                    int keep = (w[j] >> 8) < threshold;
+                    m = !keep ? 0.0f
+                        : kind == RS_NOISE_BERNOULLI ? scale
+                        : (w[j] & 1u) ? gamma : half;
+                    if (bits && keep)
+                        bits[(uint64_t)b * row_bytes + u / 8] |=
+                            (uint8_t)(1u << (u % 8));
+                }
+                nonzero += (uint64_t)(m != 0.0f);
+                mask[(uint64_t)b * n_units + u] = m;
+            }
+        }
+    }
+    return nonzero;
+}
+
+uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
+                           uint32_t epoch, uint32_t step, uint32_t n_samples,
+                           uint32_t n_units, float keep_prob, float *mask,
+                           uint8_t *bits)
+{
+    if (kind == RS_NOISE_BERNOULLI)
+        return rs_dropout_mask_ref(key, layer, epoch, step, n_samples, n_units,
+                                   rs_keep_threshold(keep_prob),
+                                   1.0f / keep_prob, mask, bits);
+    return noise_mask(kind, key, rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch,
+                      step, 0, n_samples, n_units, keep_prob, mask, bits);
+}
+
+uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                          uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                          uint32_t n_samples, uint32_t n_units, float keep_prob,
+                          float *mask)
+{
+    return noise_mask(kind, key, ctr0, ctr1, ctr2, row0, n_samples, n_units,
+                      keep_prob, mask, NULL);
+}
+
+uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
+                                 uint32_t step, uint64_t n_weights,
+                                 uint32_t threshold, float scale, float *mask)
+{
+    uint64_t kept = 0;
+    for (uint64_t g = 0; 4 * g < n_weights; g++) {
+        uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch, step,
+                           (uint32_t)g};
+        uint32_t w[4];
+        rs_philox4x32_10(ctr, key, w);
+        for (uint32_t j = 0; j < 4 && 4 * g + j < n_weights; j++) {
+            int keep = (w[j] >> 8) < threshold;
+            kept += (uint64_t)keep;
+            mask[4 * g + j] = keep ? scale : 0.0f;
+        }
+    }
+    return kept;
+}

@@ -113,3 +113,55 @@ void rs_sha256_hex(const void *data, size_t n_bytes, char hex[65])
     }
     hex[64] = '\0';
 }
+
+/* ---- lookup3 ----------------------------------------------------------- *
+ * hashlittle() of Bob Jenkins' lookup3.c (public domain), byte by byte, so
+ * it reads no byte past the end and does not depend on alignment. */
+#define RS_ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+
+uint32_t rs_lookup3(const void *data, size_t n_bytes, uint32_t initval)
+{
+    const uint8_t *k = data;
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)n_bytes + initval;
+    while (n_bytes > 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        /* mix */
+        a -= c; a ^= RS_ROT(c, 4);  c += b;
+        b -= a; b ^= RS_ROT(a, 6);  a += c;
+        c -= b; c ^= RS_ROT(b, 8);  b += a;
+        a -= c; a ^= RS_ROT(c, 16); c += b;
+        b -= a; b ^= RS_ROT(a, 19); a += c;
+        c -= b; c ^= RS_ROT(b, 4);  b += a;
+        n_bytes -= 12;
+        k += 12;
+    }
+    switch (n_bytes) {   /* the last 1..12 bytes; 0: no final mix */
+    case 12: c += (uint32_t)k[11] << 24; /* fall through */
+    case 11: c += (uint32_t)k[10] << 16; /* fall through */
+    case 10: c += (uint32_t)k[9] << 8;   /* fall through */
+    case 9:  c += k[8];                  /* fall through */
+    case 8:  b += (uint32_t)k[7] << 24;  /* fall through */
+    case 7:  b += (uint32_t)k[6] << 16;  /* fall through */
+    case 6:  b += (uint32_t)k[5] << 8;   /* fall through */
+    case 5:  b += k[4];                  /* fall through */
+    case 4:  a += (uint32_t)k[3] << 24;  /* fall through */
+    case 3:  a += (uint32_t)k[2] << 16;  /* fall through */
+    case 2:  a += (uint32_t)k[1] << 8;   /* fall through */
+    case 1:  a += k[0];
+        break;
+    case 0:
+        return c;
+    }
+    /* final */
+    c ^= b; c -= RS_ROT(b, 14);
+    a ^= c; a -= RS_ROT(c, 11);
+    b ^= a; b -= RS_ROT(a, 25);
+    c ^= b; c -= RS_ROT(b, 16);
+    a ^= c; a -= RS_ROT(c, 4);
+    b ^= a; b -= RS_ROT(a, 14);
+    c ^= b; c -= RS_ROT(b, 24);
+    return c;
+}

@@ -450,6 +450,58 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
+/* The `reg` section: regularisers fixed for the whole sweep.  Absent keys
+ * keep today's training (t->reg is zeroed by rs_spec_parse). */
+static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"l1_mode", "max_norm",
+                                       "input_noise_sd", "noise",
+                                       "dropconnect_keep_prob",
+                                       "early_stopping_patience", NULL};
+    static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
+    static const char *const noises[] = {"bernoulli", "three_point",
+                                         "gaussian", NULL};
+    rs_reg_settings_t *r = &s->settings.reg;
+    const yt_node *v;
+    TRY(want_map(n, "reg", err));
+    TRY(check_keys(n, "reg", keys, err));
+    if ((v = rs_yt_get(n, "l1_mode"))) {
+        int x;
+        TRY(get_enum(v, "reg.l1_mode", l1_modes, &x, err));
+        r->l1_mode = (rs_l1_mode)x;
+    }
+    if ((v = rs_yt_get(n, "max_norm"))) {
+        double c;
+        TRY(get_f64(v, "reg.max_norm (0: off)", R_NONNEG, &c, err));
+        r->max_norm = (float)c;
+    }
+    if ((v = rs_yt_get(n, "input_noise_sd"))) {
+        double sd;
+        TRY(get_f64(v, "reg.input_noise_sd (0: off)", R_NONNEG, &sd, err));
+        r->input_noise_sd = (float)sd;
+    }
+    if ((v = rs_yt_get(n, "noise"))) {
+        int x;
+        TRY(get_enum(v, "reg.noise", noises, &x, err));
+        r->noise = (rs_noise_kind)x;
+    }
+    if ((v = rs_yt_get(n, "dropconnect_keep_prob"))) {
+        double keep;
+        TRY(get_f64(v, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &keep, err));
+        r->dropconnect_keep_prob = (float)keep;
+    }
+    if ((v = rs_yt_get(n, "early_stopping_patience"))) {
+        TRY(get_u32(v, "reg.early_stopping_patience (0: off)", 0,
+                    RS_SPEC_MAX_EPOCHS, &r->early_stopping_patience, err));
+        if (r->early_stopping_patience && rs_spec_n_val(s) == 0)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "reg.early_stopping_patience: early stopping "
+                                "watches the validation loss; set "
+                                "dataset.n_val (a validation split) too");
+    }
+    return RS_OK;
+}
+
 /* A list of distinct non-negative integers below limit, or "all". */
 static rs_status parse_index_list(const yt_node *n, const char *what,
                                   uint32_t limit, int allow_negative,
@@ -494,7 +546,8 @@ static rs_status parse_index_list(const yt_node *n, const char *what,
 
 static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
-    static const char *const keys[] = {"masks", "train_eval", NULL};
+    static const char *const keys[] = {"masks", "train_eval", "zero_frac",
+                                       "mc_dropout_samples", NULL};
     static const char *const mask_keys[] = {"epochs", "steps", NULL};
     rs_train_settings_t *t = &s->settings;
     const yt_node *v;
@@ -502,6 +555,11 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     TRY(check_keys(n, "record", keys, err));
     if ((v = rs_yt_get(n, "train_eval")))
         TRY(get_bool(v, "record.train_eval", &t->eval_train, err));
+    if ((v = rs_yt_get(n, "zero_frac")))
+        TRY(get_bool(v, "record.zero_frac", &t->record_zero_frac, err));
+    if ((v = rs_yt_get(n, "mc_dropout_samples")))
+        TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0, 10000,
+                    &t->mc_samples, err));
     if (!(v = rs_yt_get(n, "masks")))
         return RS_OK;
     if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {
@@ -867,7 +925,8 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
 static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"name", "dataset", "model", "train",
-                                       "record", "axes", "report", NULL};
+                                       "reg", "record", "axes", "report",
+                                       NULL};
     const yt_node *v;
     if (!root)
         return rs_error_set(err, RS_EINPUT, s->path, 1, 1,
@@ -891,9 +950,14 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
     TRY(parse_model(v, s, err));
     TRY(required(root, "train", "the spec", &v, err));
     TRY(parse_train(v, s, err));
+    if ((v = rs_yt_get(root, "reg")))
+        TRY(parse_reg(v, s, err));
     s->settings.record_masks = 1;
     s->settings.mask_sel.all = 1;
     s->settings.eval_train = 1;
+    /* the zero-weight curve is what proximal L1 is for; recorded by
+     * default only then, so a spec without reg writes the same file */
+    s->settings.record_zero_frac = s->settings.reg.l1_mode == RS_L1_PROXIMAL;
     if ((v = rs_yt_get(root, "record")))
         TRY(parse_record(v, s, err));
     TRY(required(root, "axes", "the spec", &v, err));

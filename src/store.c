@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* store.c — writing and reading the HDF5 results format.
+/* store.c — writing and reading the HDF5 results format (version 2).
  *
- * Objects are created with timestamps off (H5Pset_obj_track_times(..., 0))
- * and the default (earliest) file format, so the same content gives the same
- * bytes and every HDF5 1.8+ reader opens the files.
+ * Objects are created with timestamps off (H5Pset_obj_track_times(..., 0)),
+ * so the same content gives the same bytes.  Files use the HDF5 1.8 file
+ * format structures (superblock v2, object header v2: every piece of
+ * metadata carries a checksum that HDF5 verifies on read) and no newer ones
+ * than HDF5 1.10 knows, so h5py 3.7, R hdf5r and the 1.10 tools open them.
+ * In OUT.h5, datasets of 1 KiB or more are chunked, shuffled, deflated and
+ * Fletcher-32 checksummed.
  */
 #define _XOPEN_SOURCE 700   /* realpath */
 #include "regsweep/store.h"
@@ -22,8 +26,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <hdf5_hl.h>
+
 #include "regsweep/sha256.h"
 #include "regsweep/version.h"
+
+/* The root group, like every object, without timestamps (the 1.8 format
+ * stores them in the root's object header otherwise). */
+static hid_t file_create(void)
+{
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0);
+    return fcpl;
+}
+
+/* The file access properties of every file regsweep creates: the 1.8
+ * format (metadata checksums) up to the 1.10 one; core: in memory. */
+static hid_t file_access(int core)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (core)
+        H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110);
+    return fapl;
+}
 
 /* ---- allocation failures inside HDF5 -------------------------------------
  *
@@ -126,6 +153,8 @@ typedef struct h5w {
     const char *path;
     rs_error_t *err;
     int in_memory;          /* a core-driver file: writes cannot hit the disk */
+    int packed;             /* OUT.h5: chunk, shuffle, deflate, checksum  */
+    int no_meta;            /* copying: no units/description from ds_metas */
 } h5w;
 
 static void h5w_open(h5w *w, const char *path, rs_error_t *err)
@@ -134,6 +163,8 @@ static void h5w_open(h5w *w, const char *path, rs_error_t *err)
     w->err = err;
     w->st = RS_OK;
     w->in_memory = 0;
+    w->packed = 0;
+    w->no_meta = 0;
     w->ocpl_g = H5Pcreate(H5P_GROUP_CREATE);
     w->ocpl_d = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(w->ocpl_g, 0);
@@ -220,6 +251,137 @@ static void attr_f64v(h5w *w, hid_t loc, const char *name, const double *v,
     h5w_attr(w, loc, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, n, v);
 }
 
+/* ---- what each dataset is: its units and description attributes -------- *
+ *
+ * Keyed by "<group>/<name>" (the group's last path component) with a
+ * trailing '*' matching any suffix.  Units follow CF/UDUNITS: "1" for a
+ * pure number, "s" for seconds, "" for text. */
+typedef struct ds_meta {
+    const char *key, *units, *description;
+} ds_meta_t;
+
+#define LOSS_WHAT "mean loss (regression: squared error; classification: " \
+                  "cross-entropy in nats)"
+static const ds_meta_t ds_metas[] = {
+    {"curves/epoch", "1", "epochs completed (0: the initial model); the "
+                          "dimension of every curve"},
+    {"curves/train_loss", "1", LOSS_WHAT " on the whole training set after "
+                               "the epoch, no dropout"},
+    {"curves/test_loss", "1", LOSS_WHAT " on the test set after the epoch"},
+    {"curves/val_loss", "1", LOSS_WHAT " on the validation split after the "
+                             "epoch"},
+    {"curves/train_acc", "1", "fraction of training rows classified right "
+                              "after the epoch, no dropout"},
+    {"curves/test_acc", "1", "fraction of test rows classified right after "
+                             "the epoch"},
+    {"curves/val_acc", "1", "fraction of validation rows classified right "
+                            "after the epoch"},
+    {"curves/train_loss_dropout", "1", LOSS_WHAT " seen by SGD during the "
+                                       "epoch (with dropout), weighted by "
+                                       "rows; NaN at epoch 0"},
+    {"init/W*", "1", "initial weights of layer l, [inputs, outputs]: W[i, j] "
+                     "connects input i to unit j"},
+    {"init/b*", "1", "initial biases of layer l"},
+    {"final/W*", "1", "final weights of layer l, [inputs, outputs]: W[i, j] "
+                      "connects input i to unit j"},
+    {"final/b*", "1", "final biases of layer l"},
+    {"masks/layer*", "1", "dropout masks of hidden layer l: records x batch "
+                          "rows x ceil(units/8) bytes, bit u%8 of byte u/8 "
+                          "is unit u, 1 = kept"},
+    {"masks/epoch", "1", "the epoch (1-based) of each mask record"},
+    {"masks/step", "1", "the step within its epoch (0-based) of each mask "
+                        "record"},
+    {"masks/n_rows", "1", "rows of the batch of each mask record (later rows "
+                          "are zero padding)"},
+    {"jobs/job", "1", "job index 0..n_jobs-1, the row order of /jobs; the "
+                      "dimension of every column"},
+    {"jobs/id", "", "job id: the first 12 hex digits of the SHA-256 of the "
+                    "job's settings; names /runs/<id>"},
+    {"jobs/seed", "1", "the job's seed (Philox key)"},
+    {"jobs/keep_prob_*", "1", "keep probability of hidden layer l (1: no "
+                              "dropout)"},
+    {"jobs/l2", "1", "L2 penalty strength: loss + l2/2 * sum(W^2)"},
+    {"jobs/l1", "1", "L1 penalty strength: loss + l1 * sum(|W|)"},
+    {"jobs/status", "", "missing, done, failed or diverged"},
+    {"jobs/train_loss", "1", "final " LOSS_WHAT " on the training set"},
+    {"jobs/test_loss", "1", "final " LOSS_WHAT " on the test set"},
+    {"jobs/gap", "1", "final test_loss - train_loss"},
+    {"jobs/train_acc", "1", "final training accuracy"},
+    {"jobs/test_acc", "1", "final test accuracy"},
+    {"jobs/gap_acc", "1", "final train_acc - test_acc"},
+    {"jobs/val_loss", "1", "final validation loss"},
+    {"jobs/val_acc", "1", "final validation accuracy"},
+    {"jobs/best_epoch", "1", "the first epoch of smallest validation loss "
+                             "(NaN: none finite)"},
+    {"jobs/best_val_loss", "1", "validation loss at best_epoch"},
+    {"jobs/best_test_loss", "1", "test loss at best_epoch"},
+    {"jobs/best_train_loss", "1", "training loss at best_epoch"},
+    {"jobs/best_gap", "1", "best_test_loss - best_train_loss"},
+    {"jobs/best_train_acc", "1", "training accuracy at best_epoch"},
+    {"jobs/best_test_acc", "1", "test accuracy at best_epoch"},
+    {"jobs/best_gap_acc", "1", "best_train_acc - best_test_acc"},
+    {"jobs/diverged_epoch", "1", "the epoch after which a loss or weight was "
+                                 "non-finite (NaN: did not diverge)"},
+    {"jobs/diverged_quantity", "", "what went non-finite (empty: did not "
+                                   "diverge)"},
+    {"spec/yaml", "", "the spec's YAML text as given"},
+    {"spec/overrides", "", "command-line overrides key=value, in order"},
+    {"provenance/job_wall_s", "s", "wall time of each job (volatile)"},
+    {"provenance/job_finished", "", "when each job finished, ISO 8601 UTC "
+                                    "(volatile)"},
+    {"history/*", "", "one row per regsweep run invocation (volatile)"},
+};
+
+static const ds_meta_t *find_meta(hid_t loc, const char *name)
+{
+    char group[256] = "";
+    ssize_t n = H5Iget_name(loc, group, sizeof group);
+    const char *g = n > 0 ? strrchr(group, '/') : NULL;
+    g = g ? g + 1 : group;
+    size_t gl = strlen(g);
+    for (size_t i = 0; i < sizeof ds_metas / sizeof *ds_metas; i++) {
+        const char *k = ds_metas[i].key, *slash = strchr(k, '/');
+        size_t kl = strlen(slash + 1);
+        if ((size_t)(slash - k) != gl || strncmp(k, g, gl))
+            continue;
+        if (slash[kl] == '*' ? !strncmp(slash + 1, name, kl - 1)
+                             : !strcmp(slash + 1, name))
+            return &ds_metas[i];
+    }
+    return NULL;
+}
+
+static void attr_str(h5w *w, hid_t loc, const char *name, const char *v);
+
+/* Creation properties for a packed dataset: datasets of 1 KiB or more are
+ * chunked (about 64 KiB a chunk, whole leading-dimension slices, so one
+ * mask record or one curve is one or a few chunks), shuffled (floats),
+ * deflated and Fletcher-32 checksummed; smaller ones stay contiguous. */
+static hid_t packed_dcpl(hid_t base, hid_t file_type, int rank,
+                         const hsize_t *dims)
+{
+    size_t elem = H5Tget_size(file_type);
+    hsize_t total = 1, inner = 1;
+    for (int i = 0; i < rank; i++)
+        total *= dims[i];
+    for (int i = 1; i < rank; i++)
+        inner *= dims[i];
+    if (rank < 1 || total * elem < 1024 || H5Tis_variable_str(file_type) > 0)
+        return H5Pcopy(base);
+    hid_t p = H5Pcopy(base);
+    hsize_t chunk[8];
+    hsize_t lead = (65536 / elem) / (inner ? inner : 1);
+    chunk[0] = lead < 1 ? 1 : lead > dims[0] ? dims[0] : lead;
+    for (int i = 1; i < rank; i++)
+        chunk[i] = dims[i];
+    H5Pset_chunk(p, rank, chunk);
+    if (elem > 1)
+        H5Pset_shuffle(p);
+    H5Pset_deflate(p, 4);
+    H5Pset_fletcher32(p);
+    return p;
+}
+
 static void h5w_dataset(h5w *w, hid_t loc, const char *name, hid_t mem_type,
                         hid_t file_type, int rank, const hsize_t *dims,
                         const void *data)
@@ -228,14 +390,22 @@ static void h5w_dataset(h5w *w, hid_t loc, const char *name, hid_t mem_type,
         return;
     hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR)
                          : H5Screate_simple(rank, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, w->ocpl_d,
+    hid_t dcpl = w->packed ? packed_dcpl(w->ocpl_d, file_type, rank, dims)
+                           : H5Pcopy(w->ocpl_d);
+    hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, dcpl,
                          H5P_DEFAULT);
+    H5Pclose(dcpl);
     hsize_t total = 1;
     for (int i = 0; i < rank; i++)
         total *= dims[i];
     if (d < 0 || (total > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL,
                                         H5P_DEFAULT, data) < 0))
         h5w_fail(w, "write dataset", name);
+    const ds_meta_t *m = d >= 0 && !w->no_meta ? find_meta(loc, name) : NULL;
+    if (m) {
+        attr_str(w, d, "units", m->units);
+        attr_str(w, d, "description", m->description);
+    }
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(sp);
@@ -336,9 +506,12 @@ static rs_status write_target(const char *path, char *out, size_t n,
 static hid_t create_file(const char *path, rs_error_t *err)
 {
     /* H5F_ACC_EXCL: open(O_CREAT | O_EXCL), as create_exclusive */
-    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = file_access(0), fcpl = file_create();
+    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl);
     if (f < 0 && unlink(path) == 0)
-        f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+        f = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl);
+    H5Pclose(fcpl);
+    H5Pclose(fapl);
     if (f < 0)
         rs_error_set(err, RS_EIO, path, 0, 0,
                      "cannot create the file (directory missing or not "
@@ -353,26 +526,13 @@ static hid_t create_file(const char *path, rs_error_t *err)
  * reports any failure as an error. */
 static hid_t create_mem_file(const char *name, rs_error_t *err)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
-    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fapl = file_access(1), fcpl = file_create();
+    hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0)
         rs_error_set(err, RS_ENOMEM, name, 0, 0,
                      "HDF5 cannot create the file in memory");
-    return f;
-}
-
-/* Opens an existing file into memory (changes are not written back). */
-static hid_t open_mem_copy(const char *path, rs_error_t *err)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
-    H5Pclose(fapl);
-    if (f < 0)
-        rs_error_set(err, RS_EINPUT, path, 0, 0,
-                     "HDF5 cannot open it (damaged?)");
     return f;
 }
 
@@ -412,10 +572,29 @@ static rs_status write_bytes(const char *path, const void *buf, size_t n,
     return RS_OK;
 }
 
-/* Closes an in-memory file f after writing its image to tmp, then moves tmp
- * to final.  f is closed in every case. */
-static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
-                               rs_error_t *err)
+/* HDF5 1.10.8's H5Fget_file_image clears the superblock's status flags
+ * ("open for writing") in the image it returns but keeps the checksum
+ * computed with them set, so no HDF5 could open the image of a file with
+ * a version 2 or 3 superblock.  This recomputes that checksum (lookup3 of
+ * the superblock's bytes before it); right images are left as they are. */
+static void fix_superblock_checksum(uint8_t *img, size_t n)
+{
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n < 12 || memcmp(img, sig, 8) || img[8] < 2 || img[8] > 3)
+        return;
+    /* signature, version, sizes of offsets and lengths, flags, then four
+     * addresses (base, extension, end of file, root object header) */
+    size_t body = 12 + 4 * (size_t)img[9];
+    if (img[9] < 2 || img[9] > 8 || n < body + 4)
+        return;
+    uint32_t c = rs_lookup3(img, body, 0);
+    for (int i = 0; i < 4; i++)
+        img[body + i] = (uint8_t)(c >> (8 * i));
+}
+
+/* Takes the image of the in-memory file f and closes f (in every case). */
+static rs_status take_image(hid_t f, const char *final, void **out_buf,
+                            size_t *n_out, rs_error_t *err)
 {
     /* a failed flush (memory ran out inside HDF5) leaves an incomplete
      * image, and libhdf5 1.10.8's state after it is not to be trusted
@@ -432,12 +611,22 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
         free(buf);
         H5Fclose(f);
         return rs_error_set(err, RS_ENOMEM, final, 0, 0,
-                            "cannot take the file image (%zd bytes) from "
-                            "HDF5", n);
+                            "out of memory taking the file image (%zd bytes) "
+                            "from HDF5", n);
     }
     H5Fclose(f);
-    rs_status st = write_bytes(tmp, buf, (size_t)n, err);
-    free(buf);
+    fix_superblock_checksum(buf, (size_t)n);
+    *out_buf = buf;
+    *n_out = (size_t)n;
+    return RS_OK;
+}
+
+/* Writes n bytes to tmp, fsyncs, renames tmp to final and fsyncs the
+ * directory.  Calls no HDF5: workers do it outside the HDF5 lock. */
+static rs_status save_bytes(const void *buf, size_t n, const char *tmp,
+                            const char *final, rs_error_t *err)
+{
+    rs_status st = write_bytes(tmp, buf, n, err);
     if (st)
         return st;
     if (rename(tmp, final) != 0) {
@@ -449,6 +638,21 @@ static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
     char dir[RS_PATH_BUF];
     rs_path_dir(final, dir, sizeof dir);
     return fsync_path(dir, 1, err);
+}
+
+/* Closes an in-memory file f after writing its image to tmp, then moves tmp
+ * to final.  f is closed in every case. */
+static rs_status save_mem_file(hid_t f, const char *tmp, const char *final,
+                               rs_error_t *err)
+{
+    void *buf = NULL;
+    size_t n = 0;
+    rs_status st = take_image(f, final, &buf, &n, err);
+    if (st)
+        return st;
+    st = save_bytes(buf, n, tmp, final, err);
+    free(buf);
+    return st;
 }
 
 /* OUT.h5 holds copies of every job and may be too large to build in
@@ -558,6 +762,28 @@ static const char *const curve_names[7] = {
     "train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc",
     "train_loss_dropout"};
 
+/* The quantities a job of a spec can have: curves and /jobs columns of
+ * the others are not stored (they would be all NaN). */
+enum {
+    Q_TRAIN = 1,   /* train.eval_train: the clean training-set evaluation */
+    Q_ACC = 2,     /* classification (idx data): accuracies               */
+    Q_VAL = 4      /* dataset.n_val > 0: the validation split             */
+};
+static const unsigned curve_needs[7] = {Q_TRAIN, 0, Q_VAL, Q_TRAIN | Q_ACC,
+                                        Q_ACC, Q_VAL | Q_ACC, 0};
+
+static unsigned spec_quantities(const rs_spec_t *spec)
+{
+    return (spec->settings.eval_train ? Q_TRAIN : 0) |
+           (spec->data_kind != RS_DATA_SIN ? Q_ACC : 0) |
+           (rs_spec_n_val(spec) ? Q_VAL : 0);
+}
+
+static int has_quantities(unsigned q, unsigned needs)
+{
+    return (needs & ~q) == 0;
+}
+
 static double *const *curve_arrays(const rs_curves_t *c, double *v[7])
 {
     v[0] = c->train_loss;
@@ -651,13 +877,79 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
 }
 
 static int content_sha256(hid_t loc, char hex[65]);
+static int content_digest(hid_t loc, uint8_t d[32]);
 static int verify_content(hid_t loc, const char *path, rs_error_t *err);
 
-static rs_status store_write_job_unguarded(const char *jobs_dir, const rs_spec_t *spec,
-                             const rs_job_t *job, const rs_job_result_t *r,
-                             rs_error_t *err)
+/* Makes the 1-D dataset `scale` of loc the dimension scale `dim` of every
+ * other 1-D dataset of loc with as many elements (xarray and netCDF
+ * readers then see a named dimension with its values). */
+static void attach_scale(h5w *w, hid_t loc, const char *scale,
+                         const char *const *names, int n_names)
+{
+    if (w->st)
+        return;
+    hid_t ds = H5Dopen2(loc, scale, H5P_DEFAULT);
+    if (ds < 0 || H5DSset_scale(ds, scale) < 0)
+        h5w_fail(w, "make a dimension scale of", scale);
+    for (int i = 0; !w->st && i < n_names; i++) {
+        hid_t d = H5Dopen2(loc, names[i], H5P_DEFAULT);
+        if (d < 0 || H5DSattach_scale(d, ds, 0) < 0)
+            h5w_fail(w, "attach the dimension scale to", names[i]);
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    if (ds >= 0)
+        H5Dclose(ds);
+}
+
+/* The curves a job of this spec has, and `epoch`, their dimension scale. */
+static void write_curves(h5w *w, hid_t g, const rs_curves_t *c, unsigned q)
+{
+    double *v[7];
+    curve_arrays(c, v);
+    hsize_t n = c->n;
+    const char *written[10];
+    int n_written = 0;
+    for (int i = 0; i < 7; i++)
+        if (has_quantities(q, curve_needs[i])) {
+            ds_f64(w, g, curve_names[i], v[i], n);
+            written[n_written++] = curve_names[i];
+        }
+    /* the reg section's optional curves (docs/FORMAT.md): epochs x layers
+     * shares of exact zeros, Monte-Carlo dropout test curves */
+    if (c->zero_frac) {
+        hsize_t dims[2] = {n, c->n_layers};
+        h5w_dataset(w, g, "zero_frac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2,
+                    dims, c->zero_frac);
+        written[n_written++] = "zero_frac";
+    }
+    if (c->test_loss_mc) {
+        ds_f64(w, g, "test_loss_mc", c->test_loss_mc, n);
+        written[n_written++] = "test_loss_mc";
+        if (has_quantities(q, Q_ACC)) {
+            ds_f64(w, g, "test_acc_mc", c->test_acc_mc, n);
+            written[n_written++] = "test_acc_mc";
+        }
+    }
+    uint32_t *epoch = malloc(n * sizeof *epoch);
+    if (!epoch) {
+        if (!w->st)
+            w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        return;
+    }
+    for (uint32_t e = 0; e < n; e++)
+        epoch[e] = e;
+    h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n, epoch);
+    free(epoch);
+    attach_scale(w, g, "epoch", written, n_written);
+}
+
+static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec,
+                                     const rs_job_t *job, const rs_job_result_t *r,
+                                     rs_job_image_t *img, rs_error_t *err)
 {
     char final[RS_PATH_BUF], tmp[RS_PATH_JOIN];
+    memset(img, 0, sizeof *img);
     snprintf(final, sizeof final, "%s/%s.h5", jobs_dir, job->id);
     tmp_name(final, tmp, sizeof tmp);
     hid_t f = create_mem_file(tmp, err);
@@ -687,22 +979,16 @@ static rs_status store_write_job_unguarded(const char *jobs_dir, const rs_spec_t
         attr_str(&w, f, "diverged_quantity",
                  r->diverged_quantity ? r->diverged_quantity : "");
     }
+    /* ---- issue 12 (reg.early_stopping_patience) ---- */
+    if (r->stopped) {
+        attr_u64(&w, f, "stopped_epoch", r->stopped_epoch);
+        attr_u64(&w, f, "returned_epoch", r->returned_epoch);
+    }
+    /* ---- end issue 12 ---- */
 
     hid_t g = h5w_group(&w, f, "curves");
     if (g >= 0) {
-        double *v[7];
-        curve_arrays(&r->curves, v);
-        hsize_t n = r->curves.n;
-        for (int i = 0; i < 7; i++)
-            ds_f64(&w, g, curve_names[i], v[i], n);
-        uint32_t *epoch = malloc(n * sizeof *epoch);
-        if (epoch) {
-            for (uint32_t e = 0; e < n; e++)
-                epoch[e] = e;
-            h5w_dataset(&w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n,
-                        epoch);
-            free(epoch);
-        }
+        write_curves(&w, g, &r->curves, spec_quantities(spec));
         H5Gclose(g);
     }
     hid_t gw = h5w_group(&w, f, "weights");
@@ -734,17 +1020,43 @@ static rs_status store_write_job_unguarded(const char *jobs_dir, const rs_spec_t
         H5Fclose(f);
         return w.st;
     }
-    return save_mem_file(f, tmp, final, err);
+    snprintf(img->final, sizeof img->final, "%s", final);
+    snprintf(img->tmp, sizeof img->tmp, "%s", tmp);
+    return take_image(f, final, &img->bytes, &img->n, err);
 }
 
-/* the writer above, with allocation failures inside HDF5 reported as such */
+/* the builder above, with allocation failures inside HDF5 reported as such */
+rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
+                             const rs_job_t *job, const rs_job_result_t *r,
+                             rs_job_image_t *img, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(build_job_unguarded(jobs_dir, spec, job, r, img, err), err);
+}
+
+rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err)
+{
+    rs_status st = save_bytes(img->bytes, img->n, img->tmp, img->final, err);
+    rs_store_image_free(img);
+    return st;
+}
+
+void rs_store_image_free(rs_job_image_t *img)
+{
+    free(img->bytes);
+    img->bytes = NULL;
+    img->n = 0;
+}
+
 rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
                              rs_error_t *err)
 {
-    h5_oom_clear();
-    return h5_oom_guard(store_write_job_unguarded(jobs_dir, spec, job, r, err), err);
+    rs_job_image_t img;
+    rs_status st = rs_store_build_job(jobs_dir, spec, job, r, &img, err);
+    return st ? st : rs_store_save_job(&img, err);
 }
+
 
 /* ---- reading helpers ---------------------------------------------------------- */
 
@@ -822,10 +1134,11 @@ static void close_job(job_loc *jl)
  *
  * A job's content SHA-256 covers every object below the job's root (the
  * job file's root, or its copy /runs/<id>) and every attribute but the
- * root's own content_sha256: objects visited by name (H5Ovisit, names in
+ * root's own content_sha256 and the dimension-scale references
+ * DIMENSION_LIST and REFERENCE_LIST: objects visited by name (H5Ovisit, names in
  * increasing order), each contributing its path, then its attributes by
  * name (name, and the value: numbers as little-endian bytes of their stored
- * width, strings as their bytes), then, for a dataset, its elements in the
+ * width, strings as their bytes, a fixed-length one up to its first NUL), then, for a dataset, its elements in the
  * same encoding.  It is computed from the file as written, so the writer
  * and every reader hash the same bytes; docs/FORMAT.md states it. */
 
@@ -873,6 +1186,21 @@ static int hash_values(content_hash_t *h, hid_t obj, hid_t ftype, hssize_t n,
         H5Tclose(t);
         return rc;
     }
+    if (cls == H5T_STRING) {
+        /* fixed-length (the CLASS and NAME of a dimension scale): each
+         * element's bytes up to its first NUL */
+        size_t size = H5Tget_size(ftype);
+        if (size == 0 || size > 4096 || n > 1024)
+            return -1;
+        char *buf = malloc((size_t)n * size + 1);
+        int rc = buf && H5Aread(obj, ftype, buf) >= 0 && is_attr ? 0 : -1;
+        for (hssize_t i = 0; !rc && i < n; i++) {
+            const char *e = buf + (size_t)i * size;
+            hash_tagged(h, 's', e, strnlen(e, size));
+        }
+        free(buf);
+        return rc;
+    }
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         return -1;   /* regsweep writes no other kind */
     hid_t mt = H5Tcopy(ftype);
@@ -900,6 +1228,10 @@ static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info,
     (void)info;
     content_hash_t *h = op;
     if (h->root && !strcmp(name, "content_sha256"))
+        return 0;
+    /* a dimension scale's bookkeeping holds object addresses, which differ
+     * between a job file and its copy in OUT.h5: not content */
+    if (!strcmp(name, "DIMENSION_LIST") || !strcmp(name, "REFERENCE_LIST"))
         return 0;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0)
@@ -939,7 +1271,7 @@ static herr_t hash_object(hid_t base, const char *name, const H5O_info_t *info,
 
 /* The content SHA-256 (hex) of the job at loc; -1 if something in it
  * cannot be read (damaged). */
-static int content_sha256(hid_t loc, char hex[65])
+static int content_digest(hid_t loc, uint8_t d[32])
 {
     content_hash_t h;
     memset(&h, 0, sizeof h);
@@ -947,8 +1279,15 @@ static int content_sha256(hid_t loc, char hex[65])
     if (H5Ovisit2(loc, H5_INDEX_NAME, H5_ITER_INC, hash_object, &h,
                   H5O_INFO_BASIC) < 0)
         return -1;
-    uint8_t d[32];
     rs_sha256_final(&h.sha, d);
+    return 0;
+}
+
+static int content_sha256(hid_t loc, char hex[65])
+{
+    uint8_t d[32];
+    if (content_digest(loc, d))
+        return -1;
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return 0;
@@ -1006,49 +1345,11 @@ static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
 /* Opens job `job` from its job file in the directory `where`, or (from_top)
  * from /runs/<id> of the results file `where`.  Returns 0 on success, 1 if
  * the job is not there (*jl closed), -1 on error (err filled). */
-static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
-                        const rs_job_t *job, job_loc *jl, int verify,
-                        rs_error_t *err)
+/* The checks every opened job passes before use: our format, this spec,
+ * this job, and (verify) its content checksum.  Closes jl on failure. */
+static int check_opened_job(job_loc *jl, const rs_spec_t *spec,
+                            const rs_job_t *job, int verify, rs_error_t *err)
 {
-    jl->file = jl->loc = -1;
-    if (from_top) {
-        snprintf(jl->path, sizeof jl->path, "%s:/runs/%s", where, job->id);
-        jl->file = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (jl->file < 0)
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "HDF5 cannot open it"), -1;
-        char link[64];
-        snprintf(link, sizeof link, "runs/%s", job->id);
-        htri_t has_runs = H5Lexists(jl->file, "runs", H5P_DEFAULT);
-        htri_t has_job = has_runs > 0 ? H5Lexists(jl->file, link, H5P_DEFAULT)
-                                      : has_runs;
-        if (has_runs < 0 || has_job < 0) {
-            /* damaged, which is not the same as "not run" */
-            close_job(jl);
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "damaged: /runs cannot be read"), -1;
-        }
-        if (!has_job) {
-            close_job(jl);
-            return 1;
-        }
-        jl->loc = H5Gopen2(jl->file, link, H5P_DEFAULT);
-        if (jl->loc < 0) {
-            close_job(jl);
-            return rs_error_set(err, RS_EINPUT, where, 0, 0,
-                                "cannot open /runs/%s", job->id), -1;
-        }
-    } else {
-        snprintf(jl->path, sizeof jl->path, "%s/%s.h5", where, job->id);
-        struct stat sb;
-        if (stat(jl->path, &sb) != 0)
-            return 1;
-        jl->file = jl->loc = H5Fopen(jl->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (jl->file < 0)
-            return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
-                                "not a readable HDF5 file (damaged job "
-                                "file?)"), -1;
-    }
     if (check_job_attrs(jl, spec, job, err)) {
         close_job(jl);
         return -1;
@@ -1061,13 +1362,68 @@ static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
     return rc;
 }
 
+/* Opens /runs/<id> of the open results file f (named `where`); jl does not
+ * own f.  0, 1 if the job is not there, -1/-2 as open_job_how. */
+static int open_run(hid_t f, const char *where, const rs_spec_t *spec,
+                    const rs_job_t *job, job_loc *jl, int verify,
+                    rs_error_t *err)
+{
+    jl->file = jl->loc = -1;
+    snprintf(jl->path, sizeof jl->path, "%s:/runs/%s", where, job->id);
+    char link[64];
+    snprintf(link, sizeof link, "runs/%s", job->id);
+    htri_t has_runs = H5Lexists(f, "runs", H5P_DEFAULT);
+    htri_t has_job = has_runs > 0 ? H5Lexists(f, link, H5P_DEFAULT) : has_runs;
+    if (has_runs < 0 || has_job < 0)   /* damaged, not the same as "not run" */
+        return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                            "damaged: /runs cannot be read"), -1;
+    if (!has_job)
+        return 1;
+    jl->loc = H5Gopen2(f, link, H5P_DEFAULT);
+    if (jl->loc < 0)
+        return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                            "cannot open /runs/%s", job->id), -1;
+    return check_opened_job(jl, spec, job, verify, err);
+}
+
+static int open_job_how(const char *where, int from_top, const rs_spec_t *spec,
+                        const rs_job_t *job, job_loc *jl, int verify,
+                        rs_error_t *err)
+{
+    jl->file = jl->loc = -1;
+    if (from_top) {
+        hid_t f = H5Fopen(where, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0)
+            return rs_error_set(err, RS_EINPUT, where, 0, 0,
+                                "HDF5 cannot open it"), -1;
+        int rc = open_run(f, where, spec, job, jl, verify, err);
+        if (rc)
+            H5Fclose(f);
+        else
+            jl->file = f;
+        return rc;
+    }
+    snprintf(jl->path, sizeof jl->path, "%s/%s.h5", where, job->id);
+    struct stat sb;
+    if (stat(jl->path, &sb) != 0)
+        return 1;
+    jl->file = jl->loc = H5Fopen(jl->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (jl->file < 0 && stat(jl->path, &sb) != 0 && errno == ENOENT)
+        return 1;   /* packed and deleted since the stat: not here now */
+    if (jl->file < 0)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "not a readable HDF5 file (damaged job file?)"), -1;
+    return check_opened_job(jl, spec, job, verify, err);
+}
+
 static int open_job(const char *where, int from_top, const rs_spec_t *spec,
                     const rs_job_t *job, job_loc *jl, rs_error_t *err)
 {
     return open_job_how(where, from_top, spec, job, jl, 1, err);
 }
 
-static int read_curves(hid_t f, rs_curves_t *c)
+/* The curves a job of a spec with quantities q has; the others are NaN. */
+static int read_curves(hid_t f, unsigned q, rs_curves_t *c)
 {
     hid_t g = H5Gopen2(f, "curves", H5P_DEFAULT);
     if (g < 0)
@@ -1075,8 +1431,13 @@ static int read_curves(hid_t f, rs_curves_t *c)
     double *v[7];
     curve_arrays(c, v);
     int rc = 0;
-    for (int i = 0; i < 7 && rc == 0; i++)
-        rc = read_ds(g, curve_names[i], H5T_NATIVE_DOUBLE, v[i], c->n);
+    for (int i = 0; i < 7 && rc == 0; i++) {
+        if (has_quantities(q, curve_needs[i]))
+            rc = read_ds(g, curve_names[i], H5T_NATIVE_DOUBLE, v[i], c->n);
+        else
+            for (uint32_t e = 0; e < c->n; e++)
+                v[i][e] = NAN;
+    }
     H5Gclose(g);
     return rc;
 }
@@ -1109,7 +1470,7 @@ static rs_status store_read_summary_unguarded(const char *where, int from_top,
                          &r.curves.train_loss_dropout};
     for (int i = 0; i < 7; i++)
         *slots[i] = buf + (size_t)i * n;
-    rc = read_curves(jl.loc, &r.curves);
+    rc = read_curves(jl.loc, spec_quantities(spec), &r.curves);
     char status[32] = "", quantity[32] = "";
     int64_t epoch = -1;
     if (!rc && (read_attr_str(jl.loc, "status", status, sizeof status) ||
@@ -1148,22 +1509,29 @@ rs_status rs_store_read_summary(const char *where, int from_top,
     return h5_oom_guard(store_read_summary_unguarded(where, from_top, spec, job, out, err), err);
 }
 
+/* The curves of a job open_job gave rc and jl for; closes jl. */
+static rs_status read_opened_curves(int rc, job_loc *jl, const rs_spec_t *spec,
+                                    rs_curves_t *c, rs_error_t *err)
+{
+    if (rc == 1)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0, "no such job");
+    if (rc < 0)
+        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
+    rc = read_curves(jl->loc, spec_quantities(spec), c);
+    close_job(jl);
+    if (rc)
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "no readable curves of %u epochs", c->n);
+    return RS_OK;
+}
+
 static rs_status store_read_curves_unguarded(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err)
 {
     job_loc jl;
     int rc = open_job(where, from_top, spec, job, &jl, err);
-    if (rc == 1)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
-    if (rc < 0)
-        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
-    rc = read_curves(jl.loc, c);
-    close_job(&jl);
-    if (rc)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
-                            "no readable curves of %u epochs", c->n);
-    return RS_OK;
+    return read_opened_curves(rc, &jl, spec, c, err);
 }
 
 /* the reader above, with allocation failures inside HDF5 reported as such */
@@ -1194,21 +1562,15 @@ static rs_status store_read_curves_live_unguarded(const char *out_path, const rs
 {
     /* one open (and one checksum check) of the copy in OUT.h5; the job
      * file only when OUT.h5 does not hold the job yet */
+    char dir[RS_PATH_BUF];
     job_loc jl;
     int rc = open_job(out_path, 1, spec, job, &jl, err);
-    char dir[RS_PATH_BUF];
     if (rc == 1 && rs_store_jobs_dir(out_path, dir, sizeof dir) == 0)
-        return rs_store_read_curves(dir, 0, spec, job, c, err);
+        rc = open_job(dir, 0, spec, job, &jl, err);
+    /* a pack may have moved it from its job file into OUT.h5 meanwhile */
     if (rc == 1)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "no such job");
-    if (rc < 0)
-        return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
-    rc = read_curves(jl.loc, c);
-    close_job(&jl);
-    if (rc)
-        return rs_error_set(err, RS_EINPUT, jl.path, 0, 0,
-                            "no readable curves of %u epochs", c->n);
-    return RS_OK;
+        rc = open_job(out_path, 1, spec, job, &jl, err);
+    return read_opened_curves(rc, &jl, spec, c, err);
 }
 
 /* the reader above, with allocation failures inside HDF5 reported as such */
@@ -1314,6 +1676,50 @@ static void write_spec_group(h5w *w, hid_t f, const rs_spec_t *spec)
     H5Gclose(g);
 }
 
+/* The metric columns of /jobs, each stored only where a job of the spec
+ * can have it (see enum Q_*). */
+typedef struct metric_col {
+    const char *name;
+    unsigned needs;
+    size_t off;        /* offset of the double in rs_job_summary_t, or    */
+    int epoch;         /* 1: best_epoch, 2: diverged_epoch (uint32)       */
+} metric_col_t;
+
+#define MCOL(n, q) {#n, q, offsetof(rs_job_summary_t, n), 0}
+static const metric_col_t metric_cols[] = {
+    MCOL(train_loss, Q_TRAIN), MCOL(test_loss, 0), MCOL(gap, Q_TRAIN),
+    MCOL(train_acc, Q_TRAIN | Q_ACC), MCOL(test_acc, Q_ACC),
+    MCOL(gap_acc, Q_TRAIN | Q_ACC), MCOL(val_loss, Q_VAL),
+    MCOL(val_acc, Q_VAL | Q_ACC), {"best_epoch", Q_VAL, 0, 1},
+    MCOL(best_val_loss, Q_VAL), MCOL(best_test_loss, Q_VAL),
+    MCOL(best_train_loss, Q_VAL | Q_TRAIN), MCOL(best_gap, Q_VAL | Q_TRAIN),
+    MCOL(best_train_acc, Q_VAL | Q_TRAIN | Q_ACC),
+    MCOL(best_test_acc, Q_VAL | Q_ACC),
+    MCOL(best_gap_acc, Q_VAL | Q_TRAIN | Q_ACC), {"diverged_epoch", 0, 0, 2}};
+#define N_METRIC_COLS (sizeof metric_cols / sizeof *metric_cols)
+
+static double metric_get(const rs_job_summary_t *r, const metric_col_t *c)
+{
+    if (c->epoch) {
+        uint32_t e = c->epoch == 1 ? r->best_epoch : r->diverged_epoch;
+        return e == RS_NO_EPOCH ? NAN : (double)e;
+    }
+    double v;
+    memcpy(&v, (const char *)r + c->off, sizeof v);
+    return v;
+}
+
+static void metric_set(rs_job_summary_t *r, const metric_col_t *c, double v)
+{
+    if (c->epoch) {
+        uint32_t e = isfinite(v) && v >= 0 && v < 4294967295.0 ? (uint32_t)v
+                                                               : RS_NO_EPOCH;
+        *(c->epoch == 1 ? &r->best_epoch : &r->diverged_epoch) = e;
+        return;
+    }
+    memcpy((char *)r + c->off, &v, sizeof v);
+}
+
 static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
                              const rs_job_summary_t *rows)
 {
@@ -1322,12 +1728,16 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         return;
     hsize_t n = spec->n_jobs;
     int h = rs_spec_n_hidden(spec);
+    unsigned q = spec_quantities(spec);
     /* columns: l2, l1, then keep_prob per hidden layer; reused for metrics */
     size_t n_num = 2 + (size_t)h;
     double *num = malloc(n * n_num * sizeof *num);
     uint64_t *u64 = malloc(2 * n * sizeof *u64);
     char (*ids)[13] = malloc(n * sizeof *ids);
     const char **idp = malloc(n * sizeof *idp), **stp = malloc(n * sizeof *stp);
+    char names[RS_MAX_LAYERS + N_METRIC_COLS + 8][32];
+    const char *cols[RS_MAX_LAYERS + N_METRIC_COLS + 8];
+    int n_cols = 0;
     if (!num || !u64 || !ids || !idp || !stp) {
         w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
@@ -1345,49 +1755,46 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         for (int l = 0; l < h; l++)
             num[(2 + (size_t)l) * n + i] = job.keep[l];
     }
-    h5w_dataset(w, g, "index", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64);
+#define COL(nm) snprintf(names[n_cols], sizeof names[n_cols], "%s", nm), \
+                cols[n_cols] = names[n_cols], n_cols++
+    h5w_dataset(w, g, "job", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64);
     ds_strings(w, g, "id", idp, n);
+    COL("id");
     h5w_dataset(w, g, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &n, u64 + n);
+    COL("seed");
     for (int l = 0; l < h; l++) {
         char name[32];
         snprintf(name, sizeof name, "keep_prob_%d", l + 1);
         ds_f64(w, g, name, num + (2 + (size_t)l) * n, n);
+        COL(name);
     }
     ds_f64(w, g, "l2", num, n);
+    COL("l2");
     ds_f64(w, g, "l1", num + n, n);
+    COL("l1");
     ds_strings(w, g, "status", stp, n);
-    /* metrics: NaN where the job has no job file */
-    static const char *const names[] = {
-        "train_loss", "test_loss", "gap", "train_acc", "test_acc", "gap_acc",
-        "val_loss", "val_acc", "best_epoch", "best_val_loss", "best_test_loss",
-        "best_train_loss", "best_gap", "best_train_acc", "best_test_acc",
-        "best_gap_acc", "diverged_epoch"};
-    enum { N_COLS = sizeof names / sizeof *names };
-    for (int c = 0; c < N_COLS; c++) {
-        for (uint64_t i = 0; i < n; i++) {
-            const rs_job_summary_t *r = &rows[i];
-            double v[N_COLS] = {r->train_loss, r->test_loss, r->gap, r->train_acc,
-                            r->test_acc, r->gap_acc, r->val_loss, r->val_acc,
-                            r->best_epoch == RS_NO_EPOCH ? NAN : (double)r->best_epoch,
-                            r->best_val_loss, r->best_test_loss,
-                            r->best_train_loss, r->best_gap,
-                            r->best_train_acc, r->best_test_acc,
-                            r->best_gap_acc,
-                            r->diverged_epoch == RS_NO_EPOCH ? NAN
-                                                             : (double)r->diverged_epoch};
-            num[i] = rs_job_finished(r->status) ? v[c] : NAN;
-        }
-        ds_f64(w, g, names[c], num, n);
+    COL("status");
+    /* metrics: NaN where the job has not finished */
+    for (size_t c = 0; c < N_METRIC_COLS; c++) {
+        if (!has_quantities(q, metric_cols[c].needs))
+            continue;
+        for (uint64_t i = 0; i < n; i++)
+            num[i] = rs_job_finished(rows[i].status)
+                         ? metric_get(&rows[i], &metric_cols[c]) : NAN;
+        ds_f64(w, g, metric_cols[c].name, num, n);
+        COL(metric_cols[c].name);
     }
     for (uint64_t i = 0; i < n; i++)
         stp[i] = rows[i].status == RS_JOB_DIVERGED ? rows[i].diverged_quantity : "";
     ds_strings(w, g, "diverged_quantity", stp, n);
+    COL("diverged_quantity");
+#undef COL
+    attach_scale(w, g, "job", cols, n_cols);
     attr_str(w, g, "description",
-             "one row per job in index order; 1-D columns of equal length; "
-             "gap = test_loss - train_loss, gap_acc = train_acc - test_acc; "
-             "best_* at the epoch of smallest validation loss (NaN without "
-             "a validation split); diverged jobs: the epoch and quantity that "
-             "went non-finite, later curve entries NaN");
+             "one row per job in index order; 1-D columns of equal length "
+             "along the dimension scale `job`; metrics NaN until the job "
+             "finishes; only the quantities a job of this spec can have "
+             "(docs/FORMAT.md)");
 out:
     free(num);
     free(u64);
@@ -1397,53 +1804,485 @@ out:
     H5Gclose(g);
 }
 
-/* Copies every finished job's file into /runs/<id>, so OUT.h5 holds all
- * results itself: one file to share, and h5diff compares content (HDF5
- * 1.10's h5diff --follow-symlinks does not: it takes the roots of different
- * linked files, which share an address, for one object seen twice). */
-static void copy_runs(h5w *w, hid_t f, const rs_spec_t *spec,
-                      const rs_job_summary_t *rows, const char *jobs_dir)
+/* Reads a 1-D float column of n rows (any stored float or integer type);
+ * 1 if it does not exist, -1 if it is not n numbers. */
+static int read_column(hid_t g, const char *name, double *out, hsize_t n)
+{
+    htri_t e = H5Lexists(g, name, H5P_DEFAULT);
+    if (e == 0)
+        return 1;
+    if (e < 0)
+        return -1;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    H5T_class_t cls = H5Tget_class(t);
+    int rc = (cls == H5T_FLOAT || cls == H5T_INTEGER) &&
+             H5Sget_simple_extent_ndims(sp) == 1 &&
+             H5Sget_simple_extent_npoints(sp) == (hssize_t)n &&
+             (n == 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
+                                H5P_DEFAULT, out) >= 0) ? 0 : -1;
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Dclose(d);
+    return rc;
+}
+
+/* Reads a 1-D column of n variable-length strings into a malloc'ed array
+ * of malloc'ed strings (NULL entries refused: damage); -1 on damage. */
+static int read_strings(hid_t g, const char *name, hsize_t n, char ***out)
+{
+    *out = NULL;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t t = str_type(), ft = H5Dget_type(d), sp = H5Dget_space(d);
+    char **v = NULL;
+    int rc = -1;
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 &&
+        H5Sget_simple_extent_ndims(sp) == 1 &&
+        H5Sget_simple_extent_npoints(sp) == (hssize_t)n &&
+        (v = calloc(n + 1, sizeof *v)) &&
+        (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)) {
+        rc = 0;
+        for (hsize_t i = 0; i < n; i++)
+            if (!v[i])
+                rc = -1;
+    }
+    if (rc && v) {
+        for (hsize_t i = 0; i < n; i++)
+            free(v[i]);   /* HDF5 1.10 allocates vlen strings with malloc */
+        free(v);
+        v = NULL;
+    }
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Tclose(t);
+    H5Dclose(d);
+    *out = v;
+    return rc;
+}
+
+static void free_strings(char **v, hsize_t n)
+{
+    for (hsize_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* rows from OUT.h5's /jobs table (its status and metric columns); a
+ * finished row must have its /runs/<id>.  *has_table = 0 when the file
+ * has no table (rows all missing). */
+static rs_status read_table_rows(hid_t f, const char *out_path,
+                                 const rs_spec_t *spec, rs_job_summary_t *rows,
+                                 rs_error_t *err)
+{
+    hsize_t n = spec->n_jobs;
+    for (uint64_t i = 0; i < n; i++) {
+        memset(&rows[i], 0, sizeof rows[i]);
+        rows[i].status = RS_JOB_MISSING;
+    }
+    htri_t has = H5Lexists(f, "jobs", H5P_DEFAULT);
+    if (has < 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "damaged: /jobs cannot be read");
+    if (!has)
+        return RS_OK;
+    hid_t g = H5Gopen2(f, "jobs", H5P_DEFAULT);
+    if (g < 0)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "damaged: /jobs cannot be opened");
+    rs_status st = RS_OK;
+    char **status = NULL, **quantity = NULL;
+    double *col = malloc((n + 1) * sizeof *col);
+    if (!col) {
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    if (read_strings(g, "status", n, &status)) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "damaged /jobs/status (expected %llu strings)",
+                          (unsigned long long)n);
+        goto out;
+    }
+    for (uint64_t i = 0; i < n && !st; i++) {
+        int k = 0;
+        while (k < 4 && strcmp(status[i], rs_job_status_name((rs_job_status)k)))
+            k++;
+        if (k == 4)
+            st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                              "damaged /jobs/status: row %llu is '%.40s'",
+                              (unsigned long long)i, status[i]);
+        rows[i].status = (rs_job_status)k;
+    }
+    unsigned q = spec_quantities(spec);
+    for (size_t c = 0; c < N_METRIC_COLS && !st; c++) {
+        int rc = has_quantities(q, metric_cols[c].needs)
+                     ? read_column(g, metric_cols[c].name, col, n) : 1;
+        if (rc < 0 || (rc == 1 && has_quantities(q, metric_cols[c].needs)))
+            st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                              "damaged /jobs/%s (expected %llu numbers)",
+                              metric_cols[c].name, (unsigned long long)n);
+        for (uint64_t i = 0; i < n && !st; i++)
+            metric_set(&rows[i], &metric_cols[c], rc == 0 ? col[i] : NAN);
+    }
+    if (!st && read_strings(g, "diverged_quantity", n, &quantity))
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "damaged /jobs/diverged_quantity");
+    for (uint64_t i = 0; i < n && !st; i++)
+        snprintf(rows[i].diverged_quantity, sizeof rows[i].diverged_quantity,
+                 "%s", quantity[i]);
+    /* a finished row without its copy is damage, not "not run" */
+    htri_t has_runs = st ? 0 : H5Lexists(f, "runs", H5P_DEFAULT);
+    if (has_runs < 0)
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "damaged: /runs cannot be read");
+    for (uint64_t i = 0; i < n && !st; i++) {
+        if (!rs_job_finished(rows[i].status))
+            continue;
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char link[64];
+        snprintf(link, sizeof link, "runs/%s", job.id);
+        if (has_runs <= 0 || H5Lexists(f, link, H5P_DEFAULT) <= 0)
+            st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                              "damaged: /jobs marks job %s %s, but /runs does "
+                              "not hold it", job.id,
+                              rs_job_status_name(rows[i].status));
+    }
+out:
+    free(col);
+    free_strings(status, status ? n : 0);
+    free_strings(quantity, quantity ? n : 0);
+    H5Gclose(g);
+    return st;
+}
+
+/* ---- packing: job files (and an earlier OUT.h5) into one OUT.h5 -------- *
+ *
+ * Each finished job is copied object by object into /runs/<id> (never with
+ * H5Ocopy of unverified objects: its content checksum is verified first),
+ * its datasets re-chunked and compressed.  The groups weights/init and
+ * masks of a job are shared: each distinct content (by its content
+ * SHA-256) is stored once under /init/<k> or /masks/<k> and hard-linked
+ * into every job that has it; jobs differing only in l2, l1 or lr share
+ * their initial weights and their masks. */
+
+typedef struct shared_obj {
+    uint8_t hash[32];
+    char path[48];
+} shared_obj_t;
+
+typedef struct pack {
+    h5w *w;
+    hid_t f;
+    hid_t g_kind[2];          /* /init, /masks (created when first used) */
+    uint64_t n_kind[2];
+    shared_obj_t *objs;       /* open-addressing table by hash            */
+    size_t cap, n;
+} pack_t;
+
+static const char *const shared_kinds[2] = {"init", "masks"};
+
+static int copy_attrs(h5w *w, hid_t src, hid_t dst, int skip_scale)
+{
+    H5O_info_t info;
+    if (H5Oget_info2(src, &info, H5O_INFO_NUM_ATTRS) < 0)
+        return -1;
+    for (hsize_t i = 0; i < info.num_attrs && !w->st; i++) {
+        char name[256];
+        if (H5Aget_name_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC, i, name,
+                               sizeof name, H5P_DEFAULT) < 0)
+            return -1;
+        if (!strcmp(name, "DIMENSION_LIST") || !strcmp(name, "REFERENCE_LIST") ||
+            (skip_scale && (!strcmp(name, "CLASS") || !strcmp(name, "NAME"))))
+            continue;   /* recreated by attach_scale */
+        hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+        hid_t t = a >= 0 ? H5Aget_type(a) : -1, sp = a >= 0 ? H5Aget_space(a) : -1;
+        hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+        size_t size = t >= 0 ? H5Tget_size(t) : 0;
+        void *buf = n >= 0 && size && (size_t)n < ((size_t)1 << 30) / size
+                        ? calloc((size_t)n + 1, size) : NULL;
+        int ok = buf && H5Aread(a, t, buf) >= 0;
+        if (ok) {
+            hid_t b = H5Acreate2(dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+            if (b < 0 || H5Awrite(b, t, buf) < 0)
+                h5w_fail(w, "copy attribute", name);
+            if (b >= 0)
+                H5Aclose(b);
+            if (H5Tis_variable_str(t) > 0)
+                H5Dvlen_reclaim(t, sp, H5P_DEFAULT, buf);
+        }
+        free(buf);
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (t >= 0)
+            H5Tclose(t);
+        if (a >= 0)
+            H5Aclose(a);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+static int copy_dataset(h5w *w, hid_t src, const char *name, hid_t dst)
+{
+    hid_t d = H5Dopen2(src, name, H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[8] = {0};
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    size_t size = H5Tget_size(t);
+    int rc = -1;
+    void *buf = NULL;
+    if (rank >= 0 && rank <= 8 && n >= 0 && size &&
+        H5Sget_simple_extent_dims(sp, dims, NULL) == rank &&
+        (size_t)n < ((size_t)1 << 34) / size &&
+        (buf = malloc((size_t)n * size + 1)) &&
+        (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0)) {
+        w->no_meta = 1;   /* the source's own attributes are copied */
+        h5w_dataset(w, dst, name, t, t, rank, dims, buf);
+        w->no_meta = 0;
+        hid_t e = w->st ? -1 : H5Dopen2(dst, name, H5P_DEFAULT);
+        htri_t is_scale = H5DSis_scale(d);   /* < 0: an error, not "no" */
+        if (e >= 0 && is_scale >= 0) {
+            rc = copy_attrs(w, d, e, is_scale > 0);
+            H5Dclose(e);
+        }
+        if (H5Tis_variable_str(t) > 0 && n > 0)
+            H5Dvlen_reclaim(t, sp, H5P_DEFAULT, buf);
+    }
+    free(buf);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Dclose(d);
+    return rc;
+}
+
+static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel);
+
+/* The shared copy of src/name (content hash `hash`): found, or made. */
+static int link_shared(pack_t *p, int kind, hid_t src, const char *name,
+                       hid_t dst)
+{
+    hid_t g = H5Gopen2(src, name, H5P_DEFAULT);
+    uint8_t hash[32];
+    if (g < 0 || content_digest(g, hash)) {
+        if (g >= 0)
+            H5Gclose(g);
+        return -1;
+    }
+    hash[0] ^= (uint8_t)kind;   /* init and masks never match each other */
+    if (2 * (p->n + 1) > p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 1024;
+        shared_obj_t *t = calloc(cap, sizeof *t);
+        if (!t) {
+            H5Gclose(g);
+            return -1;
+        }
+        for (size_t i = 0; i < p->cap; i++) {
+            if (!p->objs[i].path[0])
+                continue;
+            uint64_t k;
+            memcpy(&k, p->objs[i].hash, 8);
+            size_t j = (size_t)k & (cap - 1);
+            while (t[j].path[0])
+                j = (j + 1) & (cap - 1);
+            t[j] = p->objs[i];
+        }
+        free(p->objs);
+        p->objs = t;
+        p->cap = cap;
+    }
+    uint64_t k;
+    memcpy(&k, hash, 8);
+    size_t j = (size_t)k & (p->cap - 1);
+    while (p->objs[j].path[0] && memcmp(p->objs[j].hash, hash, 32))
+        j = (j + 1) & (p->cap - 1);
+    int rc = 0;
+    if (!p->objs[j].path[0]) {
+        if (p->g_kind[kind] < 0)
+            p->g_kind[kind] = h5w_group(p->w, p->f, shared_kinds[kind]);
+        char sub[24];
+        snprintf(sub, sizeof sub, "%llu", (unsigned long long)p->n_kind[kind]);
+        hid_t s = h5w_group(p->w, p->g_kind[kind], sub);
+        rc = s < 0 || copy_attrs(p->w, g, s, 0) || copy_tree(p, g, s, "-");
+        if (s >= 0)
+            H5Gclose(s);
+        memcpy(p->objs[j].hash, hash, 32);
+        snprintf(p->objs[j].path, sizeof p->objs[j].path, "/%s/%s",
+                 shared_kinds[kind], sub);
+        p->n_kind[kind]++;
+        p->n++;
+    }
+    H5Gclose(g);
+    if (!rc && H5Lcreate_hard(p->f, p->objs[j].path, dst, name, H5P_DEFAULT,
+                              H5P_DEFAULT) < 0)
+        rc = h5w_fail(p->w, "link", p->objs[j].path);
+    return rc;
+}
+
+/* Copies the links of group src into dst, in name order; rel is src's
+ * path below the job's root ("" at the root, "-" inside a shared group). */
+static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
+{
+    H5G_info_t gi;
+    if (H5Gget_info(src, &gi) < 0 || gi.nlinks > 100000)
+        return -1;
+    char (*names)[64] = calloc(gi.nlinks + 1, sizeof *names);
+    if (!names)
+        return -1;
+    int rc = 0;
+    for (hsize_t i = 0; i < gi.nlinks && !rc; i++)
+    {
+        ssize_t len = H5Lget_name_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC,
+                                         i, names[i], sizeof names[i],
+                                         H5P_DEFAULT);
+        if (len <= 0 || len >= (ssize_t)sizeof names[i])
+            rc = -1;   /* regsweep's names are short: damage */
+    }
+    const char *scales[64];
+    int n_scales = 0;
+    for (hsize_t i = 0; i < gi.nlinks && !rc && !p->w->st; i++) {
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(src, names[i], &oi, H5O_INFO_BASIC,
+                                 H5P_DEFAULT) < 0) {
+            rc = -1;
+            break;
+        }
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        if (oi.type == H5O_TYPE_GROUP) {
+            int kind = !strcmp(sub, "weights/init") ? 0
+                       : !strcmp(sub, "masks")      ? 1 : -1;
+            if (kind >= 0) {
+                rc = link_shared(p, kind, src, names[i], dst);
+                continue;
+            }
+            hid_t s = H5Gopen2(src, names[i], H5P_DEFAULT);
+            hid_t d = s < 0 ? -1 : h5w_group(p->w, dst, names[i]);
+            rc = d < 0 || copy_attrs(p->w, s, d, 0) ||
+                 copy_tree(p, s, d, !strcmp(rel, "-") ? "-" : sub);
+            if (d >= 0)
+                H5Gclose(d);
+            if (s >= 0)
+                H5Gclose(s);
+        } else if (oi.type == H5O_TYPE_DATASET) {
+            rc = copy_dataset(p->w, src, names[i], dst);
+            hid_t d = rc ? -1 : H5Dopen2(src, names[i], H5P_DEFAULT);
+            htri_t is_scale = d >= 0 ? H5DSis_scale(d) : -1;
+            if (!rc && (is_scale < 0 || (is_scale > 0 && n_scales == 64)))
+                rc = -1;   /* an error (e.g. out of memory), not "no" */
+            else if (is_scale > 0)
+                scales[n_scales++] = names[i];
+            if (d >= 0)
+                H5Dclose(d);
+        } else {
+            rc = -1;   /* regsweep writes no other kind of object */
+        }
+    }
+    /* dimension scales: attach in dst what was attached in src */
+    for (int k = 0; k < n_scales && !rc && !p->w->st; k++) {
+        const char *att[64];
+        int n_att = 0;
+        hid_t sc = H5Dopen2(src, scales[k], H5P_DEFAULT);
+        if (sc < 0)
+            rc = -1;
+        for (hsize_t i = 0; sc >= 0 && !rc && i < gi.nlinks; i++) {
+            if (!strcmp(names[i], scales[k]))
+                continue;
+            hid_t d = H5Oopen(src, names[i], H5P_DEFAULT);
+            if (d < 0) {
+                rc = -1;
+                break;
+            }
+            if (H5Iget_type(d) == H5I_DATASET) {
+                /* every answer is checked: an error (out of memory inside
+                 * HDF5) must not pass for "not attached" */
+                htri_t at = H5DSis_attached(d, sc, 0);
+                if (at < 0 || (at > 0 && n_att == 64))
+                    rc = -1;
+                else if (at > 0)
+                    att[n_att++] = names[i];
+            }
+            H5Oclose(d);
+        }
+        if (sc >= 0)
+            H5Dclose(sc);
+        if (rc)
+            break;
+        attach_scale(p->w, dst, scales[k], att, n_att);
+    }
+    free(names);
+    return rc || p->w->st ? -1 : 0;
+}
+/* Copies every finished job into /runs/<id>: from its job file when there
+ * is one, else from /runs/<id> of the earlier OUT.h5 (old_path, or NULL).
+ * from_file[i] = 1 for the jobs taken from job files (removed once the
+ * new file is in place). */
+static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
+                      const rs_job_summary_t *rows, const char *jobs_dir,
+                      const char *old_path, uint8_t *from_file)
 {
     hid_t g = h5w_group(w, f, "runs");
     if (g < 0)
         return;
+    pack_t p = {.w = w, .f = f, .g_kind = {-1, -1}};
     for (uint64_t i = 0; i < spec->n_jobs && !w->st; i++) {
         if (!rs_job_finished(rows[i].status))
             continue;
         rs_job_t job;
         rs_spec_job(spec, i, &job);
-        char path[RS_PATH_JOIN];
-        snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
-        struct stat sb;
-        if (stat(path, &sb) != 0) {
+        job_loc jl;
+        rs_error_t jerr;
+        rs_error_clear(&jerr);
+        /* integrity before trust: open_job verifies the content checksum
+         * (H5Ocopy or reads of damaged objects can crash libhdf5 1.10.8) */
+        int rc = open_job(jobs_dir, 0, spec, &job, &jl, &jerr);
+        from_file[i] = rc == 0;
+        if (rc == 1 && old_path)
+            rc = open_job(old_path, 1, spec, &job, &jl, &jerr);
+        if (rc == 1) {
             /* it was there when the job finished: something removed it */
+            char path[RS_PATH_JOIN];
+            snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
             w->st = rs_error_set(w->err, RS_EIO, path, 0, 0,
-                                 "a finished job's file vanished during the "
-                                 "run (%s); was OUT.jobs/ cleaned while the "
-                                 "sweep ran? run --resume recomputes it",
-                                 strerror(errno));
+                                 "finished job %s vanished: its job file is "
+                                 "gone and the results file does not hold "
+                                 "it (was the folder cleaned while the sweep "
+                                 "ran?); run --resume recomputes it", job.id);
             break;
         }
-        hid_t jf = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (jf < 0) {
-            w->st = rs_error_set(w->err, RS_EINPUT, path, 0, 0,
-                                 "cannot open a finished job's file (damaged?)");
+        if (rc < 0) {
+            *w->err = jerr;
+            w->st = jerr.code ? jerr.code : RS_EINPUT;
             break;
         }
-        /* never copy what does not match its checksum (H5Ocopy of damaged
-         * objects can crash libhdf5 1.10.8) */
-        if (verify_content(jf, path, w->err)) {
-            w->st = RS_EINPUT;
-            H5Fclose(jf);
-            break;
-        }
-        if (H5Ocopy(jf, "/", g, job.id, H5P_DEFAULT, H5P_DEFAULT) < 0)
+        hid_t d = h5w_group(w, g, job.id);
+        if (d >= 0 && (copy_attrs(w, jl.loc, d, 0) || copy_tree(&p, jl.loc, d, "")))
             h5w_fail(w, "copy the job", job.id);
-        H5Fclose(jf);
+        if (d >= 0)
+            H5Gclose(d);
+        close_job(&jl);
     }
+    for (int k = 0; k < 2; k++) {
+        if (p.g_kind[k] < 0)
+            continue;
+        attr_str(w, p.g_kind[k], "description",
+                 k == 0 ? "initial weights, each distinct set once; "
+                          "/runs/<id>/weights/init is a hard link to one"
+                        : "recorded dropout masks, each distinct set once; "
+                          "/runs/<id>/masks is a hard link to one");
+        H5Gclose(p.g_kind[k]);
+    }
+    free(p.objs);
     attr_str(w, g, "description",
-             "one group per finished job, named by its id: a copy of the "
-             "job file OUT.jobs/<id>.h5");
+             "one group per finished job, named by its id: the job's "
+             "curves, weights and masks (docs/FORMAT.md)");
     H5Gclose(g);
 }
 
@@ -1518,31 +2357,47 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
     H5Gclose(g);
 }
 
+static rs_status write_analysis_file(const char *path, rs_error_t *err);
+
 static rs_status write_top(const char *out_path, const rs_spec_t *spec,
                            const rs_job_summary_t *rows,
                            const rs_provenance_t *prov, rs_error_t *err)
 {
     char tmp[RS_PATH_JOIN], jobs_dir[RS_PATH_BUF], target[RS_PATH_BUF];
+    char side[RS_PATH_BUF];
     rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
     if (write_target(out_path, target, sizeof target, err))
         return RS_EINPUT;
     out_path = target;
+    if (rs_store_analysis_path(out_path, side, sizeof side))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "path too long");
     tmp_name(out_path, tmp, sizeof tmp);
+    /* the earlier OUT.h5 holds the jobs packed before */
+    struct stat sb;
+    const char *old = stat(out_path, &sb) == 0 && S_ISREG(sb.st_mode) ? out_path
+                                                                      : NULL;
     /* built in memory when that costs little (see create_mem_file), else
      * written by HDF5 after checking there is room for it */
-    uint64_t estimate = top_size_estimate(spec, rows, jobs_dir);
+    uint64_t estimate = top_size_estimate(spec, rows, jobs_dir) +
+                        (old ? (uint64_t)sb.st_size : 0);
     int in_memory = estimate <= RS_TOP_IN_MEMORY_MAX;
     if (!in_memory) {
         rs_status room = check_room(tmp, estimate, err);
         if (room)
             return room;
     }
+    uint8_t *from_file = calloc(spec->n_jobs + 1, 1);
+    if (!from_file)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     hid_t f = in_memory ? create_mem_file(tmp, err) : create_file(tmp, err);
-    if (f < 0)
+    if (f < 0) {
+        free(from_file);
         return in_memory ? RS_ENOMEM : RS_EIO;
+    }
     h5w w;
     h5w_open(&w, tmp, err);
     w.in_memory = in_memory;
+    w.packed = 1;
     uint64_t done = 0, failed = 0, diverged = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         done += rows[i].status == RS_JOB_DONE;
@@ -1559,24 +2414,50 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
     attr_u64(&w, f, "n_diverged", diverged);
     write_spec_group(&w, f, spec);
     write_jobs_table(&w, f, spec, rows);
-    copy_runs(&w, f, spec, rows, jobs_dir);
+    pack_runs(&w, f, spec, rows, jobs_dir, old, from_file);
     write_provenance(&w, f, spec, prov, jobs_dir);
+    /* /analysis: an external link to OUT.analysis.h5 beside it, which
+     * report replaces whole at the cost of the analysis alone */
+    const char *side_base = strrchr(side, '/');
+    side_base = side_base ? side_base + 1 : side;
+    if (!w.st && H5Lcreate_external(side_base, "/analysis", f, "analysis",
+                                    H5P_DEFAULT, H5P_DEFAULT) < 0)
+        h5w_fail(&w, "link", "/analysis");
     h5w_close(&w);
+    rs_status st = w.st;
+    /* the packed jobs' analysis is stale: an empty one replaces it */
+    if (!st)
+        st = write_analysis_file(side, err);
     if (in_memory) {
-        if (w.st) {
+        if (st)
             H5Fclose(f);
-            return w.st;
-        }
-        return save_mem_file(f, tmp, out_path, err);
+        else
+            st = save_mem_file(f, tmp, out_path, err);
+    } else {
+        if (H5Fclose(f) < 0 && st == RS_OK)
+            st = rs_error_set(err, RS_EIO, tmp, 0, 0,
+                              "HDF5 could not close the file (disk full?)");
+        if (st)
+            unlink(tmp);
+        else
+            st = commit_file(tmp, out_path, err);
     }
-    if (H5Fclose(f) < 0 && w.st == RS_OK)
-        w.st = rs_error_set(err, RS_EIO, tmp, 0, 0,
-                            "HDF5 could not close the file (disk full?)");
-    if (w.st) {
-        unlink(tmp);
-        return w.st;
+    /* OUT.h5 now holds every finished job: their job files go (a crash
+     * before this leaves duplicates, which the next pack removes) */
+    int removed = 0;
+    for (uint64_t i = 0; !st && i < spec->n_jobs; i++) {
+        if (!from_file[i])
+            continue;
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char path[RS_PATH_JOIN];
+        snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+        removed += unlink(path) == 0;
     }
-    return commit_file(tmp, out_path, err);
+    if (removed)
+        fsync_path(jobs_dir, 1, NULL);
+    free(from_file);
+    return st;
 }
 
 static rs_status store_write_top_unguarded(const char *out_path, const rs_spec_t *spec,
@@ -1740,13 +2621,15 @@ static rs_status compare_weights(hid_t f, const char *path, const char *which,
     return RS_OK;
 }
 
-static rs_status compare_curves(hid_t f, const char *path,
+static rs_status compare_curves(hid_t f, const char *path, unsigned q,
                                 const rs_curves_t *c, double *buf,
                                 rs_error_t *err)
 {
     double *v[7];
     curve_arrays(c, v);
     for (int i = 0; i < 7; i++) {
+        if (!has_quantities(q, curve_needs[i]))
+            continue;
         char name[64];
         snprintf(name, sizeof name, "curves/%s", curve_names[i]);
         if (read_ds(f, name, H5T_NATIVE_DOUBLE, buf, c->n))
@@ -1759,6 +2642,40 @@ static rs_status compare_curves(hid_t f, const char *path,
                                     "%.17g, recomputed %.17g", name, e,
                                     buf[e], v[i][e]);
     }
+    /* ---- issue 12 (reg section): the optional curves, when recorded ---- */
+    const struct { const char *name; const double *v; size_t width; } extra[3] = {
+        {"curves/zero_frac", c->zero_frac, c->n_layers},
+        {"curves/test_loss_mc", c->test_loss_mc, 1},
+        {"curves/test_acc_mc", c->test_acc_mc, 1}};
+    for (int x = 0; x < 3; x++) {
+        if (!extra[x].v || (x == 2 && !has_quantities(q, Q_ACC)))
+            continue;   /* regression stores no accuracy */
+        size_t n = (size_t)c->n * extra[x].width;
+        double *stored = malloc(n * sizeof *stored);
+        if (!stored)
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        int bad = read_ds(f, extra[x].name, H5T_NATIVE_DOUBLE, stored, n);
+        size_t i = 0;
+        while (!bad && i < n && memcmp(&stored[i], &extra[x].v[i], sizeof *stored) == 0)
+            i++;
+        double was = i < n ? stored[i] : 0;
+        free(stored);
+        if (bad)
+            return rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read %s",
+                                extra[x].name);
+        if (i < n && extra[x].width > 1)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at epoch %zu, layer %zu: "
+                                "stored %.17g, recomputed %.17g", extra[x].name,
+                                i / extra[x].width, i % extra[x].width, was,
+                                extra[x].v[i]);
+        if (i < n)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "%s differs first at epoch %zu: stored %.17g, "
+                                "recomputed %.17g", extra[x].name, i, was,
+                                extra[x].v[i]);
+    }
+    /* ---- end issue 12 ---- */
     return RS_OK;
 }
 
@@ -1832,7 +2749,8 @@ static rs_status store_compare_job_unguarded(const char *where, int from_top,
     if (!st)
         st = compare_weights(jl.loc, jl.path, "init", a, r->params_init, buf, err);
     if (!st)
-        st = compare_curves(jl.loc, jl.path, &r->curves, buf, err);
+        st = compare_curves(jl.loc, jl.path, spec_quantities(spec), &r->curves,
+                            buf, err);
     if (!st)
         st = compare_masks(jl.loc, jl.path, r, err);
     if (!st)
@@ -1969,8 +2887,24 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
     return RS_OK;
 }
 
-/* ---- /analysis ------------------------------------------------------------- */
+/* ---- /analysis ------------------------------------------------------------- *
+ *
+ * The report's tables live in OUT.analysis.h5 beside OUT.h5, under its
+ * group /analysis; OUT.h5's /analysis is an external link to it, made when
+ * OUT.h5 is written.  report replaces that small file whole (built in
+ * memory, tmp + fsync + rename), so storing an analysis costs what the
+ * analysis costs, never a rewrite of the results, and a kill at any moment
+ * leaves either the old or the new analysis. */
 
+int rs_store_analysis_path(const char *out_path, char *buf, size_t n_bytes)
+{
+    char jobs[RS_PATH_BUF];
+    if (rs_store_jobs_dir(out_path, jobs, sizeof jobs))
+        return -1;
+    size_t len = strlen(jobs) - strlen(".jobs");
+    int k = snprintf(buf, n_bytes, "%.*s.analysis.h5", (int)len, jobs);
+    return k < 0 || (size_t)k >= n_bytes ? -1 : 0;
+}
 
 struct rs_analysis {
     hid_t file, group;
@@ -1978,36 +2912,31 @@ struct rs_analysis {
     char path[RS_PATH_BUF], tmp[RS_PATH_JOIN];
 };
 
-static rs_status store_analysis_begin_unguarded(const char *out_path, rs_analysis_t **out,
-                                  rs_error_t *err)
+static rs_status analysis_create(const char *side, const char *description,
+                                 rs_analysis_t **out, rs_error_t *err)
 {
     *out = NULL;
     rs_analysis_t *a = calloc(1, sizeof *a);
     if (!a)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
-    if (write_target(out_path, a->path, sizeof a->path, err)) {
-        free(a);
-        return RS_EINPUT;
-    }
+    snprintf(a->path, sizeof a->path, "%s", side);
     tmp_name(a->path, a->tmp, sizeof a->tmp);
-    rs_status st;
-    /* edited in memory, written back whole (see create_mem_file) */
-    a->file = open_mem_copy(out_path, err);
+    a->group = -1;
+    a->file = create_mem_file(a->tmp, err);
     if (a->file < 0) {
         free(a);
-        return RS_EINPUT;
+        return RS_ENOMEM;
     }
     h5w_open(&a->w, a->tmp, err);
     a->w.in_memory = 1;
-    if (H5Lexists(a->file, "analysis", H5P_DEFAULT) > 0)
-        H5Ldelete(a->file, "analysis", H5P_DEFAULT);
+    a->w.packed = 1;
+    attr_str(&a->w, a->file, "format", "regsweep-analysis");
+    attr_i32(&a->w, a->file, "format_version", RS_FORMAT_VERSION);
     a->group = h5w_group(&a->w, a->file, "analysis");
     if (a->group >= 0)
-        attr_str(&a->w, a->group, "description",
-                 "written by regsweep report; dropped whenever the sweep "
-                 "rewrites this file");
-    if (a->w.st) {
-        st = a->w.st;
+        attr_str(&a->w, a->group, "description", description);
+    rs_status st = a->w.st;
+    if (st) {
         rs_store_analysis_abort(&a);
         return st;
     }
@@ -2015,27 +2944,64 @@ static rs_status store_analysis_begin_unguarded(const char *out_path, rs_analysi
     return RS_OK;
 }
 
-/* the step above, with allocation failures inside HDF5 reported as such */
+static rs_status analysis_commit(rs_analysis_t **pa, rs_error_t *err);
+
+static rs_status write_analysis_file(const char *path, rs_error_t *err)
+{
+    rs_analysis_t *a;
+    rs_status st = analysis_create(path, "empty: no report since the results "
+                                         "last changed (regsweep report "
+                                         "writes it)", &a, err);
+    return st ? st : analysis_commit(&a, err);
+}
+
+static rs_status analysis_begin_unguarded(const char *out_path,
+                                          rs_analysis_t **out, rs_error_t *err)
+{
+    char target[RS_PATH_BUF], side[RS_PATH_BUF];
+    *out = NULL;
+    if (write_target(out_path, target, sizeof target, err))
+        return RS_EINPUT;
+    if (rs_store_analysis_path(target, side, sizeof side))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "path too long");
+    return analysis_create(side, "written by regsweep report; replaced by "
+                                 "an empty one whenever the results change",
+                           out, err);
+}
+
+/* The steps of storing an analysis are public, so each is guarded: HDF5
+ * building the file in memory can run out of it, and report must then say
+ * out of memory, not that OUT.h5 is damaged. */
 rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
                                   rs_error_t *err)
 {
     h5_oom_clear();
-    return h5_oom_guard(store_analysis_begin_unguarded(out_path, out, err), err);
+    return h5_oom_guard(analysis_begin_unguarded(out_path, out, err), err);
 }
 
-static rs_status store_analysis_table_unguarded(rs_analysis_t *a, const char *table,
-                                  const rs_table_col_t *cols, int n_cols,
-                                  uint64_t n_rows, const char *description,
-                                  rs_error_t *err)
+static rs_status analysis_table_unguarded(rs_analysis_t *a, const char *table,
+                                          const rs_table_col_t *cols,
+                                          int n_cols, uint64_t n_rows,
+                                          const char *description,
+                                          rs_error_t *err)
 {
     a->w.err = err;
     hid_t g = h5w_group(&a->w, a->group, table);
     if (g >= 0) {
-        for (int c = 0; c < n_cols; c++) {
+        for (int c = 0; c < n_cols && !a->w.st; c++) {
             if (cols[c].is_text)
                 ds_strings(&a->w, g, cols[c].name, cols[c].text, n_rows);
             else
                 ds_f64(&a->w, g, cols[c].name, cols[c].num, n_rows);
+            hid_t d = a->w.st ? -1 : H5Dopen2(g, cols[c].name, H5P_DEFAULT);
+            if (d >= 0) {
+                char desc[160];
+                snprintf(desc, sizeof desc, "column '%s' of the report's %s "
+                         "table (docs/ANALYSIS.md)", cols[c].name, table);
+                attr_str(&a->w, d, "units", cols[c].is_text ? "" : "1");
+                attr_str(&a->w, d, "description", desc);
+                H5Dclose(d);
+            }
         }
         attr_str(&a->w, g, "description", description);
         H5Gclose(g);
@@ -2043,14 +3009,14 @@ static rs_status store_analysis_table_unguarded(rs_analysis_t *a, const char *ta
     return a->w.st;
 }
 
-/* the step above, with allocation failures inside HDF5 reported as such */
 rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
                                   const rs_table_col_t *cols, int n_cols,
                                   uint64_t n_rows, const char *description,
                                   rs_error_t *err)
 {
     h5_oom_clear();
-    return h5_oom_guard(store_analysis_table_unguarded(a, table, cols, n_cols, n_rows, description, err), err);
+    return h5_oom_guard(analysis_table_unguarded(a, table, cols, n_cols, n_rows,
+                                                 description, err), err);
 }
 
 void rs_store_analysis_abort(rs_analysis_t **pa)
@@ -2066,7 +3032,8 @@ void rs_store_analysis_abort(rs_analysis_t **pa)
     *pa = NULL;
 }
 
-static rs_status store_analysis_commit_unguarded(rs_analysis_t **pa, rs_error_t *err)
+/* unguarded: write_top calls it inside its own guard */
+static rs_status analysis_commit(rs_analysis_t **pa, rs_error_t *err)
 {
     rs_analysis_t *a = *pa;
     rs_status st = a->w.st;
@@ -2081,9 +3048,212 @@ static rs_status store_analysis_commit_unguarded(rs_analysis_t **pa, rs_error_t 
     return st;
 }
 
-/* the step above, with allocation failures inside HDF5 reported as such */
 rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
 {
     h5_oom_clear();
-    return h5_oom_guard(store_analysis_commit_unguarded(pa, err), err);
+    return h5_oom_guard(analysis_commit(pa, err), err);
+}
+
+/* ---- the state of a sweep -------------------------------------------------- */
+
+typedef struct id_index {
+    char id[13];
+    uint64_t index;
+} id_index_t;
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(((const id_index_t *)a)->id, ((const id_index_t *)b)->id);
+}
+
+static rs_status read_rows_once(const char *out_path, const rs_spec_t *spec,
+                                int verify, rs_job_summary_t *rows,
+                                uint8_t *damaged, uint64_t *n_journal,
+                                uint64_t *n_vanished, rs_error_t *err);
+
+/* A pack that runs meanwhile replaces OUT.h5 and then deletes job files,
+ * so a job file listed but gone by the time it is read has moved into the
+ * new OUT.h5: read again (a pack is rare; three reads always suffice in
+ * practice, and the last one's answer is a valid, if older, state). */
+static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec,
+                                     int verify, rs_job_summary_t *rows,
+                                     uint8_t *damaged, uint64_t *n_journal,
+                                     rs_error_t *err)
+{
+    uint64_t vanished = 0;
+    rs_status st;
+    int tries = 0;
+    do
+        st = read_rows_once(out_path, spec, verify, rows, damaged, n_journal,
+                            &vanished, err);
+    while (st == RS_OK && vanished && ++tries < 3);
+    return st;
+}
+
+static rs_status read_rows_once(const char *out_path, const rs_spec_t *spec,
+                                int verify, rs_job_summary_t *rows,
+                                uint8_t *damaged, uint64_t *n_journal,
+                                uint64_t *n_vanished, rs_error_t *err)
+{
+    *n_vanished = 0;
+    uint64_t n = spec->n_jobs;
+    *n_journal = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        memset(&rows[i], 0, sizeof rows[i]);
+        rows[i].status = RS_JOB_MISSING;
+        if (damaged)
+            damaged[i] = 0;
+    }
+    struct stat sb;
+    rs_status st = RS_OK;
+    if (stat(out_path, &sb) == 0) {
+        hid_t f = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0)
+            return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                                "HDF5 cannot open it (damaged?)");
+        st = read_table_rows(f, out_path, spec, rows, err);
+        /* with verify, every packed job's content against its checksum */
+        for (uint64_t i = 0; verify && !st && i < n; i++) {
+            if (!rs_job_finished(rows[i].status))
+                continue;
+            rs_job_t job;
+            rs_spec_job(spec, i, &job);
+            job_loc jl;
+            int rc = open_run(f, out_path, spec, &job, &jl, 1, err);
+            if (rc == 1)   /* read_table_rows found it a moment ago */
+                st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                                  "cannot open /runs/%s", job.id);
+            else if (rc)
+                st = RS_EINPUT;
+            else
+                close_job(&jl);
+        }
+        H5Fclose(f);
+        if (st)
+            return st;
+    }
+    /* job files: the jobs finished since the last pack */
+    char jobs_dir[RS_PATH_BUF];
+    if (rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "path too long");
+    DIR *d = opendir(jobs_dir);
+    if (!d)
+        return RS_OK;
+    id_index_t *map = NULL;
+    struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len != 15 || strcmp(e->d_name + 12, ".h5") ||
+            strspn(e->d_name, "0123456789abcdef") != 12)
+            continue;
+        if (!map) {
+            map = malloc((n + 1) * sizeof *map);
+            if (!map) {
+                st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
+            }
+            for (uint64_t i = 0; i < n; i++) {
+                rs_job_t job;
+                rs_spec_job(spec, i, &job);
+                memcpy(map[i].id, job.id, 13);
+                map[i].index = i;
+            }
+            qsort(map, n, sizeof *map, cmp_id);
+        }
+        id_index_t key;
+        memcpy(key.id, e->d_name, 12);
+        key.id[12] = '\0';
+        const id_index_t *hit = bsearch(&key, map, n, sizeof *map, cmp_id);
+        if (!hit)
+            continue;   /* not a job of this spec: not ours to judge */
+        rs_job_t job;
+        rs_spec_job(spec, hit->index, &job);
+        rs_job_summary_t row;
+        rs_error_t jerr;
+        rs_error_clear(&jerr);
+        rs_status js = rs_store_read_summary(jobs_dir, 0, spec, &job, &row, &jerr);
+        if (js == RS_EMISMATCH && damaged) {
+            damaged[hit->index] = 1;
+            continue;
+        }
+        if (js) {
+            *err = jerr;
+            st = js;
+            break;
+        }
+        if (row.status != RS_JOB_MISSING) {
+            rows[hit->index] = row;
+            (*n_journal)++;
+        } else {
+            (*n_vanished)++;   /* listed, then gone: packed meanwhile */
+        }
+    }
+    closedir(d);
+    free(map);
+    return st;
+}
+
+rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
+                             int verify, rs_job_summary_t *rows,
+                             uint8_t *damaged, uint64_t *n_journal,
+                             rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(read_rows_unguarded(out_path, spec, verify, rows, damaged,
+                                            n_journal, err), err);
+}
+
+/* ---- size up front ------------------------------------------------------- */
+
+/* HDF5's own bytes per job (object headers, B-trees, heaps), measured on
+ * job files of this version, rounded up. */
+#define JOB_OVERHEAD 20480u
+
+void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+                       const rs_job_summary_t *rows, rs_size_estimate_t *e)
+{
+    memset(e, 0, sizeof *e);
+    const rs_train_settings_t *s = &spec->settings;
+    const rs_arch_t *a = &s->arch;
+    uint64_t P = rs_arch_n_params(a);
+    uint32_t steps = rs_train_steps_per_epoch(s, n_train);
+    uint32_t B = s->batch_size >= n_train ? n_train : s->batch_size;
+    uint64_t records = 0;
+    if (s->record_masks)
+        for (uint32_t ep = 0; ep < s->epochs; ep++)
+            for (uint32_t st = 0; st < steps; st++)
+                records += (uint64_t)rs_record_selected(&s->mask_sel, ep, st);
+    unsigned q = spec_quantities(spec);
+    int n_curves = 1;
+    for (int i = 0; i < 7; i++)
+        n_curves += has_quantities(q, curve_needs[i]);
+    uint64_t curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
+    e->weights_per_job = 2 * P * 4;
+    e->curves_per_job = curves;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        uint64_t masks = 0;
+        for (int l = 0; l + 1 < a->n_layers; l++)
+            if (job.hp.keep_prob[l] < 1.0f)
+                masks += records * ((uint64_t)B * ((a->sizes[l + 1] + 7) / 8) + 12);
+        uint64_t bytes = e->weights_per_job + curves + masks + JOB_OVERHEAD;
+        e->all_job_files += bytes;
+        if (!rows || !rs_job_finished(rows[i].status)) {
+            e->todo_job_files += bytes;
+            e->n_todo++;
+        }
+        e->masks_max = masks > e->masks_max ? masks : e->masks_max;
+        /* the packed file stores each (seed, keep_prob) mask set once and
+         * each seed's initial weights once: an upper estimate without
+         * compression, counting a job's masks when it is the first job of
+         * its seed and keep_prob (index order runs l1 and l2 inside) */
+        e->packed += P * 4 + curves + JOB_OVERHEAD + 512;   /* + its row */
+        if (i % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
+            spec->n_seeds)
+            e->packed += masks + (i < spec->n_seeds ? P * 4 : 0);
+    }
+    e->records = records;
+    e->packed += (64u << 10) + spec->text_len;   /* spec, provenance */
+    e->peak = e->todo_job_files + e->packed;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,34 +227,36 @@ typedef struct sweep_state sweep_state;
 static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
                    const rs_error_t *job_err, double job_wall);
 
-/* Reads every job file's summary.  With s (a run), a job file whose
- * content does not match its checksum is reported (RS_EV_JOB_DAMAGED) and
- * its job recomputed; without (a rebuild), it is an error. */
-static rs_status scan_jobs(const char *jobs_dir, const rs_spec_t *spec,
+/* The sweep's state (rs_store_read_rows); a job file whose content does not
+ * match its checksum is reported (RS_EV_JOB_DAMAGED) and its job
+ * recomputed. */
+static rs_status scan_jobs(const char *out_path, const rs_spec_t *spec,
                            rs_job_summary_t *rows, uint64_t *n_done,
-                           sweep_state *s, rs_error_t *err)
+                           uint64_t *n_journal, sweep_state *s, rs_error_t *err)
 {
     *n_done = 0;
-    for (uint64_t i = 0; i < spec->n_jobs; i++) {
-        rs_job_t job;
-        rs_spec_job(spec, i, &job);
-        rs_error_t jerr;
-        rs_error_clear(&jerr);
-        rs_status st = rs_store_read_summary(jobs_dir, 0, spec, &job, &rows[i], &jerr);
-        if (st == RS_EMISMATCH && s) {
-            memset(&rows[i], 0, sizeof rows[i]);
-            rows[i].status = RS_JOB_MISSING;
+    uint8_t *damaged = calloc(spec->n_jobs + 1, 1);
+    if (!damaged)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    rs_status st = rs_store_read_rows(out_path, spec, 0, rows, damaged, n_journal,
+                                      err);
+    char jobs_dir[RS_PATH_BUF];
+    rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
+    for (uint64_t i = 0; !st && i < spec->n_jobs; i++) {
+        if (damaged[i] && !rs_job_finished(rows[i].status)) {
+            rs_job_t job;
+            rs_error_t jerr;
+            rs_spec_job(spec, i, &job);
+            char path[RS_PATH_JOIN];
+            snprintf(path, sizeof path, "%s/%s.h5", jobs_dir, job.id);
+            rs_error_set(&jerr, RS_EMISMATCH, path, 0, 0, "damaged: its "
+                         "content no longer matches its checksum");
             report(s, RS_EV_JOB_DAMAGED, &job, &jerr, 0);
-            continue;
-        }
-        if (st) {
-            if (err)
-                *err = jerr;
-            return st;
         }
         *n_done += rs_job_finished(rows[i].status);
     }
-    return RS_OK;
+    free(damaged);
+    return st;
 }
 
 static void fill_provenance(rs_provenance_t *p, const rs_spec_t *spec,
@@ -290,7 +293,7 @@ struct sweep_state {
     const rs_dataset_t *shared_data;   /* NULL: per-job data (sin, no seed) */
     rs_kernels_t kernels;
     int outer, inner;
-    double t0, last_top, top_cost_s;
+    double t0;
     rs_provenance_t prov;
     rs_status fatal;                   /* first write error: stop all      */
     rs_error_t fatal_err;
@@ -351,53 +354,52 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
     if (!s->shared_data && data == &own)
         rs_data_free(&own);
     double wall = now_s() - t;
+    /* HDF5 (not thread-safe) builds the job file in memory under one lock;
+     * writing it and its fsync run in parallel; only the index update is
+     * serialised again */
+    rs_job_image_t img;
+    memset(&img, 0, sizeof img);
+    if (st == RS_OK) {
 #pragma omp critical(rs_hdf5)
-    {
-        if (st == RS_OK && s->fatal == RS_OK) {
-            rs_status wst = rs_store_write_job(s->jobs_dir, s->spec, &job, &res,
-                                               &err);
-            if (wst == RS_OK) {
-                rs_store_summarise(&res, &s->rows[job.index]);
-                s->done += !res.diverged;
-                s->diverged += res.diverged;
-                rs_store_log_job(s->jobs_dir, &job, wall, worker, s->inner,
-                                 NULL);
-                report(s, res.diverged ? RS_EV_JOB_DIVERGED : RS_EV_JOB_DONE,
-                       &job, NULL, wall);
-            } else {
-                s->fatal = wst;
+        st = s->fatal ? RS_EINTR : rs_store_build_job(s->jobs_dir, s->spec,
+                                                      &job, &res, &img, &err);
+        if (st == RS_OK)
+            st = rs_store_save_job(&img, &err);
+        else
+            rs_store_image_free(&img);
+        if (st != RS_OK && st != RS_EINTR) {
+#pragma omp critical(rs_index)
+            if (s->fatal == RS_OK) {
+                s->fatal = st;
                 s->fatal_err = err;
                 s->local_stop = 1;
             }
-        } else if (st == RS_EINTR) {
+            st = RS_EINTR;   /* not the job's failure: the store's */
+        }
+        if (st == RS_OK) {
+#pragma omp critical(rs_index)
+            {
+                rs_store_summarise(&res, &s->rows[job.index]);
+                s->done += !res.diverged;
+                s->diverged += res.diverged;
+                rs_store_log_job(s->jobs_dir, &job, wall, worker, s->inner, NULL);
+                report(s, res.diverged ? RS_EV_JOB_DIVERGED : RS_EV_JOB_DONE,
+                       &job, NULL, wall);
+            }
+        }
+        rs_job_result_free(&res);
+        return;
+    }
+#pragma omp critical(rs_index)
+    {
+        if (st == RS_EINTR) {
             /* abandoned by a second signal: not a failure, not written */
-        } else if (st != RS_OK) {
+        } else {
             s->rows[job.index].status = RS_JOB_FAILED;
             s->failed++;
             report(s, RS_EV_JOB_FAILED, &job, &err, wall);
             if (s->o->fail_fast)
                 s->local_stop = 1;
-        }
-        /* rewrite OUT.h5 every 30 s, but never spend more than a tenth of
-         * the time on it: its cost grows with the jobs it copies, and the
-         * other workers wait for this lock meanwhile */
-        double every = s->o->top_every_s > 0 ? s->o->top_every_s : 30.0;
-        if (every < 10 * s->top_cost_s)
-            every = 10 * s->top_cost_s;
-        if (s->fatal == RS_OK && now_s() - s->last_top > every) {
-            double t_top = now_s();
-            s->last_top = t_top;
-            rs_store_now_iso(s->prov.written, sizeof s->prov.written);
-            s->prov.wall_s = now_s() - s->t0;
-            rs_error_t terr;
-            rs_status tst = rs_store_write_top(s->o->out_path, s->spec, s->rows,
-                                               &s->prov, &terr);
-            s->top_cost_s = now_s() - t_top;
-            if (tst) {
-                s->fatal = tst;
-                s->fatal_err = terr;
-                s->local_stop = 1;
-            }
         }
     }
     rs_job_result_free(&res);
@@ -506,19 +508,21 @@ static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
  * that the model fits it; a mismatch points at model.layers in the spec. */
 static rs_status load_and_check_data(const rs_spec_t *spec,
                                      rs_dataset_t *data, int *shared,
-                                     rs_error_t *err)
+                                     uint32_t *n_train, rs_error_t *err)
 {
     rs_status st;
     *shared = spec->data_kind != RS_DATA_SIN || spec->data_seed_set;
     if (*shared) {
         if ((st = rs_spec_load_data(spec, 0, data, err)))
             return st;
+        *n_train = data->train.n;
         if ((st = rs_train_check(&spec->settings, data, err)))
             rs_data_free(data);
     } else {
         rs_dataset_t probe;
         if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
             return st;
+        *n_train = probe.train.n;
         st = rs_train_check(&spec->settings, &probe, err);
         rs_data_free(&probe);
     }
@@ -528,6 +532,32 @@ static rs_status load_and_check_data(const rs_spec_t *spec,
         err->column = spec->layers_col;
     }
     return st;
+}
+
+/* Refuses to start when the output's file system lacks the room for the
+ * job files still to come plus the packed results file (est->peak), or
+ * the file-size limit is below the packed file. */
+static rs_status check_space(const char *out_path, const rs_size_estimate_t *est,
+                             rs_error_t *err)
+{
+    char dir[RS_PATH_BUF];
+    rs_path_dir(out_path, dir, sizeof dir);
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        if (avail < est->peak)
+            return rs_error_set(err, RS_EIO, out_path, 0, 0,
+                                "not enough room to run this sweep: %llu "
+                                "jobs to go need about %.1f MiB of job files "
+                                "and %.1f MiB for the packed results file "
+                                "(%.1f MiB at the peak), and %s has %.1f MiB "
+                                "free; free some space or write elsewhere "
+                                "(-o)", (unsigned long long)est->n_todo,
+                                est->todo_job_files / 1048576.0,
+                                est->packed / 1048576.0, est->peak / 1048576.0,
+                                dir, avail / 1048576.0);
+    }
+    return RS_OK;
 }
 
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
@@ -548,7 +578,8 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     rs_dataset_t data;
     memset(&data, 0, sizeof data);
     int shared = 0;
-    if ((st = load_and_check_data(spec, &data, &shared, err)))
+    uint32_t n_train = 0;
+    if ((st = load_and_check_data(spec, &data, &shared, &n_train, err)))
         return st;
     if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0) {
         rs_data_free(&data);
@@ -575,7 +606,14 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    if ((st = scan_jobs(jobs_dir, spec, s.rows, &s.skipped, &s, err)))
+    uint64_t n_journal = 0;
+    if ((st = scan_jobs(o->out_path, spec, s.rows, &s.skipped, &n_journal, &s,
+                        err)))
+        goto out;
+    /* room for the job files still to come and the packed file */
+    rs_size_estimate_t est;
+    rs_store_estimate(spec, n_train, s.rows, &est);
+    if ((st = check_space(o->out_path, &est, err)))
         goto out;
     todo = malloc((spec->n_jobs - s.skipped + 1) * sizeof *todo);
     if (!todo) {
@@ -598,10 +636,11 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if ((st = rs_store_log_run(jobs_dir, &s.prov, err)))
         goto out;
     s.t0 = now_s();
-    s.last_top = s.t0;
-    /* write the top-level file first: the spec is then safe on disk */
+    /* a new sweep writes its results file first (the spec is then safe on
+     * disk); an existing one is rewritten only when the run ends */
     rs_store_now_iso(s.prov.written, sizeof s.prov.written);
-    if ((st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
+    if (!path_exists(o->out_path) &&
+        (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_START, NULL, NULL, 0);
 #ifdef _OPENMP
@@ -623,12 +662,13 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if (s.fatal) {
         *err = s.fatal_err;
         st = s.fatal;
-        /* keep the earlier, intact top-level file when writing fails */
-        rs_error_t ignore;
-        rs_store_write_top(o->out_path, spec, s.rows, &s.prov, &ignore);
+        /* the job files written so far stay: the next run packs them */
         goto out;
     }
-    if ((st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
+    /* the pack: only when something changed (a resume with nothing to do
+     * costs the reading of the table) */
+    if (!o->no_pack && (s.done || s.diverged || s.failed || n_journal) &&
+        (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_END, NULL, NULL, 0);
     uint64_t n_diverged = 0;   /* in the whole sweep, earlier runs too */
@@ -688,43 +728,24 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
 rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
                            rs_error_t *err)
 {
-    char jobs_dir[RS_PATH_BUF];
-    rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir);
     int lock_fd = -1;
     rs_status st = rs_sweep_lock(out_path, &lock_fd, err);
     if (st)
         return st;
-    if (lock_fd < 0) {
-        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
-                            "cannot rebuild: there is no %s to rebuild it "
-                            "from (the results file itself holds the jobs)",
-                            jobs_dir);
-    }
-    rs_job_summary_t *rows = calloc(spec->n_jobs, sizeof *rows);
+    rs_job_summary_t *rows = calloc(spec->n_jobs + 1, sizeof *rows);
     if (!rows) {
         rs_sweep_unlock(&lock_fd);
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
     }
-    uint64_t done;
-    st = scan_jobs(jobs_dir, spec, rows, &done, NULL, err);
-    /* never drop a finished job that only OUT.h5 holds */
-    uint64_t only_top = 0;
-    for (uint64_t i = 0; st == RS_OK && i < spec->n_jobs; i++) {
-        if (rs_job_finished(rows[i].status))
-            continue;
-        rs_job_t job;
-        rs_job_summary_t top;
-        rs_error_t ignore;
-        rs_spec_job(spec, i, &job);
-        if (rs_store_read_summary(out_path, 1, spec, &job, &top, &ignore) == RS_OK &&
-            rs_job_finished(top.status))
-            only_top++;
-    }
-    if (st == RS_OK && only_top)
-        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
-                          "cannot rebuild: %llu finished jobs are in it but "
-                          "not in %s; rebuilding would drop them",
-                          (unsigned long long)only_top, jobs_dir);
+    /* from what holds the jobs: the packed file's runs and the job files,
+     * every one verified; a damaged or unreadable source is an error, so a
+     * rebuild never drops a finished job */
+    uint64_t n_journal;
+    st = rs_store_read_rows(out_path, spec, 0, rows, NULL, &n_journal, err);
+    if (st == RS_EINPUT && err && !strcmp(err->path, out_path))
+        snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
+                 "; the rebuild would drop the jobs it holds: move it aside "
+                 "to rebuild from the job files alone");
     if (!st)
         st = rs_store_write_top(out_path, spec, rows, NULL, err);
     free(rows);

@@ -94,10 +94,25 @@ rs_status rs_train_check(const rs_train_settings_t *s, const rs_dataset_t *d,
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                             "dataset: the train and test splits must not be "
                             "empty");
+    if (s->reg.early_stopping_patience && d->val.n == 0)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "reg.early_stopping_patience needs a validation "
+                            "split (dataset.n_val > 0)");
     uint32_t B = effective_batch(s, d->train.n);
     if (B == 0)
         return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                             "train.batch_size must be at least 1");
+    if (s->reg.input_noise_sd > 0.0f &&
+        (uint64_t)B * ((a->sizes[0] + 3u) / 4u) > (1ull << 32))
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "batch_size %u x %u input features overflows the "
+                            "32-bit input-noise counter", B, a->sizes[0]);
+    for (int l = 0; s->mc_samples && l + 1 < a->n_layers; l++)
+        if ((uint64_t)d->test.n * ((a->sizes[l + 1] + 3u) / 4u) > (1ull << 32))
+            return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                                "%u test rows x %u units of layer %d overflow "
+                                "the 32-bit MC-dropout counter", d->test.n,
+                                a->sizes[l + 1], l);
     for (int l = 0; l + 1 < a->n_layers; l++) {
         uint64_t groups = (a->sizes[l + 1] + 3u) / 4u;
         if ((uint64_t)B * groups > (1ull << 32))
@@ -121,6 +136,13 @@ typedef struct workspace {
     float *d0, *d1;             /* gradient buffers, R x max n            */
     uint32_t *order;            /* n_train                                */
     float *work;                /* GEMM scratch                           */
+    /* DropConnect (NULL when off): masks and masked weights, laid out like
+     * params (only the weights of layers 1 .. L-1 are used); dc_on[l]:
+     * layer l's forward and backward use wdc instead of params */
+    float *wmask, *wdc;
+    int dc_on[RS_MAX_LAYERS];
+    float *best;                /* early stopping: the best epoch's params */
+    float *mc_sum;              /* MC dropout: R x n_out sums of the passes */
     void *block;
 } workspace_t;
 
@@ -144,9 +166,16 @@ static size_t gemm_work_max(const rs_arch_t *a, uint32_t R, int n_threads)
     return w;
 }
 
+/* DropConnect is on for keep probabilities strictly between 0 and 1. */
+static int dropconnect_on(const rs_train_settings_t *s)
+{
+    return s->reg.dropconnect_keep_prob > 0.0f &&
+           s->reg.dropconnect_keep_prob < 1.0f && s->arch.n_layers > 1;
+}
+
 static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
                                  const rs_dataset_t *d, uint32_t B, uint32_t R,
-                                 int n_threads, rs_error_t *err)
+                                 int n_threads, int with_dc, rs_error_t *err)
 {
     const rs_arch_t *a = &s->arch;
     uint32_t max_n = 0;
@@ -156,12 +185,17 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
     size_t n_floats = 2 * round_up16(P) + round_up16((size_t)R * a->sizes[0]) +
                       round_up16((size_t)R * d->n_out) +
                       2 * round_up16((size_t)R * max_n) +
-                      round_up16(gemm_work_max(a, R, n_threads));
+                      round_up16(gemm_work_max(a, R, n_threads)) +
+                      (with_dc ? 2 * round_up16(P) : 0) +
+                      (s->reg.early_stopping_patience ? round_up16(P) : 0) +
+                      (s->mc_samples ? round_up16((size_t)R * d->n_out) : 0);
+    /* MC dropout draws masks for evaluation chunks of R rows */
+    const size_t mask_rows = s->mc_samples ? R : B;
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         n_floats += round_up16(R * width);
         if (l + 1 < a->n_layers)
-            n_floats += 2 * round_up16(R * width) + round_up16(B * width);
+            n_floats += 2 * round_up16(R * width) + round_up16(mask_rows * width);
     }
     size_t n_bytes = n_floats * sizeof(float) + round_up16(R) +
                      (size_t)d->train.n * sizeof(uint32_t) + 64;
@@ -178,13 +212,21 @@ static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
     ws->d0 = CARVE((size_t)R * max_n);
     ws->d1 = CARVE((size_t)R * max_n);
     ws->work = CARVE(gemm_work_max(a, R, n_threads));
+    if (with_dc) {
+        ws->wmask = CARVE(P);
+        ws->wdc = CARVE(P);
+    }
+    if (s->reg.early_stopping_patience)
+        ws->best = CARVE(P);
+    if (s->mc_samples)
+        ws->mc_sum = CARVE((size_t)R * d->n_out);
     for (int l = 0; l < a->n_layers; l++) {
         size_t width = a->sizes[l + 1];
         ws->z[l] = CARVE(R * width);
         if (l + 1 < a->n_layers) {
             ws->h[l] = CARVE(R * width);
             ws->a[l] = CARVE(R * width);
-            ws->mask[l] = CARVE((size_t)B * width);
+            ws->mask[l] = CARVE(mask_rows * width);
         }
     }
 #undef CARVE
@@ -211,6 +253,15 @@ void rs_train_init_params(const rs_train_settings_t *s, uint64_t seed,
     }
 }
 
+/* The weights layer l computes with: the DropConnect-masked copy while a
+ * training step has it on, else the parameters. */
+static const float *layer_weights(const workspace_t *ws, const rs_arch_t *a,
+                                  int l)
+{
+    size_t off = rs_arch_weight_offset(a, l);
+    return ws->dc_on[l] ? ws->wdc + off : ws->params + off;
+}
+
 /* Forward pass over nb rows already gathered into ws->x.  Hidden layer l
  * is multiplied by ws->mask[l] where dropped[l] (training); dropped == NULL
  * is the clean network (evaluation).  Returns the output layer's buffer. */
@@ -222,7 +273,7 @@ static float *forward(const rs_train_settings_t *s, workspace_t *ws,
     const float *inp = x;
     for (int l = 0; l < a->n_layers; l++) {
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
-        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        const float *W = layer_weights(ws, a, l);
         const float *bias = ws->params + rs_arch_bias_offset(a, l);
         int hidden = l + 1 < a->n_layers;
         /* ReLU is fused into the product's store: h directly, no z */
@@ -254,11 +305,18 @@ static void backward(const rs_train_settings_t *s, workspace_t *ws,
         int n_in = (int)a->sizes[l], n_out = (int)a->sizes[l + 1];
         const float *inp = l == 0 ? ws->x : (dropped[l - 1] ? ws->a[l - 1]
                                                              : ws->h[l - 1]);
-        const float *W = ws->params + rs_arch_weight_offset(a, l);
+        const float *W = layer_weights(ws, a, l);
         float *dW = ws->grads + rs_arch_weight_offset(a, l);
         float *db = ws->grads + rs_arch_bias_offset(a, l);
         rs_dense_backward(k, l == 0 ? NULL : dinp, dW, db, dout, inp, W,
                           (int)nb, n_in, n_out, ws->work, n_threads);
+        if (ws->dc_on[l]) {
+            /* Wm = W * mask, so dL/dW = dL/dWm * mask */
+            const float *m = ws->wmask + rs_arch_weight_offset(a, l);
+            size_t n_w = (size_t)n_in * n_out;
+            for (size_t i = 0; i < n_w; i++)
+                dW[i] = dW[i] * m[i];
+        }
         if (l == 0)
             break;
         size_t n = (size_t)nb * n_in;
@@ -290,6 +348,24 @@ static double batch_loss(const rs_train_settings_t *s, workspace_t *ws,
                                           n_correct);
 }
 
+/* Rows first..first+nb-1 of a split: float data are read in place, bytes
+ * are converted into the workspace. */
+static void chunk_rows(workspace_t *ws, const rs_dataset_t *d,
+                       const rs_split_t *split, uint32_t first, uint32_t nb,
+                       const float **x, const float **y, const uint8_t **labels)
+{
+    if (split->x) {
+        *x = split->x + (size_t)first * d->n_in;
+        *y = split->y ? split->y + (size_t)first * d->n_out : NULL;
+        *labels = split->label ? split->label + first : NULL;
+        return;
+    }
+    rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
+    *x = ws->x;
+    *y = ws->y;
+    *labels = ws->labels;
+}
+
 /* Clean loss and accuracy over a whole split, in chunks of R rows. */
 static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
                      const rs_kernels_t *k, const rs_dataset_t *d,
@@ -300,20 +376,94 @@ static void evaluate(const rs_train_settings_t *s, workspace_t *ws,
     uint64_t correct = 0;
     for (uint32_t first = 0; first < split->n; first += R) {
         uint32_t nb = split->n - first < R ? split->n - first : R;
-        /* float data are read in place; bytes are converted in chunks */
-        const float *x = ws->x, *y = ws->y;
-        const uint8_t *labels = ws->labels;
-        if (split->x) {
-            x = split->x + (size_t)first * d->n_in;
-            y = split->y ? split->y + (size_t)first * d->n_out : NULL;
-            labels = split->label ? split->label + first : NULL;
-        } else {
-            rs_data_gather(d, split, NULL, first, nb, ws->x, ws->y, ws->labels);
-        }
+        const float *x, *y;
+        const uint8_t *labels;
+        chunk_rows(ws, d, split, first, nb, &x, &y, &labels);
         float *pred = forward(s, ws, k, x, nb, NULL, n_threads);
         uint64_t c = 0;
         sum += batch_loss(s, ws, pred, y, labels, nb, 0, &c);
         correct += c;
+    }
+    *loss = sum / split->n;
+    *acc = d->task == RS_TASK_CLASSIFICATION ? (double)correct / split->n
+                                             : NAN;
+}
+
+/* The test split by MC dropout after e epochs (rs_curves_t.test_loss_mc):
+ * for each chunk of R rows, T = s->mc_samples forward passes with the
+ * job's dropout noise (rs_noise_mask_at at (MC_DROPOUT | l<<8, e, t,
+ * row*G + u/4), rows numbered within the split, so chunks do not matter),
+ * the outputs (MSE) or softmax probabilities (cross-entropy) summed in
+ * float in pass order and divided by T; then the loss of that mean
+ * prediction per row (MSE as rs_mse_forward_backward; cross-entropy
+ * -logf(mean p_y)), summed in double in row order, and the accuracy of
+ * its first maximal entry. */
+static void evaluate_mc(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                        workspace_t *ws, const rs_kernels_t *k,
+                        const rs_dataset_t *d, const int *dropped,
+                        rs_key_t key, uint32_t e, uint32_t R, int n_threads,
+                        double *loss, double *acc)
+{
+    const rs_arch_t *a = &s->arch;
+    const rs_split_t *split = &d->test;
+    const int n_out = (int)a->sizes[a->n_layers];
+    const float T = (float)s->mc_samples;
+    double sum = 0.0;
+    uint64_t correct = 0;
+    for (uint32_t first = 0; first < split->n; first += R) {
+        uint32_t nb = split->n - first < R ? split->n - first : R;
+        const float *x, *y;
+        const uint8_t *labels;
+        chunk_rows(ws, d, split, first, nb, &x, &y, &labels);
+        float *acc_sum = ws->mc_sum;
+        size_t n_vals = (size_t)nb * n_out;
+        for (size_t i = 0; i < n_vals; i++)
+            acc_sum[i] = 0.0f;
+        for (uint32_t t = 0; t < s->mc_samples; t++) {
+            for (int l = 0; l + 1 < a->n_layers; l++)
+                if (dropped[l])
+                    rs_noise_mask_at(s->reg.noise, key,
+                                     rs_ctr0(RS_PURPOSE_MC_DROPOUT, (uint32_t)l),
+                                     e, t, first, nb, a->sizes[l + 1],
+                                     hp->keep_prob[l], ws->mask[l]);
+            const float *pred = forward(s, ws, k, x, nb, dropped, n_threads);
+            if (a->loss == RS_LOSS_MSE) {
+                for (size_t i = 0; i < n_vals; i++)
+                    acc_sum[i] = acc_sum[i] + pred[i];
+                continue;
+            }
+            for (uint32_t b = 0; b < nb; b++) {
+                const float *z = pred + (size_t)b * n_out;
+                float *row = acc_sum + (size_t)b * n_out;
+                int argmax = 0;
+                for (int j = 1; j < n_out; j++)
+                    if (z[j] > z[argmax])
+                        argmax = j;
+                float m = z[argmax], den = 0.0f;
+                for (int j = 0; j < n_out; j++)
+                    den += rs_expf(z[j] - m);
+                for (int j = 0; j < n_out; j++)
+                    row[j] = row[j] + rs_expf(z[j] - m) / den;
+            }
+        }
+        for (uint32_t b = 0; b < nb; b++) {
+            const float *row = acc_sum + (size_t)b * n_out;
+            if (a->loss == RS_LOSS_MSE) {
+                double row_loss = 0.0;
+                for (int j = 0; j < n_out; j++) {
+                    float diff = row[j] / T - y[(size_t)b * n_out + j];
+                    row_loss += (double)diff * diff;
+                }
+                sum += row_loss / n_out;
+                continue;
+            }
+            int argmax = 0;
+            for (int j = 1; j < n_out; j++)
+                if (row[j] > row[argmax])
+                    argmax = j;
+            sum += (double)-rs_logf(row[labels[b]] / T);
+            correct += (uint64_t)(argmax == labels[b]);
+        }
     }
     *loss = sum / split->n;
     *acc = d->task == RS_TASK_CLASSIFICATION ? (double)correct / split->n
@@ -342,9 +492,14 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->n_hidden = a->n_layers - 1;
     r->curves.n = s->epochs + 1;
     size_t n_curve = r->curves.n;
-    size_t n_bytes = 2 * r->n_params * sizeof(float) + 8 * n_curve * sizeof(double);
+    size_t n_zero_frac = s->record_zero_frac ? n_curve * (size_t)a->n_layers : 0;
+    size_t n_mc = s->mc_samples ? 2 * n_curve : 0;
+    size_t n_bytes = 2 * r->n_params * sizeof(float) +
+                     (8 * n_curve + n_zero_frac + n_mc) * sizeof(double);
+    /* gaussian multipliers have no binary mask to record */
+    const int recordable = s->reg.noise != RS_NOISE_GAUSSIAN;
     for (int l = 0; l < r->n_hidden; l++) {
-        if (hp->keep_prob[l] >= 1.0f)
+        if (hp->keep_prob[l] >= 1.0f || !recordable)
             continue;
         size_t row_bytes = (a->sizes[l + 1] + 7) / 8;
         n_bytes += (size_t)n_records * B * row_bytes + 3 * (size_t)n_records * sizeof(uint32_t);
@@ -369,6 +524,20 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->epoch_train_s = dp;
     memset(dp, 0, n_curve * sizeof *dp);
     dp += n_curve;
+    r->curves.n_layers = (uint32_t)a->n_layers;
+    if (n_zero_frac) {
+        r->curves.zero_frac = dp;
+        for (size_t i = 0; i < n_zero_frac; i++)
+            dp[i] = NAN;
+        dp += n_zero_frac;
+    }
+    if (n_mc) {
+        r->curves.test_loss_mc = dp;
+        r->curves.test_acc_mc = dp + n_curve;
+        for (size_t i = 0; i < n_mc; i++)
+            dp[i] = NAN;
+        dp += n_mc;
+    }
     float *fp = (float *)dp;
     r->params_init = fp;
     r->params_final = fp + r->n_params;
@@ -378,8 +547,8 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
         m->n_units = a->sizes[l + 1];
         m->rows = B;
         m->row_bytes = (a->sizes[l + 1] + 7) / 8;
-        if (hp->keep_prob[l] >= 1.0f)
-            continue;  /* every unit kept: nothing to record */
+        if (hp->keep_prob[l] >= 1.0f || !recordable)
+            continue;  /* every unit kept, or not binary: nothing to record */
         m->n_records = n_records;
         m->epoch = (uint32_t *)cp;
         m->step = m->epoch + n_records;
@@ -421,6 +590,96 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
     return NULL;
 }
 
+/* DropConnect for one step: the masks of W_1 .. W_{L-1} from their
+ * counters and the masked copies Wm = W * mask (one float product each),
+ * which this step's forward and backward use. */
+static void dropconnect_step(const rs_train_settings_t *s, workspace_t *ws,
+                             rs_key_t key, uint32_t epoch, uint32_t step)
+{
+    const rs_arch_t *a = &s->arch;
+    const float keep = s->reg.dropconnect_keep_prob;
+    const uint32_t threshold = rs_keep_threshold(keep);
+    const float scale = 1.0f / keep;
+    for (int l = 1; l < a->n_layers; l++) {
+        size_t off = rs_arch_weight_offset(a, l);
+        uint64_t n_w = (uint64_t)a->sizes[l] * a->sizes[l + 1];
+        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, n_w, threshold,
+                                scale, ws->wmask + off);
+        for (uint64_t i = 0; i < n_w; i++)
+            ws->wdc[off + i] = ws->params[off + i] * ws->wmask[off + i];
+        ws->dc_on[l] = 1;
+    }
+}
+
+/* The parameter update of one step: SGD with the penalties as the spec's
+ * reg section says, then the max-norm projection (docs/FORMAT.md,
+ * "Arithmetic"). */
+static void update(const rs_train_settings_t *s, const rs_hparams_t *hp,
+                   workspace_t *ws)
+{
+    const rs_arch_t *a = &s->arch;
+    if (s->reg.l1_mode == RS_L1_PROXIMAL)
+        rs_sgd_update_proximal(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
+    else
+        rs_sgd_update(a, ws->params, ws->grads, s->lr, hp->l2, hp->l1);
+    /* the gradients are spent: d0 (R x max n floats) is the scratch */
+    if (s->reg.max_norm > 0.0f)
+        rs_max_norm(a, ws->params, s->reg.max_norm, ws->d0);
+}
+
+/* Row e of the zero_frac curve: per layer, the share of weights == 0.0f. */
+static void record_zero_frac(const rs_arch_t *a, const float *params,
+                             double *row)
+{
+    for (int l = 0; l < a->n_layers; l++) {
+        const float *W = params + rs_arch_weight_offset(a, l);
+        size_t n = (size_t)a->sizes[l] * a->sizes[l + 1], zeros = 0;
+        for (size_t i = 0; i < n; i++)
+            zeros += W[i] == 0.0f;
+        row[l] = (double)zeros / (double)n;
+    }
+}
+
+/* Early stopping after epoch e (Goodfellow, Bengio and Courville 2016,
+ * algorithm 7.1): *best is the first epoch with the smallest validation
+ * loss so far (epoch 0, the initial model, included), and ws->best holds
+ * its parameters.  Once e - *best reaches the patience before the last
+ * epoch, the parameters of *best are restored, the curves after e are
+ * filled with that model's (the same evaluation of the same weights gives
+ * the same bits, so they are copied) and 1 is returned: training stops. */
+static int early_stop(const rs_train_settings_t *s, workspace_t *ws,
+                      rs_job_result_t *out, uint32_t e, uint32_t *best)
+{
+    rs_curves_t *c = &out->curves;
+    const size_t P = out->n_params;
+    if (e == 0 || c->val_loss[e] < c->val_loss[*best]) {
+        *best = e;
+        memcpy(ws->best, ws->params, P * sizeof(float));
+        return 0;
+    }
+    if (e - *best < s->reg.early_stopping_patience || e == s->epochs)
+        return 0;
+    memcpy(ws->params, ws->best, P * sizeof(float));
+    double *curves[6] = {c->train_loss, c->test_loss, c->val_loss,
+                         c->train_acc, c->test_acc, c->val_acc};
+    for (uint32_t f = e + 1; f < c->n; f++) {
+        for (int i = 0; i < 6; i++)
+            curves[i][f] = curves[i][*best];
+        if (c->test_loss_mc) {
+            c->test_loss_mc[f] = c->test_loss_mc[*best];
+            c->test_acc_mc[f] = c->test_acc_mc[*best];
+        }
+        if (c->zero_frac)
+            memcpy(c->zero_frac + (size_t)f * c->n_layers,
+                   c->zero_frac + (size_t)*best * c->n_layers,
+                   c->n_layers * sizeof(double));
+    }
+    out->stopped = 1;
+    out->stopped_epoch = e;
+    out->returned_epoch = *best;
+    return 1;
+}
+
 rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                        const rs_dataset_t *d, const rs_kernels_t *k,
                        int n_threads, volatile sig_atomic_t *stop,
@@ -435,7 +694,8 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     uint32_t R = B > RS_EVAL_CHUNK ? B : RS_EVAL_CHUNK;
     workspace_t ws;
     memset(&ws, 0, sizeof ws);
-    if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, err)))
+    const int dc = dropconnect_on(s);
+    if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, dc, err)))
         return st;
     uint32_t n_records = count_records(s, steps);
     if ((st = result_alloc(out, s, hp, B, n_records, err))) {
@@ -457,7 +717,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     rs_train_init_params(s, hp->seed, ws.params);
     memcpy(out->params_init, ws.params, out->n_params * sizeof(float));
     rs_curves_t *c = &out->curves;
-    uint32_t record = 0;
+    uint32_t record = 0, best_epoch = 0;
 
     for (uint32_t e = 0; e <= s->epochs; e++) {
         double t_epoch = now_s();
@@ -481,6 +741,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                 uint32_t first = step * B, nb = n - first < B ? n - first : B;
                 rs_data_gather(d, &d->train, ws.order + first, 0, nb, ws.x,
                                ws.y, ws.labels);
+                if (s->reg.input_noise_sd > 0.0f)
+                    rs_input_noise_ref(key, epoch, step, nb, a->sizes[0],
+                                       s->reg.input_noise_sd, ws.x);
                 int rec = s->record_masks &&
                           rs_record_selected(&s->mask_sel, epoch, step);
                 for (int l = 0; l < n_hidden; l++) {
@@ -488,21 +751,29 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                         continue;
                     rs_mask_record_t *m = &out->masks[l];
                     uint8_t *bits = NULL;
-                    if (rec) {
+                    if (rec && m->bits) {
                         bits = m->bits + (size_t)record * m->rows * m->row_bytes;
                         m->epoch[record] = epoch;
                         m->step[record] = step;
                         m->n_rows[record] = nb;
                     }
-                    k->dropout_mask(key, (uint32_t)l, epoch, step, nb,
-                                    a->sizes[l + 1], threshold[l], scale[l],
-                                    ws.mask[l], bits);
+                    if (s->reg.noise == RS_NOISE_BERNOULLI)
+                        k->dropout_mask(key, (uint32_t)l, epoch, step, nb,
+                                        a->sizes[l + 1], threshold[l], scale[l],
+                                        ws.mask[l], bits);
+                    else
+                        rs_noise_mask_ref(s->reg.noise, key, (uint32_t)l, epoch,
+                                          step, nb, a->sizes[l + 1],
+                                          hp->keep_prob[l], ws.mask[l], bits);
                 }
                 record += (uint32_t)rec;
+                if (dc)
+                    dropconnect_step(s, &ws, key, epoch, step);
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
                 seen += batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL);
                 backward(s, &ws, k, nb, dropped, n_threads);
-                rs_sgd_update(a, ws.params, ws.grads, s->lr, hp->l2, hp->l1);
+                memset(ws.dc_on, 0, sizeof ws.dc_on);   /* evaluation: W */
+                update(s, hp, &ws);
                 out->steps_done++;
             }
             c->train_loss_dropout[e] = seen / n;
@@ -514,10 +785,15 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                      &c->train_acc[e]);
         evaluate(s, &ws, k, d, &d->test, R, n_threads, &c->test_loss[e],
                  &c->test_acc[e]);
+        if (c->test_loss_mc)
+            evaluate_mc(s, hp, &ws, k, d, dropped, key, e, R, n_threads,
+                        &c->test_loss_mc[e], &c->test_acc_mc[e]);
         if (d->val.n)
             evaluate(s, &ws, k, d, &d->val, R, n_threads, &c->val_loss[e],
                      &c->val_acc[e]);
         out->eval_s += now_s() - t_eval;
+        if (c->zero_frac)
+            record_zero_frac(a, ws.params, c->zero_frac + (size_t)e * a->n_layers);
         const char *what = first_nonfinite(s, d, c, e, ws.params, out->n_params);
         if (what) {
             out->diverged = 1;
@@ -525,10 +801,13 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             out->diverged_quantity = what;
             break;
         }
+        if (s->reg.early_stopping_patience &&
+            early_stop(s, &ws, out, e, &best_epoch))
+            break;
     }
     /* a diverged run recorded only the steps it ran */
     for (int l = 0; l < n_hidden; l++)
-        if (dropped[l])
+        if (dropped[l] && out->masks[l].bits)
             out->masks[l].n_records = record;
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);
@@ -542,6 +821,19 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
                               float *const *masks, float *grads, double *loss,
                               rs_error_t *err)
 {
+    return rs_train_batch_grad_dropconnect(s, k, params, x, y, labels, nb,
+                                           masks, NULL, grads, loss, err);
+}
+
+rs_status rs_train_batch_grad_dropconnect(const rs_train_settings_t *s,
+                                          const rs_kernels_t *k,
+                                          const float *params, const float *x,
+                                          const float *y, const uint8_t *labels,
+                                          uint32_t nb, float *const *masks,
+                                          float *const *weight_masks,
+                                          float *grads, double *loss,
+                                          rs_error_t *err)
+{
     const rs_arch_t *a = &s->arch;
     rs_dataset_t d;
     memset(&d, 0, sizeof d);
@@ -550,11 +842,23 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
     d.train.n = nb;
     workspace_t ws;
     memset(&ws, 0, sizeof ws);
-    rs_status st = workspace_alloc(&ws, s, &d, nb, nb, 1, err);
+    rs_status st = workspace_alloc(&ws, s, &d, nb, nb, 1, weight_masks != NULL,
+                                   err);
     if (st)
         return st;
     size_t P = rs_arch_n_params(a);
     memcpy(ws.params, params, P * sizeof(float));
+    for (int l = 0; weight_masks && l < a->n_layers; l++) {
+        if (!weight_masks[l])
+            continue;
+        size_t off = rs_arch_weight_offset(a, l);
+        size_t n_w = (size_t)a->sizes[l] * a->sizes[l + 1];
+        for (size_t i = 0; i < n_w; i++) {
+            ws.wmask[off + i] = weight_masks[l][i];
+            ws.wdc[off + i] = ws.params[off + i] * weight_masks[l][i];
+        }
+        ws.dc_on[l] = 1;
+    }
     memcpy(ws.x, x, (size_t)nb * d.n_in * sizeof(float));
     if (a->loss == RS_LOSS_MSE)
         memcpy(ws.y, y, (size_t)nb * d.n_out * sizeof(float));

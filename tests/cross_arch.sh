@@ -5,7 +5,8 @@
 # and clang at -O0 and -O3, for x86-64 and — cross-compiled with Debian's
 # gcc-aarch64-linux-gnu and run under qemu-user — for aarch64, runs it on
 # every SIMD path and thread count the build offers, and requires one final
-# weight checksum from all of them, equal to the value recorded below.
+# weight checksum from all of them, equal to the value recorded below (and,
+# for the same job with every reg setting, rs_core_check --reg, another).
 #
 # usage: tests/cross_arch.sh [BUILD_DIR]   (BUILD_DIR holds rs_core_check)
 # Exit 0 all equal, 1 a difference, 77 (meson: skipped) no aarch64 toolchain.
@@ -19,6 +20,9 @@ trap 'rm -rf "$tmp"' EXIT
 # Changes only with a deliberate change of the training arithmetic or of the
 # random-number mapping, which also changes every results file.
 EXPECTED=27c6e80349c4591b996ee52816b2543162ae9deb6266557e05c83b5fc2893b4d
+# The same job with every reg setting (rs_core_check --reg): proximal L1,
+# max-norm, input noise, Gaussian dropout noise and DropConnect.
+EXPECTED_REG=32b2b68d9e0a7216842bd7cacf0865f36e9fba305633f2c2148b606e3db87934
 
 # the core's sources, as meson.build lists them (written into the build
 # directory at configure time)
@@ -29,15 +33,21 @@ FLAGS="-std=c11 -ffp-contract=off -fno-math-errno -D_POSIX_C_SOURCE=200809L
        -DRS_NO_ZLIB -Iinclude"
 status=0
 
-check() { # label, command...
-  label=$1; shift
+check_one() { # expected, label, command...
+  expected=$1; label=$2; shift 2
   sum=$("$@" 2>&1 | sed -n 's/^final_weights_sha256 //p')
-  if [ "$sum" = "$EXPECTED" ]; then
-    printf '%-40s %s\n' "$label" "$sum"
+  if [ "$sum" = "$expected" ]; then
+    printf '%-46s %s\n' "$label" "$sum"
   else
-    printf '%-40s %s   <-- DIFFERS\n' "$label" "${sum:-(no output)}"
+    printf '%-46s %s   <-- DIFFERS\n' "$label" "${sum:-(no output)}"
     status=1
   fi
+}
+
+check() { # label, command...: the default job and the one with --reg
+  label=$1; shift
+  check_one "$EXPECTED" "$label" "$@"
+  check_one "$EXPECTED_REG" "$label, --reg" "$@" --reg
 }
 
 cd "$here"

@@ -213,6 +213,97 @@ Test(nn, sgd_update_by_hand)
     cr_assert_float_eq(q[0], -0.4f, 1e-7);
 }
 
+/* Proximal L1 on a 3-input, 1-output layer, by hand: lr = 0.1, l2 = 0.01,
+ * l1 = 0.05, so the threshold is t = lr * l1 = 0.005.
+ *   w = 0.5,   g = 0.1:  g2 = 0.105,  v = 0.4895,   |v| - t = 0.4845
+ *   w = 0.003, g = 0.02: g2 = 0.02003, v = 0.000997, |v| - t < 0 -> +0
+ *   w = -0.2,  g = -0.5: g2 = -0.502, v = -0.1498,  -> -(0.1498 - 0.005) = -0.1448
+ *   w = 0.001 (second call), g = 0.05: v = -0.004 crosses zero, |v| < t -> +0
+ * The bias takes the plain step 1 - 0.1 * 0.1 = 0.99. */
+static uint32_t bits_of(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+Test(nn, proximal_l1_soft_threshold_by_hand)
+{
+    rs_arch_t a = {.n_layers = 1, .sizes = {3, 1}};
+    float p[4] = {0.5f, 0.003f, -0.2f, 1.0f}, g[4] = {0.1f, 0.02f, -0.5f, 0.1f};
+    rs_sgd_update_proximal(&a, p, g, 0.1f, 0.01f, 0.05f);
+    cr_assert_float_eq(p[0], 0.4845f, 1e-7, "%.9g", p[0]);
+    cr_assert_eq(bits_of(p[1]), 0u, "exactly +0, got %a", p[1]);
+    cr_assert_float_eq(p[2], -0.1448f, 1e-7, "%.9g", p[2]);
+    cr_assert_float_eq(p[3], 0.99f, 1e-7);
+    float q[4] = {0.001f, 0, 0, 0}, gq[4] = {0.05f, 0, 0, 0};
+    rs_sgd_update_proximal(&a, q, gq, 0.1f, 0.0f, 0.05f);
+    cr_assert_eq(bits_of(q[0]), 0u, "crossing zero gives +0, got %a", q[0]);
+    /* the subgradient form never lands on exactly zero here: it overshoots */
+    float r[4] = {0.001f, 0, 0, 0};
+    rs_sgd_update(&a, r, gq, 0.1f, 0.0f, 0.05f);
+    cr_assert_float_eq(r[0], -0.009f, 1e-9, "%.9g", r[0]);
+    /* the threshold alone: sign kept, NaN kept, -0 and t = 0 */
+    cr_assert_eq(rs_soft_threshold(-3.0f, 1.0f), -2.0f);
+    cr_assert_eq(rs_soft_threshold(0.75f, 0.25f), 0.5f);
+    cr_assert(isnan(rs_soft_threshold(NAN, 0.5f)));
+    float z = rs_soft_threshold(-0.0f, 0.0f);
+    cr_assert_eq(bits_of(z), 0u);
+    cr_assert_eq(rs_soft_threshold(-1.5f, 0.0f), -1.5f);
+    cr_assert_eq(rs_soft_threshold(INFINITY, 2.0f), INFINITY);
+}
+
+/* Max-norm on a 4-3-1 net with c = 0.5.  Hidden column 0 is
+ * (0.6, -0.7, 0.8, 0.3) (as float32): in double precision its norm is
+ * sqrt(1.49) = 1.2206556 and the rescaled column is 0.5 / norm times it =
+ * (0.238667192, -0.278445041, 0.318222915, 0.119333596); the documented
+ * float32 operations (fmaf chain, sqrtf, c / norm, w * scale), evaluated
+ * exactly with Python fractions and rounded to nearest even, give the bits
+ * 0x3e74652c, 0xbe8e9059, 0x3ea2ee1d, 0x3df4652c.  Column 1 (0.1 each,
+ * norm 0.2) is inside the ball and untouched; column 2 is (3, 4, 12, 0),
+ * norm 13 exactly, so it becomes (6.5/13 = 0.5) times itself with c = 6.5
+ * in a second call.  The output layer and the biases are never touched. */
+Test(nn, max_norm_by_hand)
+{
+    rs_arch_t a = {.n_layers = 2, .sizes = {4, 3, 1}};
+    float p[4 * 3 + 3 + 3 + 1] = {
+        0.6f, 0.1f, 3.0f,
+        -0.7f, 0.1f, 4.0f,
+        0.8f, 0.1f, 12.0f,
+        0.3f, 0.1f, 0.0f,
+        5.0f, 5.0f, 5.0f,          /* b0 */
+        100.0f, -100.0f, 100.0f,   /* W1 */
+        7.0f};                     /* b1 */
+    float work[3];
+    float c = 6.5f;
+    cr_assert_eq(rs_max_norm(&a, p, c, work), 1);   /* only column 2 */
+    cr_assert_eq(p[2], 1.5f);
+    cr_assert_eq(p[5], 2.0f);
+    cr_assert_eq(p[8], 6.0f);
+    cr_assert_eq(bits_of(p[11]), 0u);
+    cr_assert_eq(rs_max_norm(&a, p, 0.5f, work), 2);  /* columns 0 and 2 */
+    const uint32_t want[4] = {0x3e74652cu, 0xbe8e9059u, 0x3ea2ee1du, 0x3df4652cu};
+    const double ref[4] = {0.23866719185535185, -0.27844504135827425,
+                           0.318222914570651, 0.11933359592767592};
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(bits_of(p[3 * k]), want[k], "row %d: %a", k, p[3 * k]);
+        cr_assert(fabs(p[3 * k] - ref[k]) <= 2e-8, "row %d vs double", k);
+        cr_assert_eq(p[3 * k + 1], 0.1f);
+    }
+    const float rest[7] = {5, 5, 5, 100, -100, 100, 7};
+    for (int i = 12; i < 19; i++)
+        cr_assert_eq(p[i], rest[i - 12], "parameter %d", i);
+    /* NaN columns stay NaN, not scaled to a number */
+    p[1] = NAN;
+    rs_max_norm(&a, p, 0.5f, work);
+    cr_assert(isnan(p[1]));
+    cr_assert_eq(p[4], 0.1f);
+    /* a squared norm that overflows: NaN, not a silent zero */
+    p[2] = 2e19f;
+    rs_max_norm(&a, p, 0.5f, work);
+    cr_assert(isnan(p[2]) && isnan(p[5]));
+}
+
 Test(nn, parameter_layout)
 {
     rs_arch_t a = {.n_layers = 3, .sizes = {784, 256, 256, 10}};

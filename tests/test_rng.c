@@ -189,3 +189,129 @@ Test(rng, fill_normal_is_standard_normal)
     cr_assert(d < 1.95 / sqrt(n), "KS distance %g", d);
     free(z);
 }
+
+/* reg.input_noise_sd draws against tests/integration/philox_np.py (an
+ * independent numpy Philox and Box-Muller written from docs/FORMAT.md):
+ * philox_np.input_noise(42, 3, 5, 2, 6) and
+ * philox_np.input_noise(2**32 + 9, 0, 0, 1, 3), printed with %.9e.  numpy's
+ * float32 log/cos/sin may differ from detmath by an ulp, hence the
+ * tolerance; a wrong counter word would change every value completely. */
+Test(rng, input_noise_matches_numpy_reimplementation)
+{
+    const float want[2][6] = {
+        {4.612384140e-01f, -7.166842222e-01f, 3.993584216e-01f, 9.084722400e-01f,
+         -1.001690105e-01f, -1.068458796e+00f},
+        {-3.373519778e-01f, -9.508640766e-01f, -1.246025339e-01f, 4.774439931e-01f,
+         -2.316444814e-01f, 6.886588782e-02f}};
+    float x[12] = {0};
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 2, 6, 1.0f, x);
+    for (int i = 0; i < 12; i++)
+        cr_assert(fabsf(x[i] - want[i / 6][i % 6]) <= 1e-6f * (1.0f + fabsf(want[i / 6][i % 6])),
+                  "row %d feature %d: %.9g, numpy %.9g", i / 6, i % 6, x[i], want[i / 6][i % 6]);
+    const float want2[3] = {5.363405943e-01f, -4.396994710e-01f, -3.334930241e-01f};
+    float y[3] = {0};
+    rs_input_noise_ref(rs_key_from_seed((1ull << 32) + 9), 0, 0, 1, 3, 1.0f, y);
+    for (int i = 0; i < 3; i++)
+        cr_assert(fabsf(y[i] - want2[i]) <= 1e-6f * (1.0f + fabsf(want2[i])), "%d: %.9g", i, y[i]);
+    /* the noise is added, scaled: x = x + sd * z, one rounding each */
+    float v[12];
+    for (int i = 0; i < 12; i++)
+        v[i] = 2.0f;
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 2, 6, 0.25f, v);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(v[i], 2.0f + 0.25f * x[i], "%d", i);
+    /* the draws of a row do not depend on how many rows the batch has */
+    float one[6] = {0};
+    rs_input_noise_ref(rs_key_from_seed(42), 3, 5, 1, 6, 1.0f, one);
+    cr_assert_eq(memcmp(one, x, sizeof one), 0);
+}
+
+/* reg.noise multipliers against tests/integration/philox_np.py's
+ * noise_multipliers(kind, 42, 1, 2, 3, 2, 5, 0.6), printed with %.9e:
+ * three_point exactly (only float division and a halving), gaussian to
+ * numpy's float32 log/cos/sin (an ulp or so). */
+Test(rng, noise_multipliers_match_numpy_reimplementation)
+{
+    const float three[10] = {0, 1.111111045e+00f, 0, 1.111111045e+00f, 0,
+                             1.111111045e+00f, 2.222222090e+00f, 2.222222090e+00f, 0, 0};
+    const float gauss[10] = {9.158075452e-01f, 1.473168015e+00f, 7.397624254e-01f,
+                             1.581943989e+00f, 1.253493071e+00f, 2.377211809e+00f,
+                             1.019682765e+00f, 2.084509611e+00f, 1.389404535e-01f,
+                             1.692143440e+00f};
+    float m[10];
+    uint8_t bits[2], bern_bits[2];
+    rs_key_t key = rs_key_from_seed(42);
+    cr_assert_eq(rs_noise_mask_ref(RS_NOISE_THREE_POINT, key, 1, 2, 3, 2, 5, 0.6f, m, bits), 5);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(m[i], three[i], "%d: %.9g", i, m[i]);
+    /* the nonzero pattern is Bernoulli dropout's, bit for bit */
+    rs_dropout_mask_ref(key, 1, 2, 3, 2, 5, rs_keep_threshold(0.6f), 1.0f / 0.6f, NULL,
+                        bern_bits);
+    cr_assert_eq(memcmp(bits, bern_bits, 2), 0);
+    memset(bits, 0xAB, sizeof bits);
+    cr_assert_eq(rs_noise_mask_ref(RS_NOISE_GAUSSIAN, key, 1, 2, 3, 2, 5, 0.6f, m, bits), 10);
+    cr_assert_eq(bits[0], 0xAB, "gaussian writes no bits");
+    for (int i = 0; i < 10; i++)
+        cr_assert(fabsf(m[i] - gauss[i]) <= 1e-6f * (1.0f + fabsf(gauss[i])), "%d: %.9g", i, m[i]);
+    /* bernoulli through this entry is the reference dropout mask */
+    float a[10], b[10];
+    rs_noise_mask_ref(RS_NOISE_BERNOULLI, key, 1, 2, 3, 2, 5, 0.6f, a, NULL);
+    rs_dropout_mask_ref(key, 1, 2, 3, 2, 5, rs_keep_threshold(0.6f), 1.0f / 0.6f, b, NULL);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+}
+
+/* Mean 1 and the documented variances over 4 million multipliers:
+ * three_point takes only 0, gamma/2, gamma with P(0) = 1-p and
+ * P(gamma/2) = P(gamma) = p/2, variance 10/(9p) - 1; gaussian has
+ * variance (1-p)/p.  (Standard errors: about 1e-3 on the means.) */
+Test(rng, noise_multipliers_have_mean_one)
+{
+    enum { ROWS = 4096, UNITS = 1000 };
+    float *m = malloc(sizeof(float) * ROWS * UNITS);
+    const float p = 0.7f;
+    const double gamma = 4.0f / (3.0f * p);
+    rs_key_t key = rs_key_from_seed(3);
+    rs_noise_mask_ref(RS_NOISE_THREE_POINT, key, 0, 0, 0, ROWS, UNITS, p, m, NULL);
+    double sum = 0, sq = 0, n0 = 0, nhalf = 0, nfull = 0, n = (double)ROWS * UNITS;
+    for (size_t i = 0; i < (size_t)ROWS * UNITS; i++) {
+        sum += m[i];
+        sq += (double)m[i] * m[i];
+        n0 += m[i] == 0.0f;
+        nhalf += m[i] == (float)(gamma * 0.5);
+        nfull += m[i] == (float)gamma;
+    }
+    cr_assert_eq(n0 + nhalf + nfull, n, "three_point takes other values");
+    cr_assert(fabs(sum / n - 1.0) < 3e-3, "mean %g", sum / n);
+    cr_assert(fabs(n0 / n - 0.3) < 2e-3 && fabs(nhalf / n - 0.35) < 2e-3, "%g %g", n0 / n, nhalf / n);
+    double var = sq / n - (sum / n) * (sum / n);
+    cr_assert(fabs(var - (10.0 / (9.0 * 0.7) - 1.0)) < 5e-3, "var %g", var);
+    rs_noise_mask_ref(RS_NOISE_GAUSSIAN, key, 0, 0, 0, ROWS, UNITS, p, m, NULL);
+    sum = sq = 0;
+    for (size_t i = 0; i < (size_t)ROWS * UNITS; i++) {
+        sum += m[i];
+        sq += (double)m[i] * m[i];
+    }
+    var = sq / n - (sum / n) * (sum / n);
+    cr_assert(fabs(sum / n - 1.0) < 3e-3, "mean %g", sum / n);
+    cr_assert(fabs(var - 0.3 / 0.7) < 5e-3, "var %g", var);
+    free(m);
+}
+
+/* DropConnect masks against tests/integration/philox_np.py:
+ * dropconnect_keep(42, 2, 1, 3, 10, 0.5) = 1 1 0 1 1 1 1 1 0 0 and
+ * np.packbits(dropconnect_keep(7, 1, 0, 0, 64, 0.3), bitorder="little") =
+ * 76 41 33 143 24 131 163 1; kept weights carry 1/keep, dropped 0. */
+Test(rng, dropconnect_mask_matches_numpy_reimplementation)
+{
+    const int want[10] = {1, 1, 0, 1, 1, 1, 1, 1, 0, 0};
+    float m[64];
+    cr_assert_eq(rs_dropconnect_mask_ref(rs_key_from_seed(42), 2, 1, 3, 10,
+                                         rs_keep_threshold(0.5f), 2.0f, m), 7);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(m[i], want[i] ? 2.0f : 0.0f, "weight %d", i);
+    const uint8_t packed[8] = {76, 41, 33, 143, 24, 131, 163, 1};
+    rs_dropconnect_mask_ref(rs_key_from_seed(7), 1, 0, 0, 64, rs_keep_threshold(0.3f),
+                            1.0f / 0.3f, m);
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(m[i] != 0.0f, (packed[i / 8] >> (i % 8)) & 1, "weight %d", i);
+}

@@ -48,3 +48,26 @@ Test(sha256, million_a_in_pieces)
     cr_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(a);
 }
+
+/* lookup3's published self-test values (lookup3.c, driver5): hashlittle of
+ * the empty string and of "Four score and seven years ago" with initval 0
+ * and 1; and the superblock of an HDF5 file (sizes 8, flags 0, EOF
+ * 0x156) whose checksum HDF5 1.10.8 itself computed as 0xd77c5336. */
+Test(lookup3, known_answers)
+{
+    cr_assert_eq(rs_lookup3("", 0, 0), 0xdeadbeefu);
+    cr_assert_eq(rs_lookup3("", 0, 0xdeadbeefu), 0xbd5b7ddeu);
+    cr_assert_eq(rs_lookup3("Four score and seven years ago", 30, 0), 0x17770551u);
+    cr_assert_eq(rs_lookup3("Four score and seven years ago", 30, 1), 0xcd628161u);
+    static const unsigned char sb[44] = {
+        0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n', 3, 8, 8, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,                       /* base address */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* no extension */
+        0x56, 0x01, 0, 0, 0, 0, 0, 0,                 /* end of file  */
+        0x30, 0, 0, 0, 0, 0, 0, 0};                   /* root header  */
+    cr_assert_eq(rs_lookup3(sb, sizeof sb, 0), 0xd77c5336u);
+    unsigned char open_sb[44];
+    memcpy(open_sb, sb, sizeof sb);
+    open_sb[11] = 1;   /* "open for writing": what HDF5 1.10.8 checksums */
+    cr_assert_eq(rs_lookup3(open_sb, sizeof open_sb, 0), 0x05a07647u);
+}

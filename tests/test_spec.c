@@ -290,3 +290,81 @@ Test(spec, mask_epochs_count_from_the_end)
     snprintf(text, sizeof text, "%srecord: {masks: {epochs: [-6]}}\n", BASE);
     expect_error(text, 15, 27, "from -5 to 4");
 }
+
+/* The reg section: defaults are today's training; keys are checked with
+ * their location; reg settings change the spec's hash (the text) but no
+ * job id (ids hash seed, keep_prob, l2 and l1 only). */
+Test(spec, reg_section_parses_and_keeps_job_ids)
+{
+    rs_spec_t a, b;
+    rs_error_t err;
+    cr_assert_eq(parse(BASE, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.settings.reg.l1_mode, RS_L1_SUBGRADIENT);
+    cr_assert_eq(a.settings.record_zero_frac, 0);
+    char text[4096];
+    snprintf(text, sizeof text, "%sreg:\n  l1_mode: proximal\n", BASE);
+    cr_assert_eq(parse(text, &b, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.l1_mode, RS_L1_PROXIMAL);
+    cr_assert_eq(b.settings.record_zero_frac, 1, "proximal records zero_frac");
+    cr_assert_neq(strcmp(a.sha256, b.sha256), 0);
+    for (uint64_t i = 0; i < a.n_jobs; i++) {
+        rs_job_t ja, jb;
+        rs_spec_job(&a, i, &ja);
+        rs_spec_job(&b, i, &jb);
+        cr_assert_str_eq(ja.id, jb.id);
+    }
+    rs_spec_free(&b);
+    /* record.zero_frac overrides the default either way */
+    char *over[] = {"reg.l1_mode=subgradient", "record.zero_frac=true"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 2, over, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.l1_mode, RS_L1_SUBGRADIENT);
+    cr_assert_eq(b.settings.record_zero_frac, 1);
+    cr_assert_eq(b.settings.reg.max_norm, 0.0f);
+    rs_spec_free(&b);
+    char *over3[] = {"dataset.n_val=10", "reg.early_stopping_patience=4"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 2, over3, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.early_stopping_patience, 4);
+    rs_spec_free(&b);
+    char *over2[] = {"reg.max_norm=3.5"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over2, &b, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(b.settings.reg.max_norm, 3.5f);
+    cr_assert_eq(b.settings.reg.input_noise_sd, 0.0f);
+    cr_assert_eq(b.settings.reg.noise, RS_NOISE_BERNOULLI);
+    cr_assert_eq(b.settings.reg.dropconnect_keep_prob, 0.0f, "0: off");
+    cr_assert_eq(b.settings.reg.early_stopping_patience, 0);
+    cr_assert_eq(b.settings.mc_samples, 0);
+    rs_spec_free(&b);
+    rs_spec_free(&a);
+}
+
+Test(spec, reg_section_errors_say_where)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%sreg:\n  l1_mode: proxmial\n", BASE);
+    expect_error(text, 16, 12, "reg.l1_mode: expected one of subgradient, proximal");
+    snprintf(text, sizeof text, "%sreg:\n  l1mode: proximal\n", BASE);
+    expect_error(text, 16, 3, "did you mean 'l1_mode'");
+    snprintf(text, sizeof text, "%sreg:\n  max_norm: -1\n", BASE);
+    expect_error(text, 16, 13, "reg.max_norm (0: off): expected a number >= 0");
+    snprintf(text, sizeof text, "%sreg:\n  max_norm: [3]\n", BASE);
+    expect_error(text, 16, 13, "reg.max_norm");
+    snprintf(text, sizeof text, "%sreg:\n  input_noise_sd: .nan\n", BASE);
+    expect_error(text, 16, 19, "reg.input_noise_sd (0: off): expected a finite number");
+    snprintf(text, sizeof text, "%sreg: {noise: uniform}\n", BASE);
+    expect_error(text, 15, 14, "reg.noise: expected one of bernoulli, three_point, gaussian");
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep_prob: 0}\n", BASE);
+    expect_error(text, 15, 30, "reg.dropconnect_keep_prob (1: off): expected a number in (0, 1]");
+    snprintf(text, sizeof text, "%sreg: {early_stopping_patience: 3}\n", BASE);
+    expect_error(text, 15, 32, "set dataset.n_val");
+    snprintf(text, sizeof text, "%sreg: {early_stopping_patience: -1}\n", BASE);
+    expect_error(text, 15, 32, "reg.early_stopping_patience (0: off)");
+    snprintf(text, sizeof text, "%srecord: {mc_dropout_samples: 20000}\n", BASE);
+    expect_error(text, 15, 30, "record.mc_dropout_samples (0: off): expected an integer from 0 to 10000");
+    snprintf(text, sizeof text, "%sreg: proximal\n", BASE);
+    expect_error(text, 15, 6, "reg: expected a mapping");
+    snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);
+    expect_error(text, 15, 21, "record.zero_frac");
+}

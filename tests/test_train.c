@@ -38,7 +38,8 @@ static rs_train_settings_t small_settings(rs_act act, int classify)
  * dropout layers (fixed masks) against central differences along every
  * coordinate of a layer.  Relu nets are checked away from kinks by using
  * tanh/sigmoid as well. */
-static void check_network_gradient(rs_act act, int classify)
+static void check_network_gradient_full(rs_act act, int classify,
+                                        rs_noise_kind kind, int dropconnect)
 {
     rs_train_settings_t s = small_settings(act, classify);
     rs_kernels_t k;
@@ -62,18 +63,54 @@ static void check_network_gradient(rs_act act, int classify)
         m0[i] = (i % 4 == 1) ? 0.0f : 1.0f / 0.75f;
     for (int i = 0; i < NB * 7; i++)
         m1[i] = (i % 3 == 2) ? 0.0f : 1.0f / 0.6f;
+    if (kind != RS_NOISE_BERNOULLI) {
+        /* the multipliers training would draw (three_point: 0, gamma/2,
+         * gamma; gaussian: any real, negative ones included) */
+        rs_key_t key = rs_key_from_seed(17);
+        rs_noise_mask_ref(kind, key, 0, 1, 2, NB, 9, 0.75f, m0, NULL);
+        rs_noise_mask_ref(kind, key, 1, 1, 2, NB, 7, 0.6f, m1, NULL);
+        int negative = 0;
+        for (int i = 0; i < NB * 9; i++)
+            negative += m0[i] < 0.0f;
+        for (int i = 0; i < NB * 7; i++)
+            negative += m1[i] < 0.0f;
+        cr_assert(kind != RS_NOISE_GAUSSIAN || negative > 0, "no negative multiplier");
+    }
     float *masks[2] = {m0, m1};
     double loss;
-    cr_assert_eq(rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, g, &loss, NULL), RS_OK);
+    /* DropConnect on W1 (9 x 7) and W2 (7 x out): the masks training would
+     * draw at keep 0.7 */
+    size_t n_out = s.arch.sizes[3];
+    float *w1m = malloc(9 * 7 * sizeof *w1m), *w2m = malloc(7 * n_out * sizeof *w2m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 1, 0, 1, 9 * 7, rs_keep_threshold(0.7f),
+                            1.0f / 0.7f, w1m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 2, 0, 1, 7 * n_out, rs_keep_threshold(0.7f),
+                            1.0f / 0.7f, w2m);
+    float *wmasks_[3] = {NULL, w1m, w2m};
+    float *const *wmasks = dropconnect ? wmasks_ : NULL;
+    cr_assert_eq(rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, g,
+                                                 &loss, NULL), RS_OK);
+    if (dropconnect) {
+        /* a dropped weight has no gradient at all */
+        size_t off = rs_arch_weight_offset(&s.arch, 1), n_zero = 0;
+        for (size_t i = 0; i < 9 * 7; i++)
+            if (w1m[i] == 0.0f) {
+                cr_assert_eq(g[off + i], 0.0f, "dropped weight %zu", i);
+                n_zero++;
+            }
+        cr_assert_gt(n_zero, 5);
+    }
     const float h = 2e-3f;
     for (size_t i = 0; i < P; i++) {
         float keep = p[i];
         double up, down;
         float *scratch = malloc(P * sizeof *scratch);
         p[i] = keep + h;
-        rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, scratch, &up, NULL);
+        rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, scratch,
+                                        &up, NULL);
         p[i] = keep - h;
-        rs_train_batch_grad(&s, &k, p, x, y, lab, NB, masks, scratch, &down, NULL);
+        rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, scratch,
+                                        &down, NULL);
         p[i] = keep;
         free(scratch);
         double fd = (up - down) / (2 * h);
@@ -83,11 +120,58 @@ static void check_network_gradient(rs_act act, int classify)
     }
     free(p);
     free(g);
+    free(w1m);
+    free(w2m);
+}
+
+static void check_network_gradient_noise(rs_act act, int classify, rs_noise_kind kind)
+{
+    check_network_gradient_full(act, classify, kind, 0);
+}
+
+static void check_network_gradient(rs_act act, int classify)
+{
+    check_network_gradient_noise(act, classify, RS_NOISE_BERNOULLI);
+}
+
+/* reg.dropconnect_keep_prob: the forward pass uses W * mask, the gradient
+ * of W is (X^T dY) * mask; with dropout masks too. */
+Test(train, gradient_tanh_mse_with_dropconnect)
+{
+    check_network_gradient_full(RS_ACT_TANH, 0, RS_NOISE_BERNOULLI, 1);
+}
+Test(train, gradient_sigmoid_softmax_with_dropconnect)
+{
+    check_network_gradient_full(RS_ACT_SIGMOID, 1, RS_NOISE_BERNOULLI, 1);
+}
+Test(train, gradient_tanh_softmax_with_dropconnect_and_gaussian_noise)
+{
+    check_network_gradient_full(RS_ACT_TANH, 1, RS_NOISE_GAUSSIAN, 1);
 }
 
 Test(train, gradient_tanh_mse_with_dropout) { check_network_gradient(RS_ACT_TANH, 0); }
 Test(train, gradient_sigmoid_softmax_with_dropout) { check_network_gradient(RS_ACT_SIGMOID, 1); }
 Test(train, gradient_tanh_softmax_with_dropout) { check_network_gradient(RS_ACT_TANH, 1); }
+
+/* reg.noise: the three-point and Gaussian multipliers enter forward and
+ * backward like Bernoulli masks; backpropagation through them matches
+ * finite differences. */
+Test(train, gradient_tanh_mse_with_three_point_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 0, RS_NOISE_THREE_POINT);
+}
+Test(train, gradient_sigmoid_softmax_with_three_point_noise)
+{
+    check_network_gradient_noise(RS_ACT_SIGMOID, 1, RS_NOISE_THREE_POINT);
+}
+Test(train, gradient_tanh_mse_with_gaussian_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 0, RS_NOISE_GAUSSIAN);
+}
+Test(train, gradient_tanh_softmax_with_gaussian_noise)
+{
+    check_network_gradient_noise(RS_ACT_TANH, 1, RS_NOISE_GAUSSIAN);
+}
 
 /* A dropped unit must not receive gradient through its mask: with every
  * unit of hidden layer 0 dropped, W0 and b0 get exactly zero gradient. */
@@ -136,6 +220,8 @@ static void assert_same_result(const rs_job_result_t *a, const rs_job_result_t *
     for (int l = 0; l < a->n_hidden; l++) {
         const rs_mask_record_t *ma = &a->masks[l], *mb = &b->masks[l];
         cr_assert_eq(ma->n_records, mb->n_records);
+        if (!ma->n_records)
+            continue;   /* keep_prob 1 or nothing recorded: bits may be NULL */
         cr_assert_eq(memcmp(ma->bits, mb->bits,
                             (size_t)ma->n_records * ma->rows * ma->row_bytes),
                      0, "%s: masks of layer %d differ", what, l);
@@ -296,4 +382,432 @@ Test(train, divergence_stops_and_names_the_epoch_and_quantity)
     cr_assert_eq(r.masks[0].n_records, 4 * s.epochs);
     rs_job_result_free(&r);
     rs_data_free(&d);
+}
+
+/* reg.l1_mode: proximal.  With a strong L1 the soft-threshold leaves exact
+ * zeros, which the zero_frac curve counts (entry 0: He init has none); the
+ * subgradient form (same l1) leaves essentially none, because its step
+ * jumps over zero instead of landing on it.  With l1 = 0 the two modes take
+ * the same steps.  Proximal runs are bit-identical on every SIMD path and
+ * thread count. */
+Test(train, proximal_l1_gives_exact_zeros_and_counts_them)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 24;
+    s.epochs = 6;
+    s.record_zero_frac = 1;
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .noise_sd = 0.5f, .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 7, .keep_prob = {0.8f, 1.0f}, .l2 = 1e-3f, .l1 = 0.2f};
+    rs_job_result_t prox, sub, other;
+    s.reg.l1_mode = RS_L1_PROXIMAL;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &prox);
+    s.reg.l1_mode = RS_L1_SUBGRADIENT;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &sub);
+    const rs_arch_t *a = &s.arch;
+    cr_assert_eq(prox.curves.n_layers, 3);
+    for (int l = 0; l < a->n_layers; l++) {
+        const float *W = prox.params_final + rs_arch_weight_offset(a, l);
+        const float *Ws = sub.params_final + rs_arch_weight_offset(a, l);
+        size_t n = (size_t)a->sizes[l] * a->sizes[l + 1], zeros = 0, zeros_sub = 0;
+        for (size_t i = 0; i < n; i++) {
+            zeros += W[i] == 0.0f;
+            zeros_sub += Ws[i] == 0.0f;
+        }
+        cr_assert_eq(prox.curves.zero_frac[l], 0.0, "init of layer %d has zeros", l);
+        cr_assert_eq(prox.curves.zero_frac[6 * 3 + l], (double)zeros / n, "layer %d", l);
+        cr_assert_eq(sub.curves.zero_frac[6 * 3 + l], (double)zeros_sub / n);
+        /* 6 epochs x 4 steps x t = 0.05 * 0.2 shrink every weight by 0.24 */
+        cr_assert_gt(zeros, n / 20, "layer %d: %zu of %zu zero", l, zeros, n);
+        cr_assert_leq(zeros_sub, n / 100, "layer %d: %zu of %zu zero", l, zeros_sub, n);
+    }
+    rs_simd best = rs_simd_detect();
+    s.reg.l1_mode = RS_L1_PROXIMAL;
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&prox, &other, rs_simd_name((rs_simd)simd));
+            cr_assert_eq(memcmp(prox.curves.zero_frac, other.curves.zero_frac,
+                                7 * 3 * sizeof(double)), 0);
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&prox);
+    rs_job_result_free(&sub);
+    /* l1 = 0: proximal is plain SGD with L2 */
+    hp.l1 = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &prox);
+    s.reg.l1_mode = RS_L1_SUBGRADIENT;
+    s.record_zero_frac = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &sub);
+    cr_assert_null(sub.curves.zero_frac);
+    assert_same_result(&prox, &sub, "l1 = 0");
+    rs_job_result_free(&prox);
+    rs_job_result_free(&sub);
+    rs_data_free(&d);
+}
+
+/* reg.max_norm: after training every hidden unit's incoming weight vector
+ * (a column of W_l, l hidden) has norm <= c up to rounding, some sit on
+ * the sphere, the output layer is free; bit-identical across SIMD paths
+ * and threads; a radius no column reaches changes no bit. */
+Test(train, max_norm_keeps_hidden_columns_in_the_ball)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 24;
+    s.epochs = 5;
+    s.lr = 0.01f;   /* 0.05 diverges without the constraint */
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .noise_sd = 0.5f, .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 8, .keep_prob = {0.8f, 0.9f}, .l2 = 1e-3f, .l1 = 1e-4f};
+    rs_job_result_t ref, other;
+    s.reg.max_norm = 1.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    const rs_arch_t *a = &s.arch;
+    int on_sphere = 0;
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        const float *W = ref.params_final + rs_arch_weight_offset(a, l);
+        for (uint32_t j = 0; j < a->sizes[l + 1]; j++) {
+            double ss = 0;
+            for (uint32_t k = 0; k < a->sizes[l]; k++)
+                ss += (double)W[k * a->sizes[l + 1] + j] * W[k * a->sizes[l + 1] + j];
+            cr_assert_leq(sqrt(ss), 1.0 + 1e-6, "layer %d unit %u: norm %.9g", l, j, sqrt(ss));
+            on_sphere += sqrt(ss) > 0.97;   /* projected, then moved by a step */
+        }
+    }
+    cr_assert_gt(on_sphere, 10, "only %d columns near the sphere", on_sphere);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&ref);
+    s.reg.max_norm = 1e30f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    s.reg.max_norm = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert(!ref.diverged && !other.diverged);
+    assert_same_result(&ref, &other, "max_norm 1e30 vs off");
+    /* unconstrained, many columns leave the unit ball */
+    int outside = 0;
+    for (int l = 0; l + 1 < a->n_layers; l++) {
+        const float *W = other.params_final + rs_arch_weight_offset(a, l);
+        for (uint32_t j = 0; j < a->sizes[l + 1]; j++) {
+            double ss = 0;
+            for (uint32_t k = 0; k < a->sizes[l]; k++)
+                ss += (double)W[k * a->sizes[l + 1] + j] * W[k * a->sizes[l + 1] + j];
+            outside += sqrt(ss) > 1.0;
+        }
+    }
+    cr_assert_gt(outside, 10, "only %d columns outside without max_norm", outside);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&other);
+    rs_data_free(&d);
+}
+
+/* reg.input_noise_sd: the same bits on every SIMD path and thread count;
+ * the noise changes training but not the initial weights or the masks
+ * (its draws have their own purpose, so dropout is untouched). */
+Test(train, input_noise_is_reproducible_and_leaves_masks_alone)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_TANH, 1);
+    s.epochs = 3;
+    s.reg.input_noise_sd = 0.3f;
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    s.arch.sizes[0] = 1;
+    s.arch.sizes[3] = 1;
+    s.arch.loss = RS_LOSS_MSE;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 12, .keep_prob = {0.6f, 0.8f}};
+    rs_job_result_t ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    s.reg.input_noise_sd = 0.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_eq(memcmp(ref.params_init, other.params_init, ref.n_params * 4), 0);
+    cr_assert_neq(memcmp(ref.params_final, other.params_final, ref.n_params * 4), 0);
+    for (int l = 0; l < 2; l++)
+        cr_assert_eq(memcmp(ref.masks[l].bits, other.masks[l].bits,
+                            (size_t)ref.masks[l].n_records * ref.masks[l].rows *
+                                ref.masks[l].row_bytes), 0);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&other);
+    rs_data_free(&d);
+}
+
+/* reg.noise in whole jobs: three_point and gaussian are bit-identical on
+ * every SIMD path and thread count; three_point records the nonzero
+ * pattern, which is Bernoulli dropout's mask bit for bit (same words);
+ * gaussian records no mask; both change training. */
+Test(train, noise_kinds_reproducible_and_recorded_as_documented)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.epochs = 3;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 21, .keep_prob = {0.6f, 0.8f}};
+    rs_job_result_t bern, ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &bern);
+    rs_simd best = rs_simd_detect();
+    for (int kind = RS_NOISE_THREE_POINT; kind <= RS_NOISE_GAUSSIAN; kind++) {
+        s.reg.noise = (rs_noise_kind)kind;
+        run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+        for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+            for (int threads = 1; threads <= 3; threads += 2) {
+                run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+                assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+                rs_job_result_free(&other);
+            }
+        cr_assert_eq(memcmp(ref.params_init, bern.params_init, ref.n_params * 4), 0);
+        cr_assert_neq(memcmp(ref.params_final, bern.params_final, ref.n_params * 4), 0);
+        for (int l = 0; l < 2; l++) {
+            const rs_mask_record_t *m = &ref.masks[l], *mb = &bern.masks[l];
+            if (kind == RS_NOISE_GAUSSIAN) {
+                cr_assert_eq(m->n_records, 0, "gaussian records no mask");
+                continue;
+            }
+            cr_assert_eq(m->n_records, mb->n_records);
+            cr_assert_gt(m->n_records, 0);
+            cr_assert_eq(memcmp(m->bits, mb->bits,
+                                (size_t)m->n_records * m->rows * m->row_bytes), 0);
+        }
+        rs_job_result_free(&ref);
+    }
+    rs_job_result_free(&bern);
+    rs_data_free(&d);
+}
+
+/* The input-noise counter word 3 is b * ceil(F/4): a batch that would
+ * overflow it is refused before training (only the sizes are looked at). */
+Test(train, input_noise_counter_overflow_is_refused)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.n_layers = 1;
+    s.arch.sizes[0] = 65536;
+    s.arch.sizes[1] = 1;
+    s.batch_size = 262145;       /* 262145 * 16384 > 2^32 */
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    d.n_in = 65536;
+    d.n_out = 1;
+    d.task = RS_TASK_REGRESSION;
+    d.train.n = 300000;
+    d.test.n = 1;
+    rs_error_t err;
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
+    s.reg.input_noise_sd = 0.1f;
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "input-noise counter"), "%s", err.msg);
+    s.batch_size = 262144;       /* exactly 2^32 words: fits */
+    cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
+}
+
+/* reg.dropconnect_keep_prob in whole jobs: bit-identical on every SIMD
+ * path and thread count; keep 1 is off (the same bits as no setting);
+ * it changes training but neither the initial weights nor the dropout
+ * masks (its draws have their own purpose). */
+Test(train, dropconnect_reproducible_and_off_at_keep_one)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 40;
+    s.arch.sizes[2] = 24;
+    s.epochs = 3;
+    s.lr = 0.01f;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 16, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 30, .keep_prob = {0.8f, 0.9f}, .l2 = 1e-3f};
+    rs_job_result_t plain, ref, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &plain);
+    s.reg.dropconnect_keep_prob = 1.0f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    assert_same_result(&plain, &other, "dropconnect keep 1");
+    rs_job_result_free(&other);
+    s.reg.dropconnect_keep_prob = 0.6f;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    cr_assert(!ref.diverged);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&ref, &other, rs_simd_name((rs_simd)simd));
+            rs_job_result_free(&other);
+        }
+    cr_assert_eq(memcmp(ref.params_init, plain.params_init, ref.n_params * 4), 0);
+    cr_assert_neq(memcmp(ref.params_final, plain.params_final, ref.n_params * 4), 0);
+    for (int l = 0; l < 2; l++)
+        cr_assert_eq(memcmp(ref.masks[l].bits, plain.masks[l].bits,
+                            (size_t)ref.masks[l].n_records * ref.masks[l].rows *
+                                ref.masks[l].row_bytes), 0);
+    rs_job_result_free(&ref);
+    rs_job_result_free(&plain);
+    rs_data_free(&d);
+}
+
+/* reg.early_stopping_patience: training stops once the validation loss
+ * has not improved for `patience` epochs; the returned weights are those
+ * of the best epoch, whose clean losses fill the curves after the stop;
+ * steps and masks stop with it.  Bit-identical on every SIMD path and
+ * thread count; a patience that never triggers changes nothing. */
+Test(train, early_stopping_returns_the_best_epoch)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.arch.sizes[1] = 32;
+    s.arch.sizes[2] = 32;
+    s.epochs = 300;
+    s.reg.early_stopping_patience = 5;
+    s.record_zero_frac = 1;
+    rs_sin_params_t sp = {.n_train = 64, .n_test = 32, .n_val = 64, .noise_sd = 0.5f,
+                          .seed = 3};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 4, .keep_prob = {0.9f, 1.0f}};
+    rs_job_result_t r, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    cr_assert(r.stopped && !r.diverged);
+    uint32_t e = r.stopped_epoch, b = r.returned_epoch;
+    cr_assert_eq(e - b, 5, "stopped after %u, best %u", e, b);
+    cr_assert(e < s.epochs);
+    for (uint32_t k = 0; k <= e; k++)
+        cr_assert(r.curves.val_loss[k] >= r.curves.val_loss[b] &&
+                      (k >= b || r.curves.val_loss[k] > r.curves.val_loss[b]),
+                  "epoch %u is better than the returned %u", k, b);
+    for (uint32_t k = e + 1; k <= s.epochs; k++) {
+        cr_assert_eq(r.curves.test_loss[k], r.curves.test_loss[b]);
+        cr_assert_eq(r.curves.val_loss[k], r.curves.val_loss[b]);
+        cr_assert_eq(r.curves.zero_frac[3 * k + 1], r.curves.zero_frac[3 * b + 1]);
+        cr_assert(isnan(r.curves.train_loss_dropout[k]));
+    }
+    cr_assert_eq(r.steps_done, 4ull * e);
+    cr_assert_eq(r.masks[0].n_records, 4 * e);
+    /* the returned weights are those of epoch b: rerunning b epochs without
+     * early stopping ends on them */
+    s.reg.early_stopping_patience = 0;
+    s.epochs = b;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_eq(memcmp(other.params_final, r.params_final, r.n_params * 4), 0);
+    cr_assert_eq(other.curves.test_loss[b], r.curves.test_loss[b]);
+    rs_job_result_free(&other);
+    s.reg.early_stopping_patience = 5;
+    s.epochs = 300;
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&r, &other, rs_simd_name((rs_simd)simd));
+            cr_assert(other.stopped && other.stopped_epoch == e);
+            rs_job_result_free(&other);
+        }
+    rs_job_result_free(&r);
+    /* a patience longer than the run: the same bits as without it */
+    s.epochs = 20;
+    s.reg.early_stopping_patience = 1000;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    s.reg.early_stopping_patience = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert(!r.stopped);
+    assert_same_result(&r, &other, "patience 1000 vs off");
+    rs_job_result_free(&r);
+    rs_job_result_free(&other);
+    /* without a validation split it is refused */
+    rs_data_free(&d);
+    sp.n_val = 0;
+    rs_data_sin(&sp, &d, NULL);
+    s.reg.early_stopping_patience = 5;
+    rs_kernels_t k;
+    rs_kernels_init(&k, RS_SIMD_SCALAR);
+    rs_error_t err;
+    cr_assert_eq(rs_train_job(&s, &hp, &d, &k, 1, NULL, &r, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "validation split"), "%s", err.msg);
+    rs_data_free(&d);
+}
+
+/* record.mc_dropout_samples: without dropout the T passes agree, so for
+ * regression with T = 2 (sum 2p and / 2 are exact) the MC test loss is the
+ * clean one bit for bit, and for classification (-log of the mean softmax
+ * probability vs (m - z_y) + log s) equal to rounding, with the same
+ * accuracy.  With dropout it differs, it is bit-identical on every SIMD
+ * path and thread count, and recording it changes nothing else. */
+Test(train, mc_dropout_curves)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.epochs = 3;
+    s.mc_samples = 2;
+    rs_sin_params_t sp = {.n_train = 48, .n_test = 40, .noise_sd = 0.5f, .seed = 2};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t clean = {.seed = 9, .keep_prob = {1.0f, 1.0f}};
+    rs_job_result_t r, other;
+    run_job(&s, &clean, &d, RS_SIMD_SCALAR, 1, &r);
+    for (uint32_t e = 0; e <= s.epochs; e++) {
+        cr_assert_eq(r.curves.test_loss_mc[e], r.curves.test_loss[e], "epoch %u", e);
+        cr_assert(isnan(r.curves.test_acc_mc[e]));
+    }
+    rs_job_result_free(&r);
+    rs_hparams_t hp = {.seed = 9, .keep_prob = {0.5f, 0.7f}};
+    s.mc_samples = 5;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            assert_same_result(&r, &other, rs_simd_name((rs_simd)simd));
+            cr_assert_eq(memcmp(r.curves.test_loss_mc, other.curves.test_loss_mc,
+                                4 * sizeof(double)), 0);
+            rs_job_result_free(&other);
+        }
+    for (uint32_t e = 0; e <= s.epochs; e++) {
+        cr_assert(isfinite(r.curves.test_loss_mc[e]));
+        cr_assert_neq(r.curves.test_loss_mc[e], r.curves.test_loss[e]);
+    }
+    s.mc_samples = 0;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
+    cr_assert_null(other.curves.test_loss_mc);
+    assert_same_result(&r, &other, "with and without MC curves");
+    rs_job_result_free(&other);
+    rs_job_result_free(&r);
+    rs_data_free(&d);
+
+    /* classification without dropout, T = 1 */
+    rs_train_settings_t c = small_settings(RS_ACT_TANH, 1);
+    c.epochs = 2;
+    c.mc_samples = 1;
+    rs_dataset_t dc;
+    memset(&dc, 0, sizeof dc);
+    enum { N = 60 };
+    float xs[N * 6];
+    uint8_t ys[N];
+    for (int i = 0; i < N * 6; i++)
+        xs[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        ys[i] = (uint8_t)((i * 7) % 4);
+    dc.task = RS_TASK_CLASSIFICATION;
+    dc.n_in = 6;
+    dc.n_out = 4;
+    dc.train.n = N;
+    dc.train.x = xs;
+    dc.train.label = ys;
+    dc.test = dc.train;
+    run_job(&c, &clean, &dc, RS_SIMD_SCALAR, 1, &r);
+    for (uint32_t e = 0; e <= c.epochs; e++) {
+        cr_assert(fabs(r.curves.test_loss_mc[e] - r.curves.test_loss[e]) <=
+                      1e-5 * r.curves.test_loss[e],
+                  "epoch %u: %.9g vs %.9g", e, r.curves.test_loss_mc[e], r.curves.test_loss[e]);
+        cr_assert_eq(r.curves.test_acc_mc[e], r.curves.test_acc[e]);
+    }
+    rs_job_result_free(&r);
 }

@@ -8,7 +8,11 @@
  * on every architecture, compiler and SIMD path; tests/cross_arch.sh compares
  * them.
  *
- * usage: rs_core_check [--simd scalar|avx2|avx512] [--threads N]
+ * With --reg the job also uses every setting of the spec's reg section
+ * (proximal L1, max-norm, input noise, Gaussian dropout noise, DropConnect),
+ * which has its own expected checksum.
+ *
+ * usage: rs_core_check [--simd scalar|avx2|avx512] [--threads N] [--reg]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +40,7 @@ static void hex_of_floats(const float *v, size_t n, char hex[65])
 int main(int argc, char **argv)
 {
     rs_simd cap = RS_SIMD_AVX512;
-    int threads = 1;
+    int threads = 1, reg = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--simd") && i + 1 < argc) {
             if (rs_simd_parse(argv[++i], &cap)) {
@@ -45,8 +49,10 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--reg")) {
+            reg = 1;
         } else {
-            fprintf(stderr, "usage: rs_core_check [--simd PATH] [--threads N]\n");
+            fprintf(stderr, "usage: rs_core_check [--simd PATH] [--threads N] [--reg]\n");
             return 2;
         }
     }
@@ -75,6 +81,14 @@ int main(int argc, char **argv)
     s.record_masks = 1;
     s.mask_sel.all = 1;
     s.eval_train = 1;
+    if (reg) {
+        s.reg.l1_mode = RS_L1_PROXIMAL;
+        s.reg.max_norm = 1.5f;
+        s.reg.input_noise_sd = 0.1f;
+        s.reg.noise = RS_NOISE_GAUSSIAN;
+        s.reg.dropconnect_keep_prob = 0.8f;
+        s.record_zero_frac = 1;
+    }
     rs_hparams_t hp = {.seed = 7, .keep_prob = {0.7f, 0.9f}, .l2 = 1e-3f, .l1 = 1e-4f};
     rs_kernels_t k;
     rs_simd used = rs_kernels_init(&k, cap);

@@ -45,8 +45,8 @@ def draw(f, path, at="final"):
     prefix = "best_" if at == "best" else ""
     kind = rsread.loss_kind(jobs)
     metrics = ["gap"] + (["gap_acc"] if kind == "softmax_cross_entropy" else [])
-    if not np.isfinite(jobs[prefix + "gap"]).any():
-        rsread.fail(f"{path}: /jobs {prefix}gap is NaN for every finished job"
+    if prefix + "gap" not in jobs.columns or not np.isfinite(jobs[prefix + "gap"]).any():
+        rsread.fail(f"{path}: /jobs {prefix}gap is absent or NaN for every finished job"
                     + (" (the best epoch needs a validation split: dataset.n_val; "
                        "see docs/FORMAT.md)" if prefix else ""))
 

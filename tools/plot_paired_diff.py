@@ -76,7 +76,8 @@ def load(f, path, at):
     metric, test, n (pairs; 0 when unpaired),
     mean, lo, hi (the report's mean_diff, ci_lo, ci_hi), seeds, diffs (the
     per-seed differences from /jobs)."""
-    if "analysis" not in f:
+    # /analysis links to OUT.analysis.h5, which is empty until report runs
+    if "analysis" not in f or not len(f["analysis"]):
         rsread.fail(f"{path}: no /analysis in this file: run `regsweep report {path}` "
                     f"first (it stores the comparisons this figure draws)")
     if "comparisons" not in f["analysis"]:

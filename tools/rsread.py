@@ -40,9 +40,12 @@ def open_results(path):
         f.close()
         fail(f"{path}: not a regsweep results file (root attribute 'format' "
              f"is {fmt!r}, expected 'regsweep-results')")
-    if int(f.attrs.get("format_version", -1)) != 1:
+    version = int(f.attrs.get("format_version", -1))
+    if version != 2:
         f.close()
-        fail(f"{path}: format_version {f.attrs.get('format_version')} is not 1")
+        fail(f"{path}: results format version {version}; these tools read "
+             f"version 2 (regsweep 0.2); version 1 files are read by the "
+             f"tools of regsweep 0.1")
     return f
 
 
@@ -111,8 +114,9 @@ def done(jobs):
 
 
 def is_classifier(jobs):
-    """True when accuracies are recorded (softmax cross-entropy models)."""
-    return bool(np.isfinite(done(jobs)["train_acc"]).any())
+    """True when accuracies are recorded (softmax cross-entropy models):
+    FORMAT.md stores the accuracy columns only for classification."""
+    return "test_acc" in jobs.columns
 
 
 def loss_kind(jobs):
@@ -120,8 +124,7 @@ def loss_kind(jobs):
     accuracy columns of /jobs: regsweep records accuracies exactly for
     classification data, and accepts softmax cross-entropy exactly there (a
     spec pairing the loss with the other kind of data is refused), so
-    finite accuracies <=> cross-entropy; FORMAT.md: accuracies are NaN for
-    regression."""
+    accuracy columns <=> cross-entropy; FORMAT.md: regression stores none."""
     return "softmax_cross_entropy" if is_classifier(jobs) else "mse"
 
 
@@ -151,8 +154,12 @@ def seeds_text(ns):
 
 
 def curves(f, job_id, name):
-    """One job's curve `name` (e.g. 'test_loss'), length epochs + 1."""
-    return f["runs"][job_id]["curves"][name][()]
+    """One job's curve `name` (e.g. 'test_loss'), length epochs + 1; all
+    NaN for a quantity the job cannot have (FORMAT.md stores none)."""
+    g = f["runs"][job_id]["curves"]
+    if name in g:
+        return g[name][()]
+    return np.full(len(g["epoch"]), np.nan)
 
 
 def unpack_mask(masks, layer, record):

@@ -119,4 +119,34 @@ double rs_softmax_ce_forward_backward(float *dlogits, const float *logits,
 void rs_sgd_update(const rs_arch_t *a, float *params, const float *grads,
                    float lr, float l2, float l1);
 
+/* ---- SGD with L2, then L1 as a proximal step (soft-thresholding) --------
+ * With t = lr * l1 (rounded to float), for each weight w with gradient g:
+ *   g2 = g + l2 * w;  v = w - lr * g2;
+ *   w = |v| - t > 0 ? sign(v) * (|v| - t) : +0.0f
+ * (each operation rounded to float; |v| and the sign are bit operations, so
+ * exact; a NaN v stays NaN).  This is proximal gradient descent (ISTA) on
+ * data_loss + (l2/2) |W|^2 + l1 |W|_1: a weight whose step lands within t
+ * of zero becomes exactly +0.0f.  Biases: b = b - lr * g, as rs_sgd_update. */
+void rs_sgd_update_proximal(const rs_arch_t *a, float *params,
+                            const float *grads, float lr, float l2, float l1);
+
+/* ---- max-norm constraint (Srivastava et al., JMLR 2014, section 5.1) -----
+ * Every hidden unit's incoming weight vector is kept within a ball of
+ * radius c.  For each hidden layer l (l < n_layers - 1; the output layer
+ * and all biases are not constrained) and each unit j of it, the vector is
+ * column j of W_l, i.e. W_l[k][j] for k = 0 .. n[l]-1:
+ *   s = +0.0f;  s = fmaf(W[k][j], W[k][j], s) for k = 0, 1, ... in order;
+ *   norm = sqrtf(s) (IEEE: correctly rounded, rs_sqrtf);
+ *   if norm > c: scale = c / norm, W[k][j] = W[k][j] * scale for every k
+ * (each operation rounded to float).  After rescaling the norm is c up to
+ * a few ulp of rounding.  A NaN norm fails "> c" and leaves the column as
+ * it is; a squared norm that overflows to inf (entries near 1.8e19) makes
+ * the column NaN rather than zero, so a diverging job is seen as one.  work: at least max over hidden l of n[l+1] floats (overwritten).
+ * Returns the number of columns rescaled. */
+uint64_t rs_max_norm(const rs_arch_t *a, float *params, float c, float *work);
+
+/* The soft-threshold of one value, as rs_sgd_update_proximal applies it:
+ * sign(v) * max(|v| - t, 0) with +0.0f for the zero case. */
+float rs_soft_threshold(float v, float t);
+
 #endif

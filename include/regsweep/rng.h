@@ -37,7 +37,10 @@ enum rs_purpose {
     RS_PURPOSE_SHUFFLE = 3,   /* (3, epoch, j/4, 0)                        */
     RS_PURPOSE_DROPOUT = 4,   /* (4 | layer<<8, epoch, step, b*G + u/4)    */
     RS_PURPOSE_BOOTSTRAP = 5, /* (5 | stream<<8, replicate, i/4, 0)        */
-    RS_PURPOSE_SPLIT = 6      /* (6, 0, j/4, 0)                            */
+    RS_PURPOSE_SPLIT = 6,     /* (6, 0, j/4, 0)                            */
+    RS_PURPOSE_INPUT_NOISE = 7, /* (7, epoch, step, b*G + f/4), G = ceil(F/4) */
+    RS_PURPOSE_DROPCONNECT = 8, /* (8 | layer<<8, epoch, step, i/4)        */
+    RS_PURPOSE_MC_DROPOUT = 9   /* (9 | layer<<8, entry, sample, i*G + u/4) */
 };
 
 /* Philox4x32 with 10 rounds (Salmon, Moraes, Dror, Shaw, SC'11), exactly as
@@ -111,5 +114,82 @@ uint64_t rs_dropout_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
                              uint32_t step, uint32_t n_samples,
                              uint32_t n_units, uint32_t threshold, float scale,
                              float *scale_mask, uint8_t *bits);
+
+/* The distribution of the dropout multipliers (reg.noise).  Each has mean
+ * 1, so the expected activation is the clean one, as for inverted
+ * dropout. */
+typedef enum rs_noise_kind {
+    RS_NOISE_BERNOULLI = 0,   /* 0 or 1/p: rs_dropout_mask_ref             */
+    RS_NOISE_THREE_POINT = 1, /* 0, gamma/2 or gamma, gamma = 4 / (3p)      */
+    RS_NOISE_GAUSSIAN = 2     /* 1 + sqrt((1-p)/p) z, z ~ N(0, 1)           */
+} rs_noise_kind;
+
+/* The multipliers of one layer at one training step for every kind of
+ * noise, from the dropout counters: word j of
+ *   philox((rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step, b*G + g), key),
+ *   G = ceil(H/4), belongs to unit u = 4g + j of sample b, exactly as for
+ * Bernoulli dropout (same words, so the same common random numbers).  With
+ * p = keep_prob (a float in (0, 1)) and T = rs_keep_threshold(p):
+ *   bernoulli:   m = (w >> 8) < T ? 1.0f / p : 0          (the reference
+ *                dropout mask; Var m = 1/p - 1)
+ *   three_point: gamma = 4.0f / (3.0f * p), half = gamma * 0.5f;
+ *                m = (w >> 8) >= T ? 0 : (w & 1) ? gamma : half
+ *                P(0) = 1 - p, P(gamma/2) = P(gamma) = p/2 (the low bit is
+ *                independent of the top 24), E m = (p/2)(3 gamma / 2) = 1,
+ *                Var m = (p/2)(5 gamma^2 / 4) - 1 = 10 / (9p) - 1;
+ *                the nonzero units are exactly those Bernoulli keeps
+ *   gaussian:    sigma = sqrtf((1.0f - p) / p);  m = 1.0f + sigma * z,
+ *                z the Box-Muller draw of word j (pairs (0,1) and (2,3),
+ *                even slot the cosine branch, as rs_normal_pair);
+ *                E m = 1, Var m = (1-p)/p, Bernoulli's variance
+ *                (Srivastava et al., JMLR 2014, section 10); m may be
+ *                negative
+ * mask: n_samples x n_units floats.  bits (may be NULL): for bernoulli and
+ * three_point the packed nonzero pattern as rs_dropout_mask_ref writes it;
+ * never written for gaussian (every multiplier is nonzero).  Returns the
+ * number of nonzero multipliers. */
+uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
+                           uint32_t epoch, uint32_t step, uint32_t n_samples,
+                           uint32_t n_units, float keep_prob, float *mask,
+                           uint8_t *bits);
+
+/* The multipliers of rs_noise_mask_ref at any counter: unit u = 4g + j of
+ * sample b takes word j of philox((ctr0, ctr1, ctr2, (row0 + b)*G + g),
+ * key), G = ceil(H/4), mapped as rs_noise_mask_ref maps it for `kind`
+ * (bernoulli: kept ? 1.0f / keep_prob : 0.0f).  rs_noise_mask_ref is this
+ * with (rs_ctr0(RS_PURPOSE_DROPOUT, layer), epoch, step) and row0 = 0;
+ * MC-dropout evaluation uses (rs_ctr0(RS_PURPOSE_MC_DROPOUT, layer), curve
+ * entry, sample, row of the split).  Requires (row0 + n_samples) * G <=
+ * 2^32.  Returns the number of nonzero multipliers. */
+uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
+                          uint32_t ctr1, uint32_t ctr2, uint32_t row0,
+                          uint32_t n_samples, uint32_t n_units, float keep_prob,
+                          float *mask);
+
+/* The DropConnect mask of the weights W_layer at one training step
+ * (reg.dropconnect_keep_prob; one mask per step, shared by the rows of the
+ * minibatch).  Element i of W_layer (row-major, i < n_weights <= 2^32)
+ * takes word i%4 of philox((rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch,
+ * step, i/4), key) and is kept iff (word >> 8) < threshold
+ * (rs_keep_threshold of the keep probability):
+ *   mask[i] = kept ? scale : 0.0f   (scale = 1.0f / keep_prob)
+ * Returns the number of kept weights. */
+uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
+                                 uint32_t step, uint64_t n_weights,
+                                 uint32_t threshold, float scale, float *mask);
+
+/* Gaussian noise on the inputs of one training step (reg.input_noise_sd):
+ * x (n_rows x n_features, the minibatch's rows in batch order) gets
+ *   x[b][f] = x[b][f] + sd * z   (float product, then float sum)
+ * where z is the N(0,1) draw of word f%4 of
+ *   philox((RS_PURPOSE_INPUT_NOISE, epoch, step, b*G + f/4), key),
+ *   G = ceil(n_features/4); requires n_rows * G <= 2^32:
+ * words (0,1) and (2,3) are Box-Muller pairs as in rs_normal_pair, the
+ * even slot the cosine branch (the draws of rs_fill_normal, counter
+ * words 2 and 3 swapped for (step, block)).  Words for f >= n_features are
+ * unused. */
+void rs_input_noise_ref(rs_key_t key, uint32_t epoch, uint32_t step,
+                        uint32_t n_rows, uint32_t n_features, float sd,
+                        float *x);
 
 #endif

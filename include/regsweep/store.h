@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* store.h — the HDF5 results format (docs/FORMAT.md is its specification).
  *
- * A sweep writes OUT.h5 and a directory OUT.jobs/ beside it:
- *   OUT.jobs/<id>.h5  one small file per finished job, written as
- *                     <id>.h5.tmp, closed, fsync'ed, renamed, and the
- *                     directory fsync'ed: a job file exists iff the job
- *                     finished, whatever kills the process and when;
- *   OUT.jobs/provenance.tsv  wall times etc., appended per job (volatile);
- *   OUT.h5            the spec, the /jobs summary table, /runs/<id>
- *                     (a copy of each finished job file), /provenance;
- *                     always rewritten whole (tmp + rename), so it always
- *                     opens and can be rebuilt from the job files.
+ * A sweep writes OUT.h5, OUT.analysis.h5 and a directory OUT.jobs/ beside
+ * it:
+ *   OUT.jobs/<id>.h5  the journal: one file per job finished since the last
+ *                     pack, written as <id>.h5.<pid>.tmp, fsync'ed, renamed,
+ *                     and the directory fsync'ed: a job file exists iff the
+ *                     job finished, whatever kills the process and when;
+ *   OUT.jobs/provenance.tsv, runs.tsv  wall times and invocations
+ *                     (volatile), appended; OUT.jobs/.lock  the sweep's lock;
+ *   OUT.h5            the spec, the /jobs table, /runs/<id> for every job
+ *                     packed so far, /provenance; rewritten whole (tmp +
+ *                     rename) when a run ends: the pack copies the job files
+ *                     (and the earlier OUT.h5's runs) into it, compressed,
+ *                     and then deletes those job files, so a finished sweep
+ *                     is one copy on disk;
+ *   OUT.analysis.h5   the report's tables; OUT.h5's /analysis links to it.
  * Everything outside /provenance is a pure function of the spec text and
  * the regsweep version.  HDF5 is called by one thread at a time: callers
- * serialise (the sweep does it with one critical section).
+ * serialise (the sweep does it with one critical section); the functions
+ * that call no HDF5 say so.
  */
 #ifndef RS_STORE_H
 #define RS_STORE_H
@@ -27,7 +33,7 @@
 
 #define RS_FORMAT_NAME "regsweep-results"
 #define RS_JOB_FORMAT_NAME "regsweep-job"
-#define RS_FORMAT_VERSION 1
+#define RS_FORMAT_VERSION 2
 
 typedef enum rs_job_status {
     RS_JOB_MISSING = 0,   /* not run (yet)                             */
@@ -91,10 +97,58 @@ int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes);
 /* Summary of a finished job from its curves. */
 void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out);
 
-/* Writes one job file atomically into jobs_dir. */
+/* A job file built in memory, not yet on disk. */
+typedef struct rs_job_image {
+    void *bytes;
+    size_t n;
+    char final[RS_PATH_BUF], tmp[RS_PATH_JOIN];
+} rs_job_image_t;
+
+/* Builds job `job`'s file in memory (HDF5: serialise the calls). */
+rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
+                             const rs_job_t *job, const rs_job_result_t *r,
+                             rs_job_image_t *img, rs_error_t *err);
+
+/* Writes a built job file atomically (tmp, fsync, rename, fsync of the
+ * directory) and frees its bytes.  Calls no HDF5: workers run it in
+ * parallel. */
+rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err);
+void rs_store_image_free(rs_job_image_t *img);
+
+/* Both: writes one job file atomically into jobs_dir. */
 rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
                              rs_error_t *err);
+
+/* The state of a sweep: rows[i] from OUT.h5's /jobs table (all missing
+ * when there is no OUT.h5), then from each job file in OUT.jobs/, whose
+ * content checksum is verified.  A job file that fails the check is an
+ * error (RS_EMISMATCH, naming it), or, with damaged non-NULL, marked
+ * damaged[i] = 1 and skipped.  A table row marked finished whose /runs
+ * copy is missing is RS_EINPUT (damage, never "not run").  *n_journal:
+ * the job files read.  Costs one read of the table plus one verified read
+ * per job file; with verify, also one verified read of every packed job
+ * (RS_EINPUT naming the first that fails). */
+rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
+                             int verify, rs_job_summary_t *rows,
+                             uint8_t *damaged, uint64_t *n_journal,
+                             rs_error_t *err);
+
+/* What a sweep will write, from the spec (n_train: training rows). */
+typedef struct rs_size_estimate {
+    uint64_t weights_per_job, curves_per_job, masks_max, records;
+    uint64_t all_job_files;   /* the journal of the whole sweep           */
+    uint64_t todo_job_files;  /* ... of the jobs not finished in rows     */
+    uint64_t n_todo;
+    uint64_t packed;          /* OUT.h5 when complete, uncompressed bound */
+    uint64_t peak;            /* todo job files + the packed file         */
+} rs_size_estimate_t;
+
+void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+                       const rs_job_summary_t *rows, rs_size_estimate_t *e);
+
+/* OUT.h5 -> OUT.analysis.h5 (as rs_store_jobs_dir).  -1 if too long. */
+int rs_store_analysis_path(const char *out_path, char *buf, size_t n_bytes);
 
 /* The reading functions below take `where`: the OUT.jobs directory (its
  * job files: what --resume trusts) or, with from_top, the results file
@@ -139,8 +193,12 @@ rs_status rs_store_read_curves_live(const char *out_path, const rs_spec_t *spec,
 rs_status rs_store_read_table_status(const char *out_path, const rs_spec_t *spec,
                                      uint8_t *status, rs_error_t *err);
 
-/* Writes OUT.h5 (tmp + fsync + rename + fsync dir).  rows has n_jobs
- * entries in job index order; prov may be NULL. */
+/* Packs OUT.h5 (tmp + fsync + rename + fsync dir): the spec, the /jobs
+ * table from rows (n_jobs entries in job index order), /runs/<id> of every
+ * finished row copied from its job file or else from the earlier OUT.h5
+ * (content verified first), /provenance (prov may be NULL), and an empty
+ * OUT.analysis.h5; then deletes the job files it packed.  A finished row
+ * found in neither is an error and nothing is replaced. */
 rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err);
@@ -172,10 +230,10 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
                            rs_error_t *err);
 
-/* The report's tables under /analysis of OUT.h5.  begin copies OUT.h5 to
- * OUT.h5.tmp and drops any earlier /analysis; each table call writes one
- * group of 1-D columns; commit closes, fsyncs and renames the copy over
- * OUT.h5 (abort deletes it).  OUT.h5 is never modified in place. */
+/* The report's tables: /analysis of OUT.analysis.h5, which OUT.h5's
+ * /analysis links to.  begin starts a new one in memory; each table call
+ * writes one group of 1-D columns; commit writes it whole (tmp + fsync +
+ * rename), abort drops it.  OUT.h5 itself is not touched. */
 typedef struct rs_table_col {
     const char *name;
     int is_text;               /* 1: text (vlen UTF-8), 0: float64        */

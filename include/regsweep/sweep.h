@@ -56,13 +56,13 @@ typedef struct rs_sweep_opts {
     int resume;                  /* continue an existing OUT             */
     int fail_fast;               /* stop dispatching at the first failure */
     int allow_diverged;          /* diverged jobs do not make the run fail */
+    int no_pack;                 /* leave finished jobs as job files      */
     rs_simd simd_cap;
     const char *command;         /* for /provenance                      */
     volatile sig_atomic_t *stop; /* may be NULL                          */
     volatile sig_atomic_t *abort_jobs; /* may be NULL                    */
     rs_sweep_progress_fn progress;
     void *progress_ctx;
-    double top_every_s;          /* rewrite OUT.h5 this often (0: 30 s)  */
 } rs_sweep_opts_t;
 
 /* The sweep's write lock: an exclusive flock(2) on OUT.jobs/.lock, which

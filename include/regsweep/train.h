@@ -20,8 +20,38 @@
 #include "regsweep/data.h"
 #include "regsweep/kernels.h"
 #include "regsweep/nn.h"
+#include "regsweep/rng.h"
 
 typedef enum rs_init { RS_INIT_HE_NORMAL = 0, RS_INIT_NORMAL = 1 } rs_init;
+
+/* How the l1 penalty enters the update (the spec's reg.l1_mode):
+ *   RS_L1_SUBGRADIENT: l1 * sign(w) is added to the gradient (rs_sgd_update);
+ *   RS_L1_PROXIMAL: the gradient step leaves l1 out and each weight is then
+ *     soft-thresholded by lr * l1 (rs_sgd_update_proximal), so weights
+ *     reach exactly zero. */
+typedef enum rs_l1_mode { RS_L1_SUBGRADIENT = 0, RS_L1_PROXIMAL = 1 } rs_l1_mode;
+
+/* The spec's `reg` section: regularisers that are fixed for a sweep (the
+ * per-job l2, l1 and keep_prob are hyperparameters).  All zero is plain
+ * training, bit for bit as before the section existed. */
+typedef struct rs_reg_settings {
+    rs_l1_mode l1_mode;
+    float max_norm;          /* > 0: rs_max_norm after every step; 0 off */
+    float input_noise_sd;    /* > 0: rs_input_noise_ref on every training
+                                minibatch before the forward pass; 0 off */
+    rs_noise_kind noise;     /* the dropout multipliers (rs_noise_mask_ref);
+                                masks are recorded for bernoulli and
+                                three_point (nonzero pattern) only */
+    float dropconnect_keep_prob; /* in (0, 1): DropConnect on W_1 .. W_{L-1}
+                                (the weights fed by hidden units), one
+                                rs_dropconnect_mask_ref per layer and step;
+                                0 or 1: off */
+    uint32_t early_stopping_patience; /* > 0: stop once the validation loss
+                                has not improved for this many epochs and
+                                return the best epoch's weights (see
+                                rs_job_result_t); needs a validation split;
+                                0: off */
+} rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */
 typedef struct rs_record_sel {
@@ -44,6 +74,10 @@ typedef struct rs_train_settings {
     int record_masks;        /* 0: none, 1: per mask_sel                 */
     rs_record_sel_t mask_sel;
     int eval_train;          /* evaluate the whole train set per epoch   */
+    rs_reg_settings_t reg;
+    int record_zero_frac;    /* fill rs_curves_t.zero_frac               */
+    uint32_t mc_samples;     /* > 0: fill rs_curves_t.test_loss_mc and
+                                test_acc_mc (MC dropout, T passes); 0 off */
 } rs_train_settings_t;
 
 /* One job's hyperparameters. */
@@ -63,6 +97,19 @@ typedef struct rs_curves {
     double *train_acc, *test_acc, *val_acc;
     double *train_loss_dropout; /* mean training loss seen by SGD during
                                    epoch e (with dropout); entry 0 is NaN */
+    /* With record_zero_frac (else NULL): n x n_layers, row-major; entry
+     * (e, l) is the share of the weights of W_l (not biases) that compare
+     * equal to 0.0f (so -0.0f counts) after e epochs. */
+    uint32_t n_layers;
+    double *zero_frac;
+    /* With mc_samples = T (else NULL): the test split evaluated by MC
+     * dropout (Gal and Ghahramani 2016) after e epochs: T forward passes
+     * with the job's dropout noise drawn at counters
+     * (rs_ctr0(RS_PURPOSE_MC_DROPOUT, l), e, t, row*G + u/4), the outputs
+     * (regression) or softmax probabilities (classification) averaged
+     * (float sums in t order, then / T), and the loss and accuracy of that
+     * mean prediction.  DropConnect is not sampled. */
+    double *test_loss_mc, *test_acc_mc;
 } rs_curves_t;
 
 /* The recorded masks of one hidden layer: n_records x rows x row_bytes
@@ -90,6 +137,16 @@ typedef struct rs_job_result {
     const char *diverged_quantity; /* static: "weights", "training loss
                                       (with dropout)", "train loss",
                                       "test loss" or "validation loss" */
+    /* Early stopping (early_stopping_patience > 0): after epoch
+     * stopped_epoch the validation loss had not fallen below its minimum,
+     * first reached at returned_epoch, for patience epochs, so training
+     * stopped and params_final are the weights of returned_epoch.  Curve
+     * entries after stopped_epoch describe that returned model (copies of
+     * entry returned_epoch; train_loss_dropout NaN: no step was taken).
+     * A run that reaches the last epoch is not stopped (and keeps its
+     * last weights). */
+    int stopped;
+    uint32_t stopped_epoch, returned_epoch;
     /* volatile timings (monotonic clock), never part of the results:
      * epoch_train_s[e] is the training time of epoch e (entry 0 is 0),
      * eval_s the total time spent on the clean evaluations */
@@ -145,5 +202,20 @@ rs_status rs_train_batch_grad(const rs_train_settings_t *s,
                               const uint8_t *labels, uint32_t nb,
                               float *const *masks, float *grads, double *loss,
                               rs_error_t *err);
+
+/* As rs_train_batch_grad, with DropConnect masks as training applies them:
+ * weight_masks[l] (n[l] x n[l+1] floats, 0 or 1/keep; NULL: W_l not
+ * masked; weight_masks itself NULL: none) multiplies W_l elementwise in the
+ * forward pass (Wm = W * mask), the input gradient flows through Wm, and
+ * the gradient returned for W_l is (X^T dY) * mask, the derivative with
+ * respect to the unmasked weights.  Errors: RS_ENOMEM. */
+rs_status rs_train_batch_grad_dropconnect(const rs_train_settings_t *s,
+                                          const rs_kernels_t *k,
+                                          const float *params, const float *x,
+                                          const float *y, const uint8_t *labels,
+                                          uint32_t nb, float *const *masks,
+                                          float *const *weight_masks,
+                                          float *grads, double *loss,
+                                          rs_error_t *err);
 
 #endif

@@ -79,17 +79,19 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
 
 static const char *const USAGE_RUN =
     "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
-    "                    [--fail-fast] [--allow-diverged] [--simd scalar|avx2|avx512]\n"
-    "                    [key=value ...]\n"
+    "                    [--fail-fast] [--allow-diverged] [--no-pack]\n"
+    "                    [--simd scalar|avx2|avx512] [key=value ...]\n"
     "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
-    "  existing directory as OUT gets NAME.h5 inside it.  Job files go to\n"
-    "  OUT.jobs/ beside OUT.\n"
+    "  existing directory as OUT gets NAME.h5 inside it.  Each finished job is\n"
+    "  a job file in OUT.jobs/ until the run ends and packs them into OUT.\n"
     "  -o, --output OUT   the results file (or a directory for it)\n"
     "  -j, --threads N    worker threads (default: OMP_NUM_THREADS or the CPUs)\n"
     "  --resume           continue a stopped sweep (same spec and overrides)\n"
     "  --fail-fast        stop dispatching jobs at the first failure\n"
     "  --allow-diverged   exit 0 although some jobs diverged (a loss or weight\n"
     "                     went non-finite); by default that is exit 1\n"
+    "  --no-pack          leave the finished jobs as job files in OUT.jobs/ (a\n"
+    "                     later run --resume or info --rebuild packs them)\n"
     "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
     "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
 static const char *const USAGE_EXPAND =
@@ -121,16 +123,20 @@ const char *const rs_cli_usage_report =
     "  --no-store         print only; do not write /analysis (works while a\n"
     "                     sweep is writing OUT.h5)\n";
 static const char *const USAGE_INFO =
-    "usage: regsweep info OUT.h5 [--spec] [--rebuild]\n"
-    "  What is in a results file, including jobs a running sweep has finished.\n"
+    "usage: regsweep info OUT.h5 [--spec] [--verify] [--rebuild]\n"
+    "  What is in a results file, including jobs a running sweep has finished\n"
+    "  (job files are verified; packed jobs are counted from the /jobs table).\n"
     "  --spec             print the spec with its overrides applied, as YAML that\n"
     "                     `regsweep run` takes as it is\n"
-    "  --rebuild          rewrite OUT.h5 from the job files in OUT.jobs/\n";
+    "  --verify           also check every packed job against its checksum\n"
+    "  --rebuild          pack OUT.h5 again from itself and the job files in\n"
+    "                     OUT.jobs/ (refused if that would drop a job)\n";
 static const char *const USAGE =
     "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
     "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
-    "                [--allow-diverged] [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                [--allow-diverged] [--no-pack] [--simd scalar|avx2|avx512]\n"
+    "                [key=value ...]\n"
     "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
@@ -141,9 +147,9 @@ static const char *const USAGE =
     "        [--rank-by test_loss|gap|abs_gap] [--format text|md|csv|json]\n"
     "        [--table configs|comparisons|trajectory] [--trajectory] [--no-store]\n"
     "        generalisation gaps per config, paired tests against a baseline\n"
-    "  info OUT.h5 [--spec] [--rebuild]\n"
+    "  info OUT.h5 [--spec] [--verify] [--rebuild]\n"
     "        what is in a results file; --spec prints the spec with overrides\n"
-    "        applied; --rebuild rewrites OUT.h5 from its job files\n"
+    "        applied; --verify checks every job; --rebuild packs OUT.h5 again\n"
     "\n"
     "  regsweep --help | -h       this text\n"
     "  regsweep --version         version, libraries and SIMD paths\n"
@@ -346,7 +352,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
-    int allow_diverged = 0;
+    int allow_diverged = 0, no_pack = 0;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
@@ -374,7 +380,8 @@ static int cmd_run(int argc, char **argv)
             simd_opt = v;
         } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
                    (rc = rs_cli_flag(a, "--fail-fast", &fail_fast)) ||
-                   (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged))) {
+                   (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged)) ||
+                   (rc = rs_cli_flag(a, "--no-pack", &no_pack))) {
             if (rc < 0)
                 return free(overrides), 2;
         } else if (a[0] == '-' && a[1]) {
@@ -432,6 +439,7 @@ static int cmd_run(int argc, char **argv)
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
                          .allow_diverged = allow_diverged,
+                         .no_pack = no_pack,
                          .command = command, .stop = &g_stop,
                          .abort_jobs = &g_abort, .progress = on_progress,
                          .progress_ctx = &pc};
@@ -514,9 +522,30 @@ static int cmd_expand(int argc, char **argv)
     printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1 (spec sha256 "
            "%.12s)\n", (unsigned long long)spec.n_jobs, spec.n_seeds,
            spec.n_keep, spec.n_l2, spec.n_l1, spec.sha256);
+    /* what the sweep will write: needs the number of training rows, so the
+     * data are read (which also checks them) */
+    rs_dataset_t data;
+    int code = 0;
+    if (rs_spec_load_data(&spec, spec.seeds[0], &data, &err)) {
+        code = rs_cli_fail(&err);
+    } else {
+        rs_size_estimate_t e;
+        rs_store_estimate(&spec, data.train.n, NULL, &e);
+        rs_data_free(&data);
+        printf("writes:   about %.1f MiB of job files while it runs (%.0f KiB "
+               "a job at most: weights %.0f KiB, curves %.0f KiB, masks %.0f "
+               "KiB)\n", e.all_job_files / 1048576.0,
+               (e.weights_per_job + e.curves_per_job + e.masks_max) / 1024.0 + 20,
+               e.weights_per_job / 1024.0, e.curves_per_job / 1024.0,
+               e.masks_max / 1024.0);
+        printf("keeps:    a results file of at most %.1f MiB (shared initial "
+               "weights and masks, before compression); peak on disk about "
+               "%.1f MiB, when it is packed\n", e.packed / 1048576.0,
+               e.peak / 1048576.0);
+    }
     rs_spec_free(&spec);
     free(overrides);
-    return 0;
+    return code;
 }
 
 /* ---- rerun --------------------------------------------------------------------- */
@@ -594,14 +623,15 @@ static int cmd_rerun(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     const char *out = NULL;
-    int show_spec = 0, rebuild = 0, rc;
+    int show_spec = 0, rebuild = 0, verify = 0, rc;
     for (int i = 0; i < argc; i++) {
         if (rs_cli_is_help(argv[i])) {
             fputs(USAGE_INFO, stdout);
             return 0;
         }
         if ((rc = rs_cli_flag(argv[i], "--spec", &show_spec)) ||
-            (rc = rs_cli_flag(argv[i], "--rebuild", &rebuild))) {
+            (rc = rs_cli_flag(argv[i], "--rebuild", &rebuild)) ||
+            (rc = rs_cli_flag(argv[i], "--verify", &verify))) {
             if (rc < 0)
                 return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -635,46 +665,37 @@ static int cmd_info(int argc, char **argv)
     }
     char jobs_dir[RS_PATH_BUF];
     rs_store_jobs_dir(out, jobs_dir, sizeof jobs_dir);
-    uint64_t done = 0, diverged = 0, bad = 0;
+    uint64_t done = 0, diverged = 0, bad = 0, n_journal = 0;
     rs_error_t first_bad;
     rs_error_clear(&first_bad);
-    uint8_t *table = calloc(spec.n_jobs + 1, 1);
-    if (!table || rs_store_read_table_status(out, &spec, table, &err)) {
-        free(table);
+    rs_job_summary_t *rows = calloc(spec.n_jobs + 1, sizeof *rows);
+    if (!rows) {
         rs_spec_free(&spec);
-        return table ? rs_cli_fail(&err) : out_of_memory();
+        return out_of_memory();
     }
-    for (uint64_t i = 0; i < spec.n_jobs; i++) {
-        rs_job_t job;
-        rs_job_summary_t row;
-        rs_spec_job(&spec, i, &job);
-        if (rs_store_read_summary_live(out, &spec, &job, &row, &err)) {
-            if (err.code == RS_ENOMEM) {   /* not the job's fault: stop */
-                free(table);
-                rs_spec_free(&spec);
-                return rs_cli_fail(&err);
-            }
-            if (!bad++)
-                first_bad = err;
-        } else if (row.status == RS_JOB_MISSING && rs_job_finished(table[i])) {
-            /* the table says finished: a missing copy is damage */
-            if (!bad++)
-                rs_error_set(&first_bad, RS_EINPUT, out, 0, 0, "damaged: /jobs "
-                             "marks job %s %s, but neither /runs nor a job file "
-                             "holds it", job.id, rs_job_status_name(table[i]));
-        } else {
-            done += rs_job_finished(row.status);
-            diverged += row.status == RS_JOB_DIVERGED;
+    /* the table and any job files not packed yet (each verified) */
+    if (rs_store_read_rows(out, &spec, verify, rows, NULL, &n_journal, &err)) {
+        if (err.code == RS_ENOMEM) {   /* not the file's fault: stop */
+            free(rows);
+            rs_spec_free(&spec);
+            return rs_cli_fail(&err);
         }
+        first_bad = err;
+        bad = 1;
     }
-    free(table);
+    for (uint64_t i = 0; !bad && i < spec.n_jobs; i++) {
+        done += rs_job_finished(rows[i].status);
+        diverged += rows[i].status == RS_JOB_DIVERGED;
+    }
+    free(rows);
     int running = 0, lock_fd = -1;
     rs_error_t lerr;
     if (rs_sweep_lock(out, &lock_fd, &lerr) != RS_OK)
         running = 1;
     rs_sweep_unlock(&lock_fd);
     const rs_arch_t *a = &spec.settings.arch;
-    printf("file:      %s (job files in %s)\n", out, jobs_dir);
+    printf("file:      %s (%llu job files not packed yet in %s)\n", out,
+           (unsigned long long)n_journal, jobs_dir);
     printf("format:    %s version %d\n", RS_FORMAT_NAME, RS_FORMAT_VERSION);
     printf("spec:      %s, sha256 %s\n", spec.name, spec.sha256);
     printf("dataset:   %s\n", spec.data_kind == RS_DATA_SIN ? "sin" : spec.idx_dir);
@@ -692,7 +713,7 @@ static int cmd_info(int argc, char **argv)
     printf("finished:  %llu of %llu%s%s%s\n", (unsigned long long)done,
            (unsigned long long)spec.n_jobs, div,
            running ? " so far (a sweep is running)" : "",
-           bad ? " (some jobs are damaged or foreign: see below)" : "");
+           bad ? " (not counted: the results are damaged, see below)" : "");
     if (running) {
         char msg[1200];
         rs_error_format(&lerr, msg, sizeof msg);
@@ -704,9 +725,6 @@ static int cmd_info(int argc, char **argv)
     if (bad) {
         fflush(stdout);
         rs_cli_fail(&first_bad);
-        fprintf(stderr, "regsweep: %llu jobs could not be read (damaged or "
-                        "foreign); the first is named above\n",
-                (unsigned long long)bad);
         return 2;
     }
     return 0;

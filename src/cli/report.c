@@ -717,36 +717,17 @@ int rs_cli_report(int argc, char **argv)
     char (*nlabels)[24] = NULL, (*notes)[80] = NULL, (*marks)[8] = NULL;
     uint32_t *cfg = NULL;
     rs_job_summary_t *rows = calloc(s->n_jobs + 1, sizeof *rows);
-    uint8_t *table = calloc(s->n_jobs + 1, 1);
-    if (!rows || !table) {
+    if (!rows) {
         fprintf(stderr, "regsweep: out of memory\n");
         code = 1;
         goto out;
     }
-    /* the finished jobs from OUT.h5 and a running sweep's job files; the
-     * failed ones from the /jobs table (they have no job file) */
-    if (rs_store_read_table_status(out, s, table, &err)) {
+    /* the finished jobs from OUT.h5's table and a running sweep's job
+     * files (verified); the failed ones from the table */
+    uint64_t n_journal;
+    if (rs_store_read_rows(out, s, 1, rows, NULL, &n_journal, &err)) {
         code = rs_cli_fail(&err);
         goto out;
-    }
-    for (uint64_t i = 0; i < s->n_jobs; i++) {
-        rs_job_t job;
-        rs_spec_job(s, i, &job);
-        if (rs_store_read_summary_live(out, s, &job, &rows[i], &err)) {
-            code = rs_cli_fail(&err);
-            goto out;
-        }
-        if (rows[i].status == RS_JOB_MISSING && table[i] == RS_JOB_FAILED)
-            rows[i].status = RS_JOB_FAILED;
-        if (rows[i].status == RS_JOB_MISSING && rs_job_finished(table[i])) {
-            /* the table says finished: a missing copy is damage, not "not
-             * run" */
-            rs_error_set(&err, RS_EINPUT, out, 0, 0, "damaged: /jobs marks job "
-                         "%s %s, but neither /runs nor a job file holds it",
-                         job.id, rs_job_status_name(table[i]));
-            code = rs_cli_fail(&err);
-            goto out;
-        }
     }
     rs_analysis_opts_t o = {.at_best = at_best, .level = 0.95,
                             .rank_by = rank_by, .baseline = baseline};
@@ -893,7 +874,6 @@ out:
     free(marks);
     free(cfg);
     free(rows);
-    free(table);
     rs_analysis_free(&r.a);
     rs_spec_free(&r.spec);
     rs_sweep_unlock(&lock_fd);

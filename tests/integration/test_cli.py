@@ -10,6 +10,7 @@ root in $RS_SOURCE_ROOT.  Each test works in its own temporary directory.
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -119,7 +120,7 @@ class Cli(unittest.TestCase):
         a, b = self.path("a.h5"), self.path("b.h5")
         run("run", self.spec, "-o", a, "--threads", "1", "--simd", "scalar", check=0)
         run("run", self.spec, f"--output={b}", "--threads=2", "--simd=avx2", check=0)
-        d = subprocess.run(["h5diff", "--exclude-path", "/provenance", "--exclude-path",
+        d = subprocess.run(["h5diff", "--exclude-path", "/provenance","--exclude-path", "/analysis",  "--exclude-path",
                             "/spec", a, b], capture_output=True, text=True)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
         with h5py.File(a, "r") as f:
@@ -303,19 +304,32 @@ class Cli(unittest.TestCase):
         run("report", out, check=0)
         run("info", out, "--rebuild", check=0)
 
-    def test_rebuild_without_job_files_refuses_to_drop_results(self):
+    def test_rebuild_from_the_packed_file_alone_keeps_every_job(self):
+        """FORMAT.md: OUT.jobs/ may be deleted once a sweep is complete;
+        info --rebuild then rebuilds from the packed file itself, dropping
+        nothing, and a damaged results file is refused untouched."""
         out = self.path("k.h5")
         run("run", self.spec, "-o", out, check=0)
         d = self.path("copy")
         os.mkdir(d)
         copy = os.path.join(d, "k.h5")
-        with open(out, "rb") as f, open(copy, "wb") as g:
-            g.write(f.read())
+        shutil.copyfile(out, copy)
+        p = run("info", copy, "--rebuild", check=0)
+        self.assertIn("finished:  6 of 6", p.stdout)
+        self.assertIn("finished:  6 of 6", run("info", copy, check=0).stdout)
+        d = subprocess.run(["h5diff", "--exclude-path", "/provenance",
+                            "--exclude-path", "/analysis", out, copy],
+                           capture_output=True, text=True)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        # a /jobs row marked done without its /runs copy: damage, refused
+        with h5py.File(copy, "r+") as f:
+            victim = f["jobs/id"].asstr()[0]
+            del f["runs/" + victim]
         before = open(copy, "rb").read()
         p = run("info", copy, "--rebuild")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn(victim, p.stderr)
         self.assertEqual(open(copy, "rb").read(), before)
-        self.assertIn("finished:  6 of 6", run("info", copy, check=0).stdout)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ completion_cases()
     tc "nothing after --version" "" regsweep --version ""
     tc "run --si" "--simd" regsweep run --si
     tc "run options, long and short" \
-        "-o --output -j --threads --resume --fail-fast --allow-diverged --simd --help" regsweep run -
+        "-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --simd --help" regsweep run -
     tc "run --simd values" "scalar avx2 avx512" regsweep run x.yaml --simd ""
     tc "report --format= (split at '=')" "text md csv json" \
         regsweep report r.h5 --format =
@@ -113,7 +113,7 @@ completion_cases()
         regsweep report r.h5 --baseline keep_prob = 1,l
     tc "rerun options" "--job -j --threads --simd --help" regsweep rerun r.h5 -
     tc "rerun --job takes an id" "" regsweep rerun r.h5 --job ""
-    tc "info options" "--spec --rebuild --help" regsweep info --
+    tc "info options" "--spec --verify --rebuild --help" regsweep info --
     tc "expand options" "--help" regsweep expand x.yaml -
     NOSPACE=1 tc "run override train.l" "train.lr=" regsweep run x.yaml train.l
     NOSPACE=1 tc "expand override axes." \

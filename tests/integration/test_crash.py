@@ -81,6 +81,28 @@ def job_files(out):
     return res
 
 
+def finished(out):
+    """The finished jobs: job files not packed yet and jobs OUT.h5 holds
+    (ids)."""
+    ids = {n[:-3] for n in job_files(out)}
+    if os.path.exists(out):
+        with h5py.File(out, "r") as f:
+            if "runs" in f:
+                ids |= set(f["runs"])
+    return ids
+
+
+def runs_per_job(out):
+    """How often each job was computed: its lines in provenance.tsv."""
+    p = os.path.join(jobs_dir(out), "provenance.tsv")
+    count = {}
+    if os.path.exists(p):
+        with open(p) as f:
+            for line in f:
+                count[line.split("\t")[0]] = count.get(line.split("\t")[0], 0) + 1
+    return count
+
+
 def tmp_files(out):
     """Temporary files: *.tmp in OUT.jobs/, and OUT.h5.<pid>.tmp beside OUT.h5."""
     d = jobs_dir(out)
@@ -92,7 +114,7 @@ def tmp_files(out):
 
 
 def h5diff(a, b):
-    return subprocess.run(["h5diff", "--exclude-path", "/provenance", a, b],
+    return subprocess.run(["h5diff", "--exclude-path", "/provenance", "--exclude-path", "/analysis", a, b],
                           capture_output=True, text=True)
 
 
@@ -106,12 +128,17 @@ class Base(unittest.TestCase):
             f.write(SPEC)
         cls.ref = os.path.join(cls.dir, "ref.h5")
         t0 = time.monotonic()
-        p = subprocess.run([REGSWEEP, "run", cls.spec, "-o", cls.ref], env=env(),
-                           capture_output=True, text=True)
+        # --no-pack keeps the reference's job files, then info --rebuild
+        # packs them: the reference job files and the reference OUT.h5
+        p = subprocess.run([REGSWEEP, "run", cls.spec, "-o", cls.ref, "--no-pack"],
+                           env=env(), capture_output=True, text=True)
         cls.ref_wall = time.monotonic() - t0
         assert p.returncode == 0, p.stderr
         cls.ref_jobs = {k: v[2] for k, v in job_files(cls.ref).items()}
         assert len(cls.ref_jobs) == N_JOBS
+        p = subprocess.run([REGSWEEP, "info", cls.ref, "--rebuild"], env=env(),
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
         # how long a resume with nothing to do takes: the startup cost
         t0 = time.monotonic()
         p = subprocess.run([REGSWEEP, "run", cls.spec, "-o", cls.ref, "--resume"],
@@ -138,11 +165,10 @@ class Base(unittest.TestCase):
         return subprocess.Popen(args, env=env(), stdout=subprocess.DEVNULL, stderr=err), err
 
     def check_results_file(self, out):
-        """OUT.h5 opens in h5py and h5dump; its /jobs rows agree with the
-        job files; every row marked done has its job file and /runs group."""
+        """OUT.h5 opens in h5py and h5dump; every row marked done has its
+        /runs group (jobs finished since the last pack are job files)."""
         d = subprocess.run(["h5dump", "-H", out], capture_output=True, text=True)
         self.assertEqual(d.returncode, 0, f"h5dump -H {out}: {d.stderr[-500:]}")
-        files = set(job_files(out))
         with h5py.File(out, "r") as f:
             self.assertEqual(f.attrs["format"], "regsweep-results")
             ids = f["jobs/id"].asstr()[()]
@@ -151,24 +177,26 @@ class Base(unittest.TestCase):
             for i, s in zip(ids, status):
                 self.assertIn(s, ("done", "missing"))
                 if s == "done":
-                    self.assertIn(i + ".h5", files, f"/jobs says {i} is done; no job file")
-                    self.assertIn(i, f["runs"])
+                    self.assertIn(i, f["runs"], f"/jobs says {i} is done; no /runs/{i}")
             self.assertEqual(int(f.attrs["n_done"]), int((status == "done").sum()))
 
     def check_job_files(self, out, before):
         """Every job file is complete (byte-identical to the reference's);
-        every file present before is unchanged (not lost, not rewritten)."""
-        now = job_files(out)
-        for name, (_, _, digest) in now.items():
+        every job finished before is still finished (in a job file or
+        packed: not lost), and no job was computed twice (not
+        recomputed)."""
+        files = job_files(out)
+        for name, (_, _, digest) in files.items():
             self.assertIn(name, self.ref_jobs, f"unexpected job file {name}")
             self.assertEqual(digest, self.ref_jobs[name], f"{name}: partial or different")
-        for name, st in before.items():
-            self.assertIn(name, now, f"{name} was lost")
-            self.assertEqual(now[name], st, f"{name} was rewritten (recomputed?)")
+        now = finished(out)
+        self.assertEqual(before - now, set(), "finished jobs were lost")
+        twice = {k: v for k, v in runs_per_job(out).items() if v > 1}
+        self.assertEqual(twice, {}, "jobs computed twice")
         return now
 
     def finish_and_compare(self, out):
-        before = job_files(out)
+        before = finished(out)
         p = subprocess.run([REGSWEEP, "run", self.spec, "-o", out, "--resume"],
                            env=env(), capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -197,7 +225,7 @@ class SigKill(Base):
             if fresh:
                 sweep += 1
                 out = self.out(f"cut{sweep}.h5")
-            before = job_files(out)
+            before = finished(out)
             mode = "tmp" if rng.random() < 0.35 else "delay"
             delay = rng.uniform(0, max_delay)
             proc, err = self.start(out, not fresh, "cycle.log")
@@ -278,14 +306,14 @@ class Signals(Base):
     def stop_with(self, sig, code, name, twice=False):
         out = self.out(name)
         proc, err = self.start(out, False, name + ".log")
-        while len(job_files(out)) < 40 and proc.poll() is None:
+        while len(finished(out)) < 40 and proc.poll() is None:
             time.sleep(0.002)
         self.assertIsNone(proc.poll(), "the sweep finished before the signal")
         proc.send_signal(sig)
         # counted after sending: every job file that appears later belongs
         # to a job that was running when the signal came (counting before
         # sending left a window in which a loaded machine finished more)
-        at_signal = len(job_files(out))
+        at_signal = len(finished(out))
         if twice:
             time.sleep(0.005)
             proc.send_signal(sig)
@@ -300,14 +328,14 @@ class Signals(Base):
         self.assertEqual(proc.returncode, code, text)
         self.assertIn("Continue with", text)
         self.assertIn(f"-o {out} --resume", text)
-        n = len(job_files(out))
+        n = len(finished(out))
         # dispatching stopped: at most the jobs running at the signal (one
         # per thread) finished after it, plus one a worker may have taken
         # between the signal's sending and its handler running
         self.assertLessEqual(n - at_signal, int(THREADS) + 1, text)
         self.assertLess(n, N_JOBS)
         self.assertEqual(tmp_files(out), [], "a .tmp file was left behind")
-        self.check_job_files(out, {})
+        self.check_job_files(out, set())
         self.check_results_file(out)
         with h5py.File(out, "r") as f:       # flushed: OUT.h5 lists them all
             self.assertEqual(int(f.attrs["n_done"]), n)

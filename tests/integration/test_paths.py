@@ -96,8 +96,10 @@ class Paths(unittest.TestCase):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         _, err = p.communicate(timeout=120)
         self.assertEqual(p.returncode, 0, err)
+        # packed whole into o.h5: no job file left under a truncated name
         jobs = os.listdir(os.path.join(d, "o.jobs"))
-        self.assertEqual(len([n for n in jobs if n.endswith(".h5")]), 10)
+        self.assertEqual([n for n in jobs if n.endswith(".h5")], [])
+        self.assertEqual(os.listdir(d).count("o.h5"), 1)
         self.assertIn("10 already done", run("run", self.spec, "-o", out, "--resume",
                                              check=0).stderr)
         self.assertIn("finished:  10 of 10", run("info", out, check=0).stdout)
@@ -163,14 +165,17 @@ class Paths(unittest.TestCase):
         self.assertEqual(p.returncode, 1, err)
         self.assertIn("vanished", err)
         self.assertIn(gone, err)
-        run("run", slow, "-o", out, "--resume", "--allow-diverged", check=0)
-        self.assertTrue(os.path.exists(os.path.join(jobs, gone)))
-        self.assertIn("finished:  60 of 60", run("info", out, check=0).stdout)
+        p = run("run", slow, "-o", out, "--resume", "--allow-diverged", check=0)
+        self.assertIn("to run", p.stderr)
+        self.assertIn("finished:  60 of 60", run("info", out, "--verify", check=0).stdout)
+        with h5py.File(out, "r") as f:
+            self.assertIn(gone[:-3], f["runs"])
 
 
     def test_damaged_job_content_is_never_trusted(self):
         out = self.path("c.h5")
-        run("run", self.spec, "-o", out, check=0)
+        # --no-pack: the finished jobs stay job files, as a killed run's do
+        run("run", self.spec, "-o", out, "--no-pack", check=0)
         jobs = self.path("c.jobs")
         names = sorted(n for n in os.listdir(jobs) if n.endswith(".h5"))
         ref = {n: read(os.path.join(jobs, n)) for n in names}
@@ -187,13 +192,22 @@ class Paths(unittest.TestCase):
                 f[ds][...] = v
         with h5py.File(os.path.join(jobs, victims[-1]), "r+") as f:
             f.attrs["l2"] = 0.5
-        p = run("run", self.spec, "-o", out, "--resume", check=0)
+        p = run("run", self.spec, "-o", out, "--resume", "--no-pack", check=0)
         for name in victims:
             self.assertIn(f"{name}: damaged", p.stderr)
         self.assertIn(f"{len(names) - len(victims)} already done", p.stderr)
         # recomputed: bit for bit the files they were
         for name in victims:
             self.assertEqual(read(os.path.join(jobs, name)), ref[name], name)
+        # a damaged job file is never packed: info --rebuild refuses, naming it
+        with h5py.File(os.path.join(jobs, victims[0]), "r+") as f:
+            f["curves/test_loss"][0] += 1
+        p = run("info", out, "--rebuild")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn(f"{victims[0]}: damaged", p.stderr)
+        with open(os.path.join(jobs, victims[0]), "wb") as f:
+            f.write(ref[victims[0]])
+        self.assertIn("finished:  10 of 10", run("info", out, "--rebuild", check=0).stdout)
         # a damaged copy inside OUT.h5 (all a user may have been sent)
         alone = self.path("alone")
         os.mkdir(alone)
@@ -205,7 +219,9 @@ class Paths(unittest.TestCase):
             v = d[()]
             v[1] += 1e-6
             d[...] = v
-        for cmd in (["info", copy], ["report", copy, "--no-store"]):
+        # info counts from the table; --verify and report check every job
+        self.assertEqual(run("info", copy).returncode, 0)
+        for cmd in (["info", copy, "--verify"], ["report", copy, "--no-store"]):
             p = run(*cmd)
             self.assertEqual(p.returncode, 2, cmd)
             self.assertIn("damaged", p.stderr)
@@ -231,6 +247,7 @@ class Paths(unittest.TestCase):
             p = run(*cmd)
             self.assertEqual(p.returncode, 2, (cmd, p.stdout, p.stderr))
             self.assertIn(f"marks job {job} done", p.stderr)
+            self.assertIn("/runs does not hold it", p.stderr)
         with h5py.File(copy, "r+") as f:
             st = f["jobs/status"].asstr()[()].astype(object)
             st[1] = "dnoe"
@@ -246,7 +263,7 @@ class Paths(unittest.TestCase):
         a, b = self.path("a.h5"), self.path("b.h5")
         run("run", self.spec, "-o", a, check=0)
         run("run", self.spec, "-o", b, "-j", "1", check=0)
-        d = subprocess.run(["h5diff", "--exclude-path", "/provenance", a, b],
+        d = subprocess.run(["h5diff", "--exclude-path", "/provenance", "--exclude-path", "/analysis", a, b],
                            capture_output=True, text=True)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
         self.assertNotIn("not comparable", d.stdout + d.stderr)

@@ -74,8 +74,6 @@ class Races(unittest.TestCase):
             status = f["jobs/status"].asstr()[()]
             for i, s in zip(ids, status):
                 if s in ("done", "diverged"):
-                    self.assertTrue(os.path.exists(os.path.join(jobs, i + ".h5")),
-                                    f"{label}: {i} done in OUT.h5 without a job file")
                     self.assertIn(i, f["runs"], f"{label}: {i} done but not in /runs")
 
     def test_commands_racing_on_one_output(self):
@@ -143,7 +141,7 @@ class Races(unittest.TestCase):
             self.assertEqual(p.returncode, 0, f"round {r}: settling\n{p.stderr}")
             self.check_file(out, f"round {r}, settled")
             d = subprocess.run(["h5diff", "--exclude-path", "/provenance",
-                                "--exclude-path", "/analysis", self.ref, out],
+                               "--exclude-path", "/analysis", self.ref, out],
                                capture_output=True, text=True)
             self.assertEqual(d.returncode, 0, f"round {r}: {d.stdout[-800:]}")
             shutil.rmtree(os.path.splitext(out)[0] + ".jobs")

@@ -10,6 +10,7 @@ Run by meson, which passes the regsweep binary in $REGSWEEP.
 """
 import csv
 import io
+import hashlib
 import json
 import os
 import subprocess
@@ -123,10 +124,32 @@ class Report(unittest.TestCase):
             f["jobs"].create_dataset("status", data=status.astype("S"),
                                      dtype=h5py.string_dtype())
             del f["runs"][job]
-        os.unlink(os.path.join(self.dir, "fail.jobs", job + ".h5"))
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "fail.jobs", job + ".h5")))
         d = json.loads(run("report", out, "--format", "json", "--no-store", check=0).stdout)
         self.assertEqual((d["n_failed"], d["n_done"]), (1, 23))
         self.assertEqual(sum(c["n_failed"] for c in d["configs"]), 1)
+
+    def test_storing_the_analysis_leaves_the_results_file_alone(self):
+        """report writes OUT.analysis.h5 (tmp + rename), which OUT.h5's
+        /analysis links to: OUT.h5 is neither rewritten nor touched."""
+        out = self.sweep("store")
+        side = os.path.join(self.dir, "store.analysis.h5")
+        before = os.stat(out)
+        with open(out, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        with h5py.File(out, "r") as f:
+            self.assertEqual(len(f["analysis"]), 0)   # empty until a report
+        run("report", out, check=0)
+        after = os.stat(out)
+        self.assertEqual((after.st_ino, after.st_mtime_ns, after.st_size),
+                         (before.st_ino, before.st_mtime_ns, before.st_size))
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+        with h5py.File(out, "r") as f:
+            self.assertIn("configs", f["analysis"])
+            self.assertEqual(f["analysis/configs/config"].attrs["units"], "")
+        self.assertLess(os.path.getsize(side), os.path.getsize(out))
+        self.assertEqual([n for n in os.listdir(self.dir) if n.endswith(".tmp")], [])
 
     def test_one_seed_gives_no_test_and_says_why(self):
         out = self.sweep("one", last=0)

@@ -253,7 +253,7 @@ class Tools(unittest.TestCase):
         # the best epoch needs a validation split, which this sweep has not
         p = tool("plot_gap_vs_keep.py", self.h5, "--at", "best", "-o", self.out("best.png"),
                  check=2)
-        self.assertIn("best_gap is NaN for every finished job", p.stderr)
+        self.assertIn("best_gap is absent or NaN for every finished job", p.stderr)
         self.assertFalse(os.path.exists(self.out("best.png")))
 
     def test_dropout_hist_uses_the_stored_masks(self):
@@ -706,6 +706,7 @@ class Tools(unittest.TestCase):
         self.assertIn("regenerated mask equals the stored one", p.stdout)
         self.assertIn("share kept", p.stdout)
         self.assertIn("gap_mean", p.stdout)
+        self.assertIn("xarray dims {'job': ", p.stdout)
 
     def test_docs_r_block_runs_where_r_is_installed(self):
         blocks = self.blocks("r")
