@@ -82,10 +82,19 @@ case " $targets " in
     sed -e "s/@VERSION@/$version/" -e "s/@MAJOR@/$1/" -e "s/@MINOR@/$2/" \
         -e "s/@PATCH@/$3/" include/regsweep/version.h.in >"$build/include/regsweep/version.h"
     H5=$(pkg-config --cflags --libs hdf5)
+    # the store also uses HDF5's high-level library (dimension scales),
+    # which the pkg-config file does not name: Debian's name, else the plain
+    # one (as meson.build looks for it)
+    H5HL=-lhdf5_serial_hl
+    # shellcheck disable=SC2086
+    echo 'int main(void) { return 0; }' |
+      "$CC" -x c - $H5 $H5HL -o "$build/probe" 2>/dev/null || H5HL=-lhdf5_hl
+    # store.c sizes a sweep up front (rs_store_estimate): train.c and the
+    # reference kernels come along
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -I"$build/include" -o "$build/fuzz_results" tests/fuzz/fuzz_results.c \
       src/store.c src/spec.c src/yamltree.c src/sha256.c src/common.c src/data.c \
-      src/rng.c src/detmath.c src/nn.c $H5 $YAML $ZLIB -lm
+      src/rng.c src/detmath.c src/nn.c src/train.c src/kernels.c $H5 $H5HL $YAML $ZLIB -lm
     printf 'leak:libhdf5\n' >"$build/lsan-results.supp" ;;
 esac
 
