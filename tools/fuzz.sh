@@ -103,27 +103,44 @@ esac
 # the sanitizers', libFuzzer's and libc's frames; "unknown" when there is a
 # report but neither, "unreproduced" when the input alone runs clean (an
 # out-of-memory of the fork's worker process, grown over many inputs).
+# An overflow of a buffer that is ours (a variable of one of our frames, or
+# memory our code allocated) is ours even when libhdf5 wrote it: HDF5
+# writes as many elements as the file holds, so a buffer too small for
+# them is a check we did not make.
 blame() {
-  awk '/ERROR:|runtime error|deadly signal|ALARM/ { started = 1 }
-       started && /^ *#[0-9]+ / {
-         if ($0 ~ /libhdf5/) {
+  awk 'function where(line,   name, i) {
+         if (line ~ /libhdf5/) {
            name = ""
            for (i = 1; i < NF; i++) if ($i == "in") { name = $(i + 1); break }
-           if (name == "" || name ~ /^\(/) {
-             # no symbol: the library and offset, "libhdf5_serial.so.103+0x..."
-             if (first == "" && match($0, /libhdf5[^ )]*\+0x[0-9a-f]+/))
-               first = substr($0, RSTART, RLENGTH)
-             next
-           }
-           print "libhdf5 " name; found = 1; exit
+           if (name != "" && name !~ /^\(/) return "libhdf5 " name
+           # no symbol: the library and offset, "libhdf5_serial.so.103+0x..."
+           if (match(line, /libhdf5[^ )]*\+0x[0-9a-f]+/))
+             return "?" substr(line, RSTART, RLENGTH)
+           return ""
          }
-         if (first == "" && match($0, /(src|tests\/fuzz)\/[^ ]*\.c:[0-9]+/)) {
-           print "ours " substr($0, RSTART, RLENGTH); found = 1; exit
-         }
+         if (match(line, /(src|tests\/fuzz)\/[^ ]*\.c:[0-9]+/))
+           return "ours " substr(line, RSTART, RLENGTH)
+         return ""
+       }
+       /ERROR:|runtime error|deadly signal|ALARM/ { started = 1 }
+       /is located in stack of thread|allocated by thread/ { part = "owner"; next }
+       /freed by thread/ { part = "freed"; next }
+       started && /^ *#[0-9]+ / {
+         w = where($0)
+         if (w == "" || part == "freed") next
+         if (part == "owner") { if (owner == "") owner = w; next }
+         if (w ~ /^\?/) { if (first == "") first = substr(w, 2); next }
+         if (w ~ /^ours/ && first != "") next
+         if (verdict == "") verdict = w
        }
        END {
-         if (found) exit
-         if (first != "") print "libhdf5 " first
+         if (owner ~ /^ours/ && verdict !~ /^ours/) {
+           by = verdict != "" ? verdict : first
+           sub(/^libhdf5 /, "", by)
+           print owner " (a buffer of ours that " by " overran)"
+         }
+         else if (verdict != "") print verdict
+         else if (first != "") print "libhdf5 " first
          else if (started) print "unknown"
          else print "unreproduced"
        }'
