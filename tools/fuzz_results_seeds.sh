@@ -16,6 +16,15 @@
 #                       with every job still in OUT.jobs/ (/jobs all missing)
 #   job_keep1.h5        that run's job files: job 0 (keep_prob 1, no masks)
 #   job_keep07_masks.h5 and job 1 (keep_prob 0.7, every mask recorded)
+# and, edited from them with h5py (/usr/bin/python3), the regression inputs
+# of bugs the target's triage found: files that are sound HDF5 but hold
+# more than one value where regsweep reads one into a C variable (HDF5
+# writes them all: stack overflows in our readers before store.c checked):
+#   crafted_format_4_strings.h5          OUT.h5's 'format' attribute
+#   crafted_format_version_4_ints.h5     OUT.h5's 'format_version'
+#   crafted_spec_yaml_4_strings.h5       /spec/yaml
+#   crafted_job_format_version_4_ints.h5 a job file's 'format_version'
+# Every file in tests/fuzz/corpus/results/ is made here.
 # The files hold /provenance (host, times), so remade seeds differ from the
 # committed ones in those bytes only.  Keep every seed under fuzz.sh's
 # -max_len (64 KiB): libFuzzer cuts longer inputs.
@@ -42,6 +51,31 @@ cp "$tmp/packed.h5" "$seeds/results_packed.h5"
 cp "$tmp/journal.h5" "$seeds/results_journal.h5"
 cp "$tmp/journal.jobs/$1.h5" "$seeds/job_keep1.h5"
 cp "$tmp/journal.jobs/$2.h5" "$seeds/job_keep07_masks.h5"
+/usr/bin/python3 - "$seeds" <<'PY'
+import shutil, sys
+import h5py
+import numpy as np
+seeds = sys.argv[1]
+def crafted(src, name, edit):
+    shutil.copy(f"{seeds}/{src}", f"{seeds}/{name}")
+    with h5py.File(f"{seeds}/{name}", "r+") as f:
+        edit(f)
+def four_strings(f, name):
+    f.attrs.create(name, [f.attrs[name]] * 4, dtype=h5py.string_dtype())
+def four_ints(f, name):
+    f.attrs.create(name, np.full(4, f.attrs[name], dtype="<i8"))
+def four_yaml(f):
+    text = f["spec/yaml"][()]
+    del f["spec/yaml"]
+    f["spec"].create_dataset("yaml", data=[text] * 4, dtype=h5py.string_dtype())
+crafted("results_packed.h5", "crafted_format_4_strings.h5",
+        lambda f: four_strings(f, "format"))
+crafted("results_packed.h5", "crafted_format_version_4_ints.h5",
+        lambda f: four_ints(f, "format_version"))
+crafted("results_packed.h5", "crafted_spec_yaml_4_strings.h5", four_yaml)
+crafted("job_keep1.h5", "crafted_job_format_version_4_ints.h5",
+        lambda f: four_ints(f, "format_version"))
+PY
 for f in "$seeds"/*; do
   [ "$(wc -c <"$f")" -le 65536 ] || { echo "$0: $f is over 64 KiB" >&2; exit 1; }
 done
