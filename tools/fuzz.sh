@@ -26,10 +26,11 @@
 # some (docs/RELIABILITY.md).  It runs in libFuzzer's fork mode, which goes
 # on after a crash; every crash, out-of-memory and timeout input is then
 # run again and sorted by the innermost frame that is ours (src/,
-# tests/fuzz/) or libhdf5's: those inside libhdf5 are listed with the
-# libhdf5 function and do not fail the run; any in our code does.  Leaks
+# tests/fuzz/) or libhdf5's, an overrun by whose buffer it was (see
+# blame() below): those inside libhdf5 are listed with the libhdf5
+# function and do not fail the run; any in our code does.  Leaks
 # allocated inside libhdf5 (it leaks on some error paths) are suppressed
-# for that target only.
+# for that target only.  Its seeds: tools/fuzz_results_seeds.sh.
 set -eu
 cd "$(dirname "$0")/.."
 secs=60
