@@ -43,6 +43,7 @@ sed -n '/^static const char SPEC\[\] =/,/;$/p' tests/fuzz/fuzz_results.c |
 (cd "$tmp" && "$regsweep" run seed.yaml -o packed.h5 -j 1 >/dev/null 2>&1 &&
   "$regsweep" run seed.yaml -o journal.h5 -j 1 --no-pack >/dev/null 2>&1)
 ids=$("$regsweep" expand "$tmp/seed.yaml" | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9a-f]+$/ { print $2 }')
+# shellcheck disable=SC2086 # one word per job id
 set -- $ids
 [ $# -eq 2 ] || { echo "$0: the seed spec must have 2 jobs" >&2; exit 1; }
 
