@@ -58,12 +58,13 @@ static void fmt_setting(char *buf, size_t n, double v)
     snprintf(buf, n, "%.20se%d", m, exp10);
 }
 
-/* "keep 0.8/0.5, L2 1e-3" (+ ", L1 1e-4" when the grid has L1). */
-static void config_label(const rs_spec_t *s, uint32_t i_keep, uint32_t i_l2,
-                         uint32_t i_l1, char *buf, size_t n)
+/* "keep 0.8/0.5, L2 1e-3" (+ ", L1 1e-4" when the grid has L1), then each
+ * extra axis: ", train.lr 0.5, model.layers 1-64-64-1". */
+static void config_label(const rs_spec_t *s, const rs_config_row_t *g,
+                         char *buf, size_t n)
 {
     int h = rs_spec_n_hidden(s), width = h > 0 ? h : 1;
-    const double *keep = s->keep + (size_t)i_keep * width;
+    const double *keep = s->keep + (size_t)g->i_keep * width;
     int same = 1;
     for (int l = 1; l < h; l++)
         same &= keep[l] == keep[0];
@@ -80,11 +81,20 @@ static void config_label(const rs_spec_t *s, uint32_t i_keep, uint32_t i_l2,
     }
     int has_l1 = s->n_l1 > 1 || s->l1[0] != 0;
     char l2[32], l1[32];
-    fmt_setting(l2, sizeof l2, s->l2[i_l2]);
-    fmt_setting(l1, sizeof l1, s->l1[i_l1]);
+    fmt_setting(l2, sizeof l2, s->l2[g->i_l2]);
+    fmt_setting(l1, sizeof l1, s->l1[g->i_l1]);
     int len = snprintf(buf, n, "keep %s, L2 %s", k, l2);
     if (has_l1 && len > 0 && (size_t)len < n)
-        snprintf(buf + len, n - (size_t)len, ", L1 %s", l1);
+        len += snprintf(buf + len, n - (size_t)len, ", L1 %s", l1);
+    for (int a = 0; a < s->n_axes && len > 0 && (size_t)len < n; a++) {
+        const rs_axis_value_t *v = &s->axes[a].values[g->i_axis[a]];
+        char one[128];
+        if (s->axes[a].type == RS_AXIS_NUMBER)
+            fmt_setting(one, sizeof one, v->num);
+        else
+            snprintf(one, sizeof one, "%s", v->text);
+        len += snprintf(buf + len, n - (size_t)len, ", %s %s", s->axes[a].key, one);
+    }
 }
 
 /* The values of metric m for config c by seed; NaN where the job is not
@@ -109,10 +119,16 @@ static void summarise_configs(const rs_spec_t *s, const rs_job_summary_t *rows,
 {
     for (uint32_t c = 0; c < a->n_configs; c++) {
         rs_config_row_t *g = &a->configs[c];
-        g->i_l1 = c % s->n_l1;
-        g->i_l2 = (c / s->n_l1) % s->n_l2;
-        g->i_keep = c / (s->n_l1 * s->n_l2);
-        config_label(s, g->i_keep, g->i_l2, g->i_l1, g->label, sizeof g->label);
+        /* its first job gives its indices (the seed varies fastest) */
+        rs_job_t job;
+        rs_spec_job(s, (uint64_t)c * s->n_seeds, &job);
+        g->i_l1 = job.i_l1;
+        g->i_l2 = job.i_l2;
+        g->i_keep = job.i_keep;
+        g->combo = job.combo;
+        memcpy(g->i_axis, job.i_axis, sizeof g->i_axis);
+        g->epochs = job.settings.epochs;
+        config_label(s, g, g->label, sizeof g->label);
         g->n_seeds = s->n_seeds;
         for (uint32_t i = 0; i < s->n_seeds; i++) {
             rs_job_status st = rows[(uint64_t)c * s->n_seeds + i].status;
@@ -168,27 +184,88 @@ static void rank_configs(rs_analysis_result_t *a)
         a->configs[o[i]].rank = isnan(rank_key(a, &a->configs[o[i]])) ? 0 : i + 1;
 }
 
+/* Splits "a=1,model.layers=[1,8,1],b=2" at the commas outside brackets
+ * (in place); returns the number of pieces (at most max). */
+static int split_pairs(char *buf, char **out, int max)
+{
+    int n = 0, depth = 0;
+    char *start = buf;
+    for (char *c = buf;; c++) {
+        if (*c == '[')
+            depth++;
+        else if (*c == ']' && depth)
+            depth--;
+        else if ((*c == ',' && depth == 0) || *c == '\0') {
+            int end = *c == '\0';
+            *c = '\0';
+            if (n < max)
+                out[n++] = start;
+            if (end)
+                break;
+            start = c + 1;
+        }
+    }
+    return n;
+}
+
 /* The baseline config's index, -1 if none is named and the default is not
- * in the grid, -2 on error (err filled). */
+ * in the grid, -2 on error (err filled).  Keys: keep_prob, keep_prob_N,
+ * l2, l1 and any extra axis by its dotted key; what is not named comes
+ * from the spec's report.baseline, else keep 1, l2 0, l1 0 and each extra
+ * axis at its first value. */
 static int find_baseline(const rs_spec_t *s, const rs_analysis_result_t *a,
                          const char *given, rs_error_t *err)
 {
     double keep[RS_MAX_LAYERS], l2 = s->baseline_l2, l1 = s->baseline_l1;
+    int axis[RS_SPEC_MAX_AXES];
     for (int l = 0; l < RS_MAX_LAYERS; l++)
         keep[l] = s->baseline_keep[l];
+    for (int x = 0; x < s->n_axes; x++)
+        axis[x] = s->baseline_axis[x] >= 0 ? s->baseline_axis[x] : 0;
     if (given) {
-        char buf[512];
+        char buf[1024];
+        char *pairs[64];
         snprintf(buf, sizeof buf, "%s", given);
-        char *save = NULL;
-        for (char *kv = strtok_r(buf, ",", &save); kv;
-             kv = strtok_r(NULL, ",", &save)) {
+        int n_pairs = split_pairs(buf, pairs, 64);
+        for (int i = 0; i < n_pairs; i++) {
+            char *kv = pairs[i];
             char *eq = strchr(kv, '=');
+            if (eq && strchr(kv, '.') && strchr(kv, '.') < eq) {
+                *eq = '\0';
+                int x = rs_spec_axis_find(s, kv);
+                if (x < 0) {
+                    rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                                 "--baseline: '%s' is not an axis of this "
+                                 "spec", kv);
+                    return -2;
+                }
+                int j = rs_spec_axis_value_index(s, x, eq + 1);
+                if (j < 0) {
+                    char vals[256] = "";
+                    for (uint32_t k = 0; k < s->axes[x].n && strlen(vals) < 200; k++) {
+                        char one[128];
+                        if (s->axes[x].type == RS_AXIS_NUMBER)
+                            snprintf(one, sizeof one, "%g", s->axes[x].values[k].num);
+                        else
+                            snprintf(one, sizeof one, "%s", s->axes[x].values[k].text);
+                        strncat(vals, k ? ", " : "", sizeof vals - strlen(vals) - 1);
+                        strncat(vals, one, sizeof vals - strlen(vals) - 1);
+                    }
+                    rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                                 "--baseline: %s=%s is not a value of the "
+                                 "axis (%s)", kv, eq + 1, vals);
+                    return -2;
+                }
+                axis[x] = j;
+                continue;
+            }
             char *end = NULL;
             double v = eq ? strtod(eq + 1, &end) : NAN;
             if (!eq || !end || *end || !isfinite(v)) {
                 rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                              "--baseline: expected key=value pairs such as "
-                             "keep_prob=1,l2=0,l1=0; got '%s'", kv);
+                             "keep_prob=1,l2=0,l1=0 or train.lr=0.1; got '%s'",
+                             kv);
                 return -2;
             }
             *eq = '\0';
@@ -205,7 +282,8 @@ static int find_baseline(const rs_spec_t *s, const rs_analysis_result_t *a,
             else {
                 rs_error_set(err, RS_EINPUT, NULL, 0, 0,
                              "--baseline: unknown key '%s' (keep_prob, "
-                             "keep_prob_N, l2, l1)", kv);
+                             "keep_prob_N, l2, l1, or an axis by its dotted "
+                             "key)", kv);
                 return -2;
             }
         }
@@ -217,13 +295,21 @@ static int find_baseline(const rs_spec_t *s, const rs_analysis_result_t *a,
                    (float)s->l1[g->i_l1] == (float)l1;
         for (int l = 0; l < a->hidden; l++)
             same &= (float)s->keep[(size_t)g->i_keep * width + l] == (float)keep[l];
+        for (int x = 0; x < s->n_axes; x++)
+            same &= (int)g->i_axis[x] == axis[x];
         if (same)
             return (int)c;
     }
     if (given || s->has_baseline) {
+        char extra[512] = "";
+        for (int x = 0; x < s->n_axes; x++) {
+            size_t len = strlen(extra);
+            snprintf(extra + len, sizeof extra - len, ", %s=%s", s->axes[x].key,
+                     s->axes[x].values[axis[x]].text);
+        }
         rs_error_set(err, RS_EINPUT, NULL, 0, 0,
-                     "the baseline (keep_prob=%g, l2=%g, l1=%g) is not a "
-                     "config of this grid", keep[0], l2, l1);
+                     "the baseline (keep_prob=%g, l2=%g, l1=%g%s) is not a "
+                     "config of this grid", keep[0], l2, l1, extra);
         return -2;
     }
     return -1;
@@ -382,13 +468,19 @@ static rs_status compare_all(const rs_spec_t *s, const rs_job_summary_t *rows,
     return RS_OK;
 }
 
-/* The mean gap per config and epoch over the seeds whose gap is finite. */
+/* The mean gap per config and epoch over the seeds whose gap is finite;
+ * a config's epochs are its own (train.epochs may be an axis). */
 static rs_status trajectory(const rs_spec_t *s, const rs_job_summary_t *rows,
                             rs_analysis_result_t *a, rs_curves_reader read,
                             void *ctx, rs_error_t *err)
 {
-    uint32_t E1 = s->settings.epochs + 1;
-    a->n_trajectory = (size_t)a->n_configs * E1;
+    uint32_t E1 = 0;
+    a->n_trajectory = 0;
+    for (uint32_t c = 0; c < a->n_configs; c++) {
+        uint32_t e1 = a->configs[c].epochs + 1;
+        a->n_trajectory += e1;
+        E1 = e1 > E1 ? e1 : E1;
+    }
     a->trajectory = calloc(a->n_trajectory + 1, sizeof *a->trajectory);
     double *gaps = malloc(((size_t)s->n_seeds * E1 + 1) * sizeof *gaps);
     double *cbuf = malloc(7 * (size_t)E1 * sizeof *cbuf);
@@ -398,13 +490,15 @@ static rs_status trajectory(const rs_spec_t *s, const rs_job_summary_t *rows,
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    rs_curves_t cv = {.n = E1};
-    double **slots[7] = {&cv.train_loss, &cv.test_loss, &cv.val_loss,
-                         &cv.train_acc, &cv.test_acc, &cv.val_acc,
-                         &cv.train_loss_dropout};
-    for (int i = 0; i < 7; i++)
-        *slots[i] = cbuf + (size_t)i * E1;
+    size_t row = 0;
     for (uint32_t c = 0; c < a->n_configs; c++) {
+        uint32_t e1 = a->configs[c].epochs + 1;
+        rs_curves_t cv = {.n = e1};
+        double **slots[7] = {&cv.train_loss, &cv.test_loss, &cv.val_loss,
+                             &cv.train_acc, &cv.test_acc, &cv.val_acc,
+                             &cv.train_loss_dropout};
+        for (int i = 0; i < 7; i++)
+            *slots[i] = cbuf + (size_t)i * e1;
         uint32_t n = 0;
         for (uint32_t i = 0; i < s->n_seeds; i++) {
             uint64_t idx = (uint64_t)c * s->n_seeds + i;
@@ -414,16 +508,16 @@ static rs_status trajectory(const rs_spec_t *s, const rs_job_summary_t *rows,
             rs_spec_job(s, idx, &job);
             if ((st = read(ctx, &job, &cv, err)))
                 goto out;
-            for (uint32_t e = 0; e < E1; e++)
-                gaps[(size_t)n * E1 + e] = cv.test_loss[e] - cv.train_loss[e];
+            for (uint32_t e = 0; e < e1; e++)
+                gaps[(size_t)n * e1 + e] = cv.test_loss[e] - cv.train_loss[e];
             n++;
         }
-        for (uint32_t e = 0; e < E1; e++) {
-            rs_trajectory_row_t *t = &a->trajectory[(size_t)c * E1 + e];
+        for (uint32_t e = 0; e < e1; e++) {
+            rs_trajectory_row_t *t = &a->trajectory[row++];
             uint32_t k = 0;
             for (uint32_t i = 0; i < n; i++)
-                if (isfinite(gaps[(size_t)i * E1 + e]))
-                    col[k++] = gaps[(size_t)i * E1 + e];
+                if (isfinite(gaps[(size_t)i * e1 + e]))
+                    col[k++] = gaps[(size_t)i * e1 + e];
             rs_summary_t sm = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN};
             if (k)
                 rs_summarize(col, k, a->level, &sm, NULL);
@@ -464,7 +558,7 @@ rs_status rs_analysis_run(const rs_spec_t *s, const rs_job_summary_t *rows,
         a->n_failed += rows[i].status == RS_JOB_FAILED;
         a->n_missing += rows[i].status == RS_JOB_MISSING;
     }
-    a->n_configs = s->n_keep * s->n_l2 * s->n_l1;
+    a->n_configs = (uint32_t)rs_spec_n_configs(s);
     size_t ns = s->n_seeds;
     a->configs = calloc(a->n_configs, sizeof *a->configs);
     a->order = calloc(a->n_configs, sizeof *a->order);

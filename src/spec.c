@@ -236,13 +236,17 @@ static size_t edit_distance(const char *a, const char *b)
     return d[la][lb];
 }
 
-/* Every key of map must be in allowed; else an error naming the nearest
+/* Every key of map must be in allowed (with skip_dotted, keys with a dot
+ * are left to the caller: extra axes); else an error naming the nearest
  * allowed key when one is close. */
-static rs_status check_keys(const yt_node *map, const char *section,
-                            const char *const *allowed, rs_error_t *err)
+static rs_status check_keys_how(const yt_node *map, const char *section,
+                                const char *const *allowed, int skip_dotted,
+                                rs_error_t *err)
 {
     for (size_t i = 0; i + 1 < map->n; i += 2) {
         const yt_node *k = map->kids[i];
+        if (skip_dotted && strchr(k->value, '.'))
+            continue;
         int ok = 0;
         const char *best = NULL;
         size_t best_d = 3;
@@ -271,6 +275,12 @@ static rs_status check_keys(const yt_node *map, const char *section,
                             k->value, section, list);
     }
     return RS_OK;
+}
+
+static rs_status check_keys(const yt_node *map, const char *section,
+                            const char *const *allowed, rs_error_t *err)
+{
+    return check_keys_how(map, section, allowed, 0, err);
 }
 
 static rs_status want_map(const yt_node *n, const char *what, rs_error_t *err)
@@ -555,8 +565,10 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     TRY(check_keys(n, "record", keys, err));
     if ((v = rs_yt_get(n, "train_eval")))
         TRY(get_bool(v, "record.train_eval", &t->eval_train, err));
-    if ((v = rs_yt_get(n, "zero_frac")))
+    if ((v = rs_yt_get(n, "zero_frac"))) {
         TRY(get_bool(v, "record.zero_frac", &t->record_zero_frac, err));
+        s->zero_frac_set = 1;
+    }
     if ((v = rs_yt_get(n, "mc_dropout_samples")))
         TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0, 10000,
                     &t->mc_samples, err));
@@ -809,12 +821,581 @@ static rs_status parse_keep(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
+/* ---- extra axes: any key of dataset, model, train or reg ----------------- *
+ *
+ * An extra axis names a key by its dotted path (train.lr) and lists values
+ * for it.  Each value is validated by the section's own parser, run on the
+ * section with the axis's key set to that value (and the section's other
+ * axes at their first values), so it gets the messages and the location
+ * (the value in `axes`) that the key would get in its section.  A job's
+ * settings are the spec's (parsed with every axis at its first value) with
+ * the job's axis values applied (axis_apply). */
+
+enum section { SEC_DATASET, SEC_MODEL, SEC_TRAIN, SEC_REG, N_SECTIONS };
+static const char *const section_names[N_SECTIONS] = {"dataset", "model",
+                                                      "train", "reg"};
+
+enum setting {
+    X_N_TRAIN, X_N_TEST, X_N_VAL, X_NOISE_SD, X_CLASSES, X_MAX_TRAIN,
+    X_MAX_TEST, X_LAYERS, X_ACTIVATION, X_INIT, X_INIT_SD, X_LOSS, X_LR,
+    X_EPOCHS, X_BATCH_SIZE, X_SHUFFLE, X_L1_MODE, X_MAX_NORM,
+    X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_PATIENCE, X_REFUSED
+};
+
+typedef struct axis_key {
+    const char *key;
+    int id, section;
+    rs_axis_type type;
+    int is_float;          /* used as a float32: values equal as float32
+                              repeat (else integers or names, exactly)    */
+    const char *refused;   /* why it cannot be an axis; NULL: it can      */
+} axis_key_t;
+
+#define AX_NUM(k, id, sec, fl) {k, id, sec, RS_AXIS_NUMBER, fl, NULL}
+#define AX_TXT(k, id, sec) {k, id, sec, RS_AXIS_TEXT, 0, NULL}
+#define AX_NO(k, sec, why) {k, X_REFUSED, sec, RS_AXIS_TEXT, 0, why}
+#define WHY_FILES "the data files are read once for the sweep and their " \
+                  "content is not part of a job's id; write one spec per data set"
+static const axis_key_t axis_keys[] = {
+    AX_NUM("dataset.n_train", X_N_TRAIN, SEC_DATASET, 0),
+    AX_NUM("dataset.n_test", X_N_TEST, SEC_DATASET, 0),
+    AX_NUM("dataset.n_val", X_N_VAL, SEC_DATASET, 0),
+    AX_NUM("dataset.noise_sd", X_NOISE_SD, SEC_DATASET, 1),
+    AX_NUM("dataset.classes", X_CLASSES, SEC_DATASET, 0),
+    AX_NUM("dataset.max_train", X_MAX_TRAIN, SEC_DATASET, 0),
+    AX_NUM("dataset.max_test", X_MAX_TEST, SEC_DATASET, 0),
+    AX_TXT("model.layers", X_LAYERS, SEC_MODEL),
+    AX_TXT("model.activation", X_ACTIVATION, SEC_MODEL),
+    AX_TXT("model.init", X_INIT, SEC_MODEL),
+    AX_NUM("model.init_sd", X_INIT_SD, SEC_MODEL, 1),
+    AX_TXT("model.loss", X_LOSS, SEC_MODEL),
+    AX_NUM("train.lr", X_LR, SEC_TRAIN, 1),
+    AX_NUM("train.epochs", X_EPOCHS, SEC_TRAIN, 0),
+    AX_TXT("train.batch_size", X_BATCH_SIZE, SEC_TRAIN),
+    AX_TXT("train.shuffle", X_SHUFFLE, SEC_TRAIN),
+    AX_TXT("reg.l1_mode", X_L1_MODE, SEC_REG),
+    AX_NUM("reg.max_norm", X_MAX_NORM, SEC_REG, 1),
+    AX_NUM("reg.input_noise_sd", X_INPUT_NOISE_SD, SEC_REG, 1),
+    AX_TXT("reg.noise", X_NOISE, SEC_REG),
+    AX_NUM("reg.dropconnect_keep_prob", X_DROPCONNECT, SEC_REG, 1),
+    AX_NUM("reg.early_stopping_patience", X_PATIENCE, SEC_REG, 0),
+    AX_NO("dataset.kind", SEC_DATASET, "the kind decides which dataset keys "
+          "exist and what the model is; write one spec per kind"),
+    AX_NO("dataset.seed", SEC_DATASET, "it is a Philox key: it fixes one data "
+          "set for every job; leave it out and each job's seed (axes.seed) "
+          "draws its own data"),
+    AX_NO("dataset.split_seed", SEC_DATASET, "it is a Philox key: the "
+          "validation split is fixed for a sweep; vary seeds with axes.seed"),
+    AX_NO("dataset.dir", SEC_DATASET, WHY_FILES),
+    AX_NO("dataset.train_images", SEC_DATASET, WHY_FILES),
+    AX_NO("dataset.train_labels", SEC_DATASET, WHY_FILES),
+    AX_NO("dataset.test_images", SEC_DATASET, WHY_FILES),
+    AX_NO("dataset.test_labels", SEC_DATASET, WHY_FILES),
+};
+#define N_AXIS_KEYS (sizeof axis_keys / sizeof *axis_keys)
+#undef AX_NUM
+#undef AX_TXT
+#undef AX_NO
+#undef WHY_FILES
+
+/* Where each extra axis is in the YAML tree (while parsing). */
+typedef struct parse_ctx {
+    const yt_node *root, *axes;
+    const yt_node *key[RS_SPEC_MAX_AXES], *val[RS_SPEC_MAX_AXES];
+} parse_ctx;
+
+static int axis_section(const rs_spec_t *s, int a)
+{
+    return axis_keys[s->axes[a].setting].section;
+}
+
+static const char *axis_leaf(const rs_spec_t *s, int a)
+{
+    return strchr(s->axes[a].key, '.') + 1;
+}
+
+/* Value j of an axis given as a list (or its only value, a scalar). */
+static const yt_node *axis_value_node(const yt_node *v, uint32_t j)
+{
+    return v->type == YT_SEQ ? v->kids[j] : v;
+}
+
+static rs_status parse_section(int sec, const yt_node *n, rs_spec_t *s,
+                               rs_error_t *err);
+
+/* Parses section sec of the spec into *into (a copy of s, or s itself) with
+ * each of the section's extra axes set to its value sel[a], or, for axis
+ * `over` (>= 0), to the node over_node.  A spec without the section but
+ * with axes for it parses an empty mapping plus those keys. */
+static rs_status parse_section_at(const parse_ctx *cx, int sec,
+                                  const rs_spec_t *s, const uint32_t *sel,
+                                  int over, const yt_node *over_node,
+                                  rs_spec_t *into, rs_error_t *err)
+{
+    const yt_node *base = rs_yt_get(cx->root, section_names[sec]);
+    int here = 0;
+    for (int a = 0; a < s->n_axes; a++)
+        here += axis_section(s, a) == sec;
+    if (!here) {
+        if (!base && sec == SEC_REG)
+            return RS_OK;
+        if (!base)
+            return rs_error_set(err, RS_EINPUT, cx->root->src, cx->root->line,
+                                cx->root->col, "missing required key '%s' in "
+                                "the spec", section_names[sec]);
+        return parse_section(sec, base, into, err);
+    }
+    if (base)
+        TRY(want_map(base, section_names[sec], err));
+    yt_node map = base ? *base
+                       : (yt_node){.type = YT_MAP, .src = cx->axes->src,
+                                   .line = cx->axes->line, .col = cx->axes->col};
+    size_t n0 = base ? base->n : 0;
+    yt_node **kids = malloc((n0 + 2 * (size_t)here) * sizeof *kids);
+    yt_node keys[RS_SPEC_MAX_AXES];
+    if (!kids)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    if (n0)
+        memcpy(kids, base->kids, n0 * sizeof *kids);
+    size_t n = n0;
+    int k = 0;
+    for (int a = 0; a < s->n_axes; a++) {
+        if (axis_section(s, a) != sec)
+            continue;
+        const yt_node *at = cx->key[a];
+        keys[k] = (yt_node){.type = YT_SCALAR, .src = at->src,
+                            .line = at->line, .col = at->col,
+                            .value = (char *)axis_leaf(s, a)};
+        kids[n++] = &keys[k++];
+        kids[n++] = (yt_node *)(a == over ? over_node
+                                          : axis_value_node(cx->val[a], sel[a]));
+    }
+    map.kids = kids;
+    map.n = map.cap = n;
+    rs_status st = parse_section(sec, &map, into, err);
+    free(kids);
+    return st;
+}
+
+static rs_status parse_section(int sec, const yt_node *n, rs_spec_t *s,
+                               rs_error_t *err)
+{
+    switch (sec) {
+    case SEC_DATASET: return parse_dataset(n, s, err);
+    case SEC_MODEL: return parse_model(n, s, err);
+    case SEC_TRAIN: return parse_train(n, s, err);
+    default: return parse_reg(n, s, err);
+    }
+}
+
+/* The nearest axis key to a misspelled one (edit distance < 3), or NULL. */
+static const char *nearest_axis_key(const char *key)
+{
+    static const char *const short_names[] = {"seed", "keep_prob", "l2", "l1"};
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < N_AXIS_KEYS + 4; i++) {
+        const char *k = i < N_AXIS_KEYS ? axis_keys[i].key
+                                        : short_names[i - N_AXIS_KEYS];
+        if (i < N_AXIS_KEYS && axis_keys[i].refused)
+            continue;
+        size_t d = edit_distance(key, k);
+        if (d < best_d) {
+            best_d = d;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* The dotted keys of `axes`: which settings, refusals, conflicts with the
+ * sections.  Fills s->axes[].key/setting/type and cx. */
+static rs_status find_axes(parse_ctx *cx, rs_spec_t *s, rs_error_t *err)
+{
+    const yt_node *axes = cx->axes;
+    for (size_t i = 0; i + 1 < axes->n; i += 2) {
+        const yt_node *k = axes->kids[i], *v = axes->kids[i + 1];
+        const char *dot = strchr(k->value, '.');
+        if (!dot) {
+            for (int sec = 0; sec < N_SECTIONS; sec++)
+                if (!strcmp(k->value, section_names[sec]))
+                    return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                        "axes.%s: name the key by its dotted "
+                                        "path, e.g. %s: [...]", k->value,
+                                        sec == SEC_MODEL ? "model.layers"
+                                        : sec == SEC_TRAIN ? "train.lr"
+                                        : sec == SEC_REG ? "reg.noise"
+                                                         : "dataset.n_train");
+            continue;   /* a short name: parse_axes checks it */
+        }
+        int sec = 0;
+        while (sec < N_SECTIONS &&
+               (strlen(section_names[sec]) != (size_t)(dot - k->value) ||
+                strncmp(section_names[sec], k->value, (size_t)(dot - k->value))))
+            sec++;
+        if (sec == N_SECTIONS)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "axes: '%s' cannot be an axis: only keys of "
+                                "dataset, model, train and reg can (record, "
+                                "report and name are the same for every job "
+                                "of a sweep)", k->value);
+        size_t x = 0;
+        while (x < N_AXIS_KEYS && strcmp(axis_keys[x].key, k->value))
+            x++;
+        if (x == N_AXIS_KEYS) {
+            const char *best = nearest_axis_key(k->value);
+            if (best)
+                return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                    "unknown key '%s' in axes (did you mean "
+                                    "'%s'?)", k->value, best);
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "unknown key '%s' in axes: an axis names a "
+                                "key of dataset, model, train or reg "
+                                "(docs/SPEC.md lists them)", k->value);
+        }
+        if (axis_keys[x].refused)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "axes: %s cannot be an axis: %s", k->value,
+                                axis_keys[x].refused);
+        const yt_node *section = rs_yt_get(cx->root, section_names[sec]);
+        const yt_node *given = section && section->type == YT_MAP
+                                   ? rs_yt_get(section, dot + 1) : NULL;
+        if (given) {
+            /* the key node of the section's entry, for its location */
+            const yt_node *gk = given;
+            for (size_t j = 1; j < section->n; j += 2)
+                if (section->kids[j] == given)
+                    gk = section->kids[j - 1];
+            return rs_error_set(err, RS_EINPUT, gk->src, gk->line, gk->col,
+                                "%s is given in %s and as an axis (axes, "
+                                "line %d): keep one", k->value,
+                                section_names[sec], k->line);
+        }
+        if (s->n_axes == RS_SPEC_MAX_AXES)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "axes: more than %d axes besides seed, "
+                                "keep_prob, l2 and l1", RS_SPEC_MAX_AXES);
+        /* the shape of the list: the sections are parsed with each axis
+         * at its first value, so it must have one */
+        if (v->type == YT_MAP)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "axes.%s: expected a value or a list of "
+                                "values, got a mapping", k->value);
+        if (v->type == YT_SEQ && v->n == 0)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "axes.%s: empty list; give at least one value",
+                                k->value);
+        if (v->type == YT_SEQ && v->n > RS_SPEC_MAX_AXIS)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "axes.%s: %zu values; at most %u per axis",
+                                k->value, v->n, RS_SPEC_MAX_AXIS);
+        if (axis_keys[x].id == X_LAYERS &&
+            (v->type != YT_SEQ || v->kids[0]->type != YT_SEQ))
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "axes.%s: expected a list of layer lists, "
+                                "e.g. [[1, 64, 64, 1], [1, 256, 256, 1]]",
+                                k->value);
+        rs_axis_t *a = &s->axes[s->n_axes];
+        snprintf(a->key, sizeof a->key, "%s", k->value);
+        a->setting = (int)x;
+        a->type = axis_keys[x].type;
+        cx->key[s->n_axes] = k;
+        cx->val[s->n_axes] = v;
+        s->n_axes++;
+    }
+    return RS_OK;
+}
+
+/* Fills v from a section parsed with the value node n (into tmp). */
+static void axis_value_from(const axis_key_t *x, const rs_spec_t *tmp,
+                            const yt_node *n, rs_axis_value_t *v)
+{
+    const rs_train_settings_t *t = &tmp->settings;
+    memset(v, 0, sizeof *v);
+    if (x->type == RS_AXIS_NUMBER) {
+        /* the section's parser accepted it: a decimal number */
+        v->num = strtod(n->value, NULL);
+        snprintf(v->text, sizeof v->text, "%.17g", v->num);
+        return;
+    }
+    switch (x->id) {
+    case X_LAYERS:
+        v->n_layers = t->arch.n_layers + 1;
+        for (int l = 0; l < v->n_layers; l++) {
+            size_t len = strlen(v->text);
+            v->layers[l] = t->arch.sizes[l];
+            snprintf(v->text + len, sizeof v->text - len, "%s%u", l ? "-" : "",
+                     t->arch.sizes[l]);
+        }
+        return;
+    case X_BATCH_SIZE:
+        v->num = t->batch_size;
+        if (t->batch_size == UINT32_MAX)
+            snprintf(v->text, sizeof v->text, "full");
+        else
+            snprintf(v->text, sizeof v->text, "%u", t->batch_size);
+        return;
+    case X_SHUFFLE:
+        v->num = t->shuffle;
+        snprintf(v->text, sizeof v->text, "%s", t->shuffle ? "true" : "false");
+        return;
+    case X_ACTIVATION: v->num = t->arch.act; break;
+    case X_INIT: v->num = t->init; break;
+    case X_LOSS: v->num = t->arch.loss; break;
+    case X_L1_MODE: v->num = t->reg.l1_mode; break;
+    default: v->num = t->reg.noise; break;   /* X_NOISE */
+    }
+    /* a name: the section's parser matched it exactly */
+    snprintf(v->text, sizeof v->text, "%s", n->value);
+}
+
+/* What makes two values the same job setting: float32 bits for float
+ * settings, else the canonical text. */
+static void axis_value_key(const axis_key_t *x, const rs_axis_value_t *v,
+                           char *buf, size_t n)
+{
+    if (x->is_float)
+        snprintf(buf, n, "f%08llx", (unsigned long long)float32_key(v->num));
+    else
+        snprintf(buf, n, "%s", v->text);
+}
+
+/* Sets the settings of job (already the spec's) for its axis values. */
+static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
+                       rs_job_t *job)
+{
+    rs_train_settings_t *t = &job->settings;
+    uint32_t u = (uint32_t)v->num;
+    float f = (float)v->num;
+    switch (axis_keys[s->axes[a].setting].id) {
+    case X_N_TRAIN: job->sin.n_train = u; break;
+    case X_N_TEST: job->sin.n_test = u; break;
+    case X_N_VAL:
+        if (s->data_kind == RS_DATA_SIN)
+            job->sin.n_val = u;
+        else
+            job->idx.n_val = u;
+        break;
+    case X_NOISE_SD: job->sin.noise_sd = f; break;
+    case X_CLASSES: job->idx.n_classes = u; break;
+    case X_MAX_TRAIN: job->idx.max_train = u; break;
+    case X_MAX_TEST: job->idx.max_test = u; break;
+    case X_LAYERS:
+        t->arch.n_layers = v->n_layers - 1;
+        memcpy(t->arch.sizes, v->layers, sizeof t->arch.sizes);
+        break;
+    case X_ACTIVATION: t->arch.act = (rs_act)u; break;
+    case X_INIT: t->init = (rs_init)u; break;
+    case X_INIT_SD: t->init_sd = f; break;
+    case X_LOSS: t->arch.loss = (rs_loss)u; break;
+    case X_LR: t->lr = f; break;
+    case X_EPOCHS:
+        t->epochs = u;
+        if (v->mask_epochs) {
+            t->mask_sel.epochs = v->mask_epochs;
+            t->mask_sel.n_epochs = v->n_mask_epochs;
+        }
+        break;
+    case X_BATCH_SIZE: t->batch_size = u; break;
+    case X_SHUFFLE: t->shuffle = (int)u; break;
+    case X_L1_MODE:
+        t->reg.l1_mode = (rs_l1_mode)u;
+        if (!s->zero_frac_set)
+            t->record_zero_frac = t->reg.l1_mode == RS_L1_PROXIMAL;
+        break;
+    case X_MAX_NORM: t->reg.max_norm = f; break;
+    case X_INPUT_NOISE_SD: t->reg.input_noise_sd = f; break;
+    case X_NOISE: t->reg.noise = (rs_noise_kind)u; break;
+    case X_DROPCONNECT: t->reg.dropconnect_keep_prob = f; break;
+    case X_PATIENCE: t->reg.early_stopping_patience = u; break;
+    default: break;
+    }
+}
+
+/* The job's settings for extra-axis combination combo: the spec's, then
+ * each axis's value. */
+static void job_settings(const rs_spec_t *s, uint64_t combo, rs_job_t *job)
+{
+    job->combo = combo;
+    job->settings = s->settings;
+    job->sin = s->sin;
+    job->idx = s->idx;
+    for (int a = s->n_axes - 1; a >= 0; a--) {
+        job->i_axis[a] = (uint32_t)(combo % s->axes[a].n);
+        combo /= s->axes[a].n;
+    }
+    for (int a = 0; a < s->n_axes; a++)
+        axis_apply(s, a, &s->axes[a].values[job->i_axis[a]], job);
+}
+
+/* "train.lr=0.5, model.layers=1-64-1": a combination, for messages. */
+static void combo_text(const rs_spec_t *s, const rs_job_t *job, char *buf,
+                       size_t n)
+{
+    buf[0] = '\0';
+    for (int a = 0; a < s->n_axes; a++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, "%s%s=%s", a ? ", " : "", s->axes[a].key,
+                 s->axes[a].values[job->i_axis[a]].text);
+    }
+}
+
+typedef struct key_entry {
+    char key[128];
+    size_t index;
+} key_entry;
+
+static int cmp_key_entry(const void *pa, const void *pb)
+{
+    const key_entry *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Parses the values of extra axis a: each through its section's parser;
+ * distinct as used; model.layers of one depth; n_val >= 1. */
+static rs_status parse_extra_axis(const parse_ctx *cx, rs_spec_t *s, int a,
+                                  rs_error_t *err)
+{
+    rs_axis_t *ax = &s->axes[a];
+    const axis_key_t *x = &axis_keys[ax->setting];
+    const yt_node *v = cx->val[a];
+    char what[64];
+    snprintf(what, sizeof what, "axes.%s", ax->key);
+    size_t count = v->type == YT_SEQ ? v->n : 1;
+    ax->values = calloc(count, sizeof *ax->values);
+    if (!ax->values)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    ax->n = (uint32_t)count;
+    uint32_t sel[RS_SPEC_MAX_AXES] = {0};
+    for (size_t j = 0; j < count; j++) {
+        const yt_node *n = axis_value_node(v, (uint32_t)j);
+        rs_spec_t tmp = *s;
+        sel[a] = (uint32_t)j;
+        TRY(parse_section_at(cx, x->section, s, sel, -1, NULL, &tmp, err));
+        axis_value_from(x, &tmp, n, &ax->values[j]);
+        if (x->id == X_LAYERS && ax->values[j].n_layers != ax->values[0].n_layers)
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "%s: every value needs %d layer sizes, as the "
+                                "first (%s): keep_prob and the /jobs "
+                                "keep_prob columns are per hidden layer", what,
+                                ax->values[0].n_layers, ax->values[0].text);
+        if (x->id == X_N_VAL && ax->values[j].num < 1)
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "%s: an axis over n_val needs values >= 1 "
+                                "(whether a validation split exists decides "
+                                "which curves and /jobs columns the sweep "
+                                "has), got %s", what, n->value);
+    }
+    key_entry *e = calloc(count, sizeof *e);
+    if (!e)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t j = 0; j < count; j++) {
+        axis_value_key(x, &ax->values[j], e[j].key, sizeof e[j].key);
+        e[j].index = j;
+    }
+    qsort(e, count, sizeof *e, cmp_key_entry);
+    /* sorted by (key, position): the second of each run repeats the
+     * run's first; report the repeat that comes first in the list */
+    size_t dup = count, earlier = 0, group = 0;
+    for (size_t j = 1; j < count; j++) {
+        if (strcmp(e[j].key, e[j - 1].key)) {
+            group = j;
+            continue;
+        }
+        if (j == group + 1 && e[j].index < dup) {
+            dup = e[j].index;
+            earlier = e[group].index;
+        }
+    }
+    free(e);
+    if (dup < count) {
+        const yt_node *n = axis_value_node(v, (uint32_t)dup);
+        if (x->is_float)
+            return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                                "%s: value %s repeats an earlier value "
+                                "(equal as float32)", what, n->value);
+        return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
+                            "%s: entry %zu (%s) repeats entry %zu", what,
+                            dup + 1, ax->values[dup].text, earlier + 1);
+    }
+    return RS_OK;
+}
+
+/* With train.epochs as an axis, record.masks.epochs (which may count from
+ * the end) is resolved for each number of epochs. */
+static rs_status resolve_mask_epochs(const parse_ctx *cx, rs_spec_t *s,
+                                     rs_error_t *err)
+{
+    const yt_node *r = rs_yt_get(cx->root, "record");
+    const yt_node *m = r && r->type == YT_MAP ? rs_yt_get(r, "masks") : NULL;
+    const yt_node *e = m && m->type == YT_MAP ? rs_yt_get(m, "epochs") : NULL;
+    if (!e || (e->type == YT_SCALAR && !e->quoted && !strcmp(e->value, "all")))
+        return RS_OK;
+    for (int a = 0; a < s->n_axes; a++) {
+        rs_axis_t *ax = &s->axes[a];
+        if (axis_keys[ax->setting].id != X_EPOCHS)
+            continue;
+        for (uint32_t j = 0; j < ax->n; j++) {
+            rs_axis_value_t *v = &ax->values[j];
+            int all = 0;
+            rs_status st = parse_index_list(e, "record.masks.epochs",
+                                            (uint32_t)v->num, 1,
+                                            &v->mask_epochs, &v->n_mask_epochs,
+                                            &all, err);
+            if (st) {
+                if (err && st == RS_EINPUT) {
+                    size_t len = strlen(err->msg);
+                    snprintf(err->msg + len, sizeof err->msg - len,
+                             " (with train.epochs = %s, a value of its axis)",
+                             v->text);
+                }
+                return st;
+            }
+        }
+    }
+    return RS_OK;
+}
+
+static int cmp_axis_key(const rs_spec_t *s, int a, int b)
+{
+    return strcmp(s->axes[a].key, s->axes[b].key);
+}
+
+/* The extra axes' values, the grid's size with them, the canonical order. */
+static rs_status parse_extra_axes(const parse_ctx *cx, rs_spec_t *s,
+                                  rs_error_t *err)
+{
+    s->n_combos = 1;
+    for (int a = 0; a < s->n_axes; a++) {
+        TRY(parse_extra_axis(cx, s, a, err));
+        s->n_combos *= s->axes[a].n;
+        if (s->n_combos * s->n_jobs > RS_SPEC_MAX_JOBS)
+            return rs_error_set(err, RS_EINPUT, cx->axes->src, cx->axes->line,
+                                cx->axes->col, "axes: the grid has more than "
+                                "%u jobs (the cap); split the sweep into "
+                                "several specs", RS_SPEC_MAX_JOBS);
+    }
+    s->n_jobs *= s->n_combos;
+    for (int a = 0; a < s->n_axes; a++) {
+        int j = a;
+        while (j > 0 && cmp_axis_key(s, s->axis_by_key[j - 1], a) > 0) {
+            s->axis_by_key[j] = s->axis_by_key[j - 1];
+            j--;
+        }
+        s->axis_by_key[j] = a;
+    }
+    return resolve_mask_epochs(cx, s, err);
+}
+
 static rs_status parse_axes(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"seed", "keep_prob", "l2", "l1", NULL};
     const yt_node *v;
     TRY(want_map(n, "axes", err));
-    TRY(check_keys(n, "axes", keys, err));
+    TRY(check_keys_how(n, "axes", keys, 1, err));
     TRY(required(n, "seed", "axes", &v, err));
     TRY(parse_seeds(v, s, err));
     yt_node one = {.type = YT_SCALAR, .value = "1", .src = n->src,
@@ -840,7 +1421,8 @@ static rs_status parse_axes(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
-static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+static rs_status parse_report(const parse_ctx *cx, const yt_node *n,
+                              rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"baseline", "n_boot", "boot_seed", NULL};
     static const char *const bkeys[] = {"keep_prob", "l2", "l1", NULL};
@@ -858,7 +1440,7 @@ static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     if (!b)
         return RS_OK;
     TRY(want_map(b, "report.baseline", err));
-    TRY(check_keys(b, "report.baseline", bkeys, err));
+    TRY(check_keys_how(b, "report.baseline", bkeys, 1, err));
     int h = rs_spec_n_hidden(s);
     s->has_baseline = 1;
     for (int l = 0; l < RS_MAX_LAYERS; l++)
@@ -883,21 +1465,52 @@ static rs_status parse_report(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(get_f64(v, "report.baseline.l2", R_NONNEG, &s->baseline_l2, err));
     if ((v = rs_yt_get(b, "l1")))
         TRY(get_f64(v, "report.baseline.l1", R_NONNEG, &s->baseline_l1, err));
+    /* an extra axis by its dotted key: one of the axis's values, validated
+     * as the axis's values are */
+    for (size_t i = 0; i + 1 < b->n; i += 2) {
+        const yt_node *k = b->kids[i], *val = b->kids[i + 1];
+        if (!strchr(k->value, '.'))
+            continue;
+        int a = rs_spec_axis_find(s, k->value);
+        if (a < 0)
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "report.baseline: '%s' is not an axis of this "
+                                "spec", k->value);
+        const axis_key_t *x = &axis_keys[s->axes[a].setting];
+        uint32_t sel[RS_SPEC_MAX_AXES] = {0};
+        rs_spec_t tmp = *s;
+        TRY(parse_section_at(cx, x->section, s, sel, a, val, &tmp, err));
+        rs_axis_value_t got;
+        axis_value_from(x, &tmp, val, &got);
+        char want[128], have[128];
+        axis_value_key(x, &got, want, sizeof want);
+        s->baseline_axis[a] = -1;
+        for (uint32_t j = 0; j < s->axes[a].n && s->baseline_axis[a] < 0; j++) {
+            axis_value_key(x, &s->axes[a].values[j], have, sizeof have);
+            if (!strcmp(want, have))
+                s->baseline_axis[a] = (int)j;
+        }
+        if (s->baseline_axis[a] < 0)
+            return rs_error_set(err, RS_EINPUT, val->src, val->line, val->col,
+                                "report.baseline.%s: %s is not a value of "
+                                "the axis", k->value, got.text);
+    }
     return RS_OK;
 }
 
 /* Mask bytes one job would record: refused above this (per job). */
 #define RS_MAX_MASK_BYTES (256ull << 20)
 
-static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
-                                   rs_error_t *err)
+/* The mask bytes a job with these settings records. */
+static uint64_t mask_volume(const rs_spec_t *s, const rs_job_t *job)
 {
-    const rs_train_settings_t *t = &s->settings;
-    if (!t->record_masks || rs_spec_n_hidden(s) == 0)
-        return RS_OK;
-    uint64_t n_train = s->data_kind == RS_DATA_SIN ? s->sin.n_train : 60000;
-    if (s->data_kind == RS_DATA_IDX && s->idx.max_train)
-        n_train = s->idx.max_train;
+    const rs_train_settings_t *t = &job->settings;
+    int h = t->arch.n_layers - 1;
+    if (!t->record_masks || h == 0)
+        return 0;
+    uint64_t n_train = s->data_kind == RS_DATA_SIN ? job->sin.n_train : 60000;
+    if (s->data_kind == RS_DATA_IDX && job->idx.max_train)
+        n_train = job->idx.max_train;
     uint64_t B = t->batch_size < n_train ? t->batch_size : n_train;
     uint64_t steps = (n_train + B - 1) / B;
     uint64_t n_e = t->mask_sel.all || t->mask_sel.epochs_all ? t->epochs
@@ -905,19 +1518,37 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
     uint64_t n_s = t->mask_sel.all || t->mask_sel.steps_all ? steps
                                                             : t->mask_sel.n_steps;
     uint64_t row = 0;
-    for (int l = 0; l < rs_spec_n_hidden(s); l++)
+    for (int l = 0; l < h; l++)
         row += (t->arch.sizes[l + 1] + 7) / 8;
-    uint64_t bytes = n_e * n_s * B * row;
-    if (bytes > RS_MAX_MASK_BYTES) {
+    return n_e * n_s * B * row;
+}
+
+/* Every combination of the extra axes records at most RS_MAX_MASK_BYTES
+ * of masks per job. */
+static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
+                                   rs_error_t *err)
+{
+    for (uint64_t c = 0; c < s->n_combos; c++) {
+        rs_job_t job;
+        job_settings(s, c, &job);
+        uint64_t bytes = mask_volume(s, &job);
+        if (bytes <= RS_MAX_MASK_BYTES)
+            continue;
+        char with[512] = "";
+        if (s->n_axes) {
+            char combo[480];
+            combo_text(s, &job, combo, sizeof combo);
+            snprintf(with, sizeof with, " (with %s)", combo);
+        }
         const yt_node *r = rs_yt_get(root, "record");
         const yt_node *at = r ? r : root;
         return rs_error_set(err, RS_EINPUT, at->src, at->line, at->col,
                             "record.masks: recording these masks takes %.0f "
-                            "MiB per job (cap %llu MiB); choose epochs and "
+                            "MiB per job%s (cap %llu MiB); choose epochs and "
                             "steps, e.g. record: {masks: {epochs: [0, %u], "
                             "steps: [0]}}, or masks: none",
-                            bytes / 1048576.0, RS_MAX_MASK_BYTES >> 20,
-                            t->epochs - 1);
+                            bytes / 1048576.0, with, RS_MAX_MASK_BYTES >> 20,
+                            job.settings.epochs - 1);
     }
     return RS_OK;
 }
@@ -944,14 +1575,16 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
                                 "names results/<name>.h5): no '/', not "
                                 "empty, '.' or '..'", s->name);
     }
-    TRY(required(root, "dataset", "the spec", &v, err));
-    TRY(parse_dataset(v, s, err));
-    TRY(required(root, "model", "the spec", &v, err));
-    TRY(parse_model(v, s, err));
-    TRY(required(root, "train", "the spec", &v, err));
-    TRY(parse_train(v, s, err));
-    if ((v = rs_yt_get(root, "reg")))
-        TRY(parse_reg(v, s, err));
+    /* the extra axes first: the sections are parsed with each at its
+     * first value (a key that is an axis is absent from its section) */
+    parse_ctx cx = {.root = root, .axes = rs_yt_get(root, "axes")};
+    if (cx.axes) {
+        TRY(want_map(cx.axes, "axes", err));
+        TRY(find_axes(&cx, s, err));
+    }
+    uint32_t first[RS_SPEC_MAX_AXES] = {0};
+    for (int sec = 0; sec < N_SECTIONS; sec++)
+        TRY(parse_section_at(&cx, sec, s, first, -1, NULL, s, err));
     s->settings.record_masks = 1;
     s->settings.mask_sel.all = 1;
     s->settings.eval_train = 1;
@@ -962,9 +1595,12 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
         TRY(parse_record(v, s, err));
     TRY(required(root, "axes", "the spec", &v, err));
     TRY(parse_axes(v, s, err));
+    TRY(parse_extra_axes(&cx, s, err));
     s->n_boot = 10000;
+    for (int a = 0; a < RS_SPEC_MAX_AXES; a++)
+        s->baseline_axis[a] = -1;
     if ((v = rs_yt_get(root, "report")))
-        TRY(parse_report(v, s, err));
+        TRY(parse_report(&cx, v, s, err));
     if (!s->has_baseline)
         for (int l = 0; l < RS_MAX_LAYERS; l++)
             s->baseline_keep[l] = 1.0;
@@ -973,6 +1609,70 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
 
 /* ---- overrides ------------------------------------------------------------ */
 
+/* 1 if a value has a comma outside brackets, braces and quotes: a
+ * Hydra-style list ("0.1,0.5" is [0.1, 0.5]). */
+static int top_level_comma(const char *v)
+{
+    int depth = 0;
+    char quote = 0;
+    for (; *v; v++) {
+        if (quote) {
+            if (*v == '\\' && quote == '"' && v[1])
+                v++;
+            else if (*v == quote)
+                quote = 0;
+        } else if (*v == '"' || *v == '\'') {
+            quote = *v;
+        } else if (*v == '[' || *v == '{') {
+            depth++;
+        } else if ((*v == ']' || *v == '}') && depth) {
+            depth--;
+        } else if (*v == ',' && depth == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The section (dataset, model, train, reg) a dotted key belongs to, or -1. */
+static int key_section(const char *key)
+{
+    const char *dot = strchr(key, '.');
+    for (int sec = 0; dot && sec < N_SECTIONS; sec++)
+        if (strlen(section_names[sec]) == (size_t)(dot - key) &&
+            !strncmp(section_names[sec], key, (size_t)(dot - key)))
+            return sec;
+    return -1;
+}
+
+/* The mapping root[name] into *out, created empty when absent; RS_EINPUT
+ * when it is something else. */
+static rs_status child_map(yt_node *root, const char *name, const char *label,
+                           const char *arg, yt_node **out, rs_error_t *err)
+{
+    yt_node *m = rs_yt_get(root, name);
+    if (m && m->type != YT_MAP)
+        return rs_error_set(err, RS_EINPUT, label, 0, 0, "cannot set '%s': "
+                            "'%s' is not a mapping", arg, name);
+    if (!m) {
+        if (!(m = rs_yt_new_map(label, 1, 1)))
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        if (rs_yt_set(root, name, m, label, 1, 1)) {
+            rs_yt_free(m);
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    *out = m;
+    return RS_OK;
+}
+
+/* key=value on the command line.  The value is YAML; one with a comma at
+ * its top level is a list (Hydra's sweep syntax).  axes.<key>=... sets
+ * the axis <key> (a dotted key such as train.lr stays one key); a list
+ * for a key of dataset, model, train or reg makes that key an axis:
+ * train.lr=0.1,0.5 is axes: {train.lr: [0.1, 0.5]}.  Either way the key
+ * leaves its section, and a single value for such a key (train.lr=0.1)
+ * removes its axis: the last word on a key is the command line's. */
 static rs_status apply_override(yt_node *root, const char *arg,
                                 const char *label, rs_error_t *err)
 {
@@ -988,14 +1688,49 @@ static rs_status apply_override(yt_node *root, const char *arg,
     memcpy(key, arg, klen);
     key[klen] = '\0';
     const char *value = eq + 1;
+    char *listed = NULL;
+    int is_list = top_level_comma(value);
+    if (is_list) {
+        size_t n = strlen(value);
+        if (!(listed = malloc(n + 3)))
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        listed[0] = '[';
+        memcpy(listed + 1, value, n);
+        memcpy(listed + 1 + n, "]", 2);
+        value = listed;
+    }
     yt_node *v;
     rs_status st = rs_yt_parse(value, strlen(value), label, RS_SPEC_MAX_DEPTH,
                             RS_SPEC_MAX_NODES, &v, err);
+    free(listed);
     if (st)
         return st;
     if (!v)
         return rs_error_set(err, RS_EINPUT, label, 0, 0,
                             "no value after '=' in '%s'", arg);
+    const char *axis = !strncmp(key, "axes.", 5) && key[5] ? key + 5
+                     : is_list && key_section(key) >= 0 ? key : NULL;
+    if (axis) {
+        yt_node *axes = NULL;
+        if ((st = child_map(root, "axes", label, arg, &axes, err))) {
+            rs_yt_free(v);
+            return st;
+        }
+        int sec = key_section(axis);
+        yt_node *section = sec >= 0 ? rs_yt_get(root, section_names[sec]) : NULL;
+        if (section && section->type == YT_MAP)
+            rs_yt_remove(section, strchr(axis, '.') + 1);
+        if (rs_yt_set(axes, axis, v, label, 1, 1)) {
+            rs_yt_free(v);
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        return RS_OK;
+    }
+    if (key_section(key) >= 0) {
+        yt_node *axes = rs_yt_get(root, "axes");
+        if (axes && axes->type == YT_MAP)
+            rs_yt_remove(axes, key);
+    }
     yt_node *map = root;
     char *save = NULL, *seg = strtok_r(key, ".", &save);
     while (seg) {
@@ -1208,6 +1943,11 @@ void rs_spec_free(rs_spec_t *s)
     free(s->keep);
     free(s->l2);
     free(s->l1);
+    for (int a = 0; a < s->n_axes; a++) {
+        for (uint32_t j = 0; s->axes[a].values && j < s->axes[a].n; j++)
+            free(s->axes[a].values[j].mask_epochs);
+        free(s->axes[a].values);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -1222,7 +1962,9 @@ void rs_spec_job(const rs_spec_t *s, uint64_t index, rs_job_t *job)
     i /= s->n_l1;
     job->i_l2 = (uint32_t)(i % s->n_l2);
     i /= s->n_l2;
-    job->i_keep = (uint32_t)i;
+    job->i_keep = (uint32_t)(i % s->n_keep);
+    i /= s->n_keep;
+    job_settings(s, i, job);
     int h = rs_spec_n_hidden(s), width = h > 0 ? h : 1;
     for (int l = 0; l < h; l++) {
         job->keep[l] = s->keep[(size_t)job->i_keep * width + l];
@@ -1233,7 +1975,7 @@ void rs_spec_job(const rs_spec_t *s, uint64_t index, rs_job_t *job)
     job->hp.seed = s->seeds[job->i_seed];
     job->hp.l2 = (float)job->l2;
     job->hp.l1 = (float)job->l1;
-    char canon[1024];
+    char canon[4096];
     int n = rs_job_canonical(s, job, canon, sizeof canon);
     char hex[65];
     rs_sha256_hex(canon, (size_t)n < sizeof canon ? (size_t)n : sizeof canon - 1,
@@ -1250,16 +1992,54 @@ int rs_job_canonical(const rs_spec_t *s, const rs_job_t *job, char *buf,
     int n = snprintf(buf, n_bytes, "seed=%llu;keep_prob=",
                      (unsigned long long)job->hp.seed);
     used = (size_t)n;
+#define AT buf + (used < n_bytes ? used : n_bytes), \
+           used < n_bytes ? n_bytes - used : 0
     for (int l = 0; l < h; l++) {
-        n = snprintf(buf + (used < n_bytes ? used : n_bytes),
-                     used < n_bytes ? n_bytes - used : 0, "%s%.17g",
-                     l ? "," : "", job->keep[l]);
+        n = snprintf(AT, "%s%.17g", l ? "," : "", job->keep[l]);
         used += (size_t)n;
     }
-    n = snprintf(buf + (used < n_bytes ? used : n_bytes),
-                 used < n_bytes ? n_bytes - used : 0, ";l2=%.17g;l1=%.17g",
-                 job->l2, job->l1);
-    return (int)(used + (size_t)n);
+    n = snprintf(AT, ";l2=%.17g;l1=%.17g", job->l2, job->l1);
+    used += (size_t)n;
+    /* extra axes by key: the order of the axes in the spec does not
+     * matter, and a spec without them keeps its ids */
+    for (int k = 0; k < s->n_axes; k++) {
+        int a = s->axis_by_key[k];
+        n = snprintf(AT, ";%s=%s", s->axes[a].key,
+                     s->axes[a].values[job->i_axis[a]].text);
+        used += (size_t)n;
+    }
+#undef AT
+    return (int)used;
+}
+
+/* Rows of each split of a job's data (IDX files: Fashion-MNIST's sizes
+ * unless capped; the files are not opened for an estimate). */
+static void split_rows(const rs_spec_t *s, const rs_job_t *job, double *train,
+                       double *eval)
+{
+    if (s->data_kind == RS_DATA_SIN) {
+        *train = job->sin.n_train;
+        *eval = (double)job->sin.n_test + job->sin.n_val;
+    } else {
+        double n_val = job->idx.n_val;
+        *train = job->idx.max_train ? job->idx.max_train : 60000.0 - n_val;
+        *eval = (job->idx.max_test ? job->idx.max_test : 10000.0) + n_val;
+    }
+}
+
+double rs_job_cost(const rs_spec_t *s, const rs_job_t *job)
+{
+    /* the job's own settings: epochs, layers and data sizes may be axes */
+    const rs_train_settings_t *t = &job->settings;
+    double fwd = 0, train, eval;
+    for (int l = 0; l < t->arch.n_layers; l++)
+        fwd += 2.0 * t->arch.sizes[l] * t->arch.sizes[l + 1];
+    split_rows(s, job, &train, &eval);
+    eval *= 1.0 + t->mc_samples;
+    if (t->eval_train)
+        eval += train;
+    /* backward costs about twice the forward pass */
+    return (double)t->epochs * (3.0 * fwd * train + fwd * eval) + fwd * eval;
 }
 
 int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
@@ -1284,11 +2064,12 @@ int rs_spec_find_job(const rs_spec_t *s, const char *id_or_index,
     return -1;
 }
 
-rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
-                            rs_dataset_t *out, rs_error_t *err)
+static rs_status load_data(const rs_spec_t *s, const rs_sin_params_t *sin,
+                           const rs_idx_params_t *idx, uint64_t job_seed,
+                           rs_dataset_t *out, rs_error_t *err)
 {
     if (s->data_kind == RS_DATA_SIN) {
-        rs_sin_params_t p = s->sin;
+        rs_sin_params_t p = *sin;
         if (!s->data_seed_set)
             p.seed = job_seed;
         return rs_data_sin(&p, out, err);
@@ -1301,10 +2082,122 @@ rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
             snprintf(paths[i], sizeof paths[i], "%s/%s", s->idx_dir,
                      s->idx_files[i]);
     }
-    rs_idx_params_t p = s->idx;
+    rs_idx_params_t p = *idx;
     p.train_images = paths[0];
     p.train_labels = paths[1];
     p.test_images = paths[2];
     p.test_labels = paths[3];
     return rs_data_idx(&p, out, err);
+}
+
+rs_status rs_spec_load_data(const rs_spec_t *s, uint64_t job_seed,
+                            rs_dataset_t *out, rs_error_t *err)
+{
+    return load_data(s, &s->sin, &s->idx, job_seed, out, err);
+}
+
+rs_status rs_spec_load_job_data(const rs_spec_t *s, const rs_job_t *job,
+                                rs_dataset_t *out, rs_error_t *err)
+{
+    return load_data(s, &job->sin, &job->idx, job->hp.seed, out, err);
+}
+
+int rs_spec_data_per_job(const rs_spec_t *s)
+{
+    if (s->data_kind == RS_DATA_SIN && !s->data_seed_set)
+        return 1;
+    for (int a = 0; a < s->n_axes; a++)
+        if (axis_section(s, a) == SEC_DATASET)
+            return 1;
+    return 0;
+}
+
+rs_status rs_spec_check_data(const rs_spec_t *s, rs_dataset_t *keep,
+                             uint32_t *n_train, rs_error_t *err)
+{
+    int per_job = rs_spec_data_per_job(s), loaded = 0;
+    rs_dataset_t d;
+    memset(&d, 0, sizeof d);
+    rs_sin_params_t last_sin;
+    rs_idx_params_t last_idx;
+    rs_status st = RS_OK;
+    for (uint64_t c = 0; c < s->n_combos && st == RS_OK; c++) {
+        rs_job_t job;
+        memset(&job, 0, sizeof job);
+        job_settings(s, c, &job);
+        job.hp.seed = s->seeds[0];
+        /* combinations that differ only in training settings share data */
+        if (!loaded || memcmp(&job.sin, &last_sin, sizeof last_sin) ||
+            memcmp(&job.idx, &last_idx, sizeof last_idx)) {
+            if (loaded)
+                rs_data_free(&d);
+            loaded = 0;
+            if ((st = rs_spec_load_job_data(s, &job, &d, err)))
+                break;
+            loaded = 1;
+            last_sin = job.sin;
+            last_idx = job.idx;
+        }
+        if (n_train)
+            n_train[c] = d.train.n;
+        st = rs_train_check(&job.settings, &d, err);
+        if (st == RS_EINPUT && err) {
+            if (!err->path[0]) {   /* a size that does not fit the data */
+                snprintf(err->path, sizeof err->path, "%s", s->layers_src);
+                err->line = s->layers_line;
+                err->column = s->layers_col;
+            }
+            if (s->n_axes) {
+                char combo[480];
+                size_t len = strlen(err->msg);
+                combo_text(s, &job, combo, sizeof combo);
+                snprintf(err->msg + len, sizeof err->msg - len, " (with %s)",
+                         combo);
+            }
+        }
+    }
+    if (st == RS_OK && keep && !per_job)
+        *keep = d;
+    else if (loaded)
+        rs_data_free(&d);
+    return st;
+}
+
+int rs_spec_axis_find(const rs_spec_t *s, const char *key)
+{
+    for (int a = 0; a < s->n_axes; a++)
+        if (!strcmp(s->axes[a].key, key))
+            return a;
+    return -1;
+}
+
+int rs_spec_axis_value_index(const rs_spec_t *s, int a, const char *text)
+{
+    if (a < 0 || a >= s->n_axes)
+        return -1;
+    const rs_axis_t *ax = &s->axes[a];
+    const axis_key_t *x = &axis_keys[ax->setting];
+    char norm[128];
+    size_t k = 0;
+    if (x->type == RS_AXIS_NUMBER) {
+        if (!looks_decimal(text))
+            return -1;
+        double v = strtod(text, NULL);
+        for (uint32_t j = 0; j < ax->n; j++)
+            if (x->is_float ? float32_key(v) == float32_key(ax->values[j].num)
+                            : v == ax->values[j].num)
+                return (int)j;
+        return -1;
+    }
+    /* a layer list may be written [1, 64, 1] or 1-64-1 */
+    for (const char *c = text; *c && k + 1 < sizeof norm; c++) {
+        if (x->id == X_LAYERS && (*c == '[' || *c == ']' || *c == ' '))
+            continue;
+        norm[k++] = x->id == X_LAYERS && *c == ',' ? '-' : *c;
+    }
+    norm[k] = '\0';
+    for (uint32_t j = 0; j < ax->n; j++)
+        if (!strcmp(norm, ax->values[j].text))
+            return (int)j;
+    return -1;
 }

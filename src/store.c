@@ -130,18 +130,31 @@ void rs_store_now_iso(char *buf, size_t n_bytes)
     strftime(buf, n_bytes, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes)
+/* The length of out_path without its extension .h5, .hdf5 or .he5. */
+static size_t stem_len(const char *out_path)
 {
     size_t len = strlen(out_path);
     static const char *const exts[] = {".h5", ".hdf5", ".he5"};
     for (int i = 0; i < 3; i++) {
         size_t el = strlen(exts[i]);
-        if (len > el && strcmp(out_path + len - el, exts[i]) == 0) {
-            len -= el;
-            break;
-        }
+        if (len > el && strcmp(out_path + len - el, exts[i]) == 0)
+            return len - el;
     }
-    int n = snprintf(dir, n_bytes, "%.*s.jobs", (int)len, out_path);
+    return len;
+}
+
+int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes)
+{
+    int n = snprintf(dir, n_bytes, "%.*s.jobs", (int)stem_len(out_path),
+                     out_path);
+    return n < 0 || (size_t)n >= n_bytes ? -1 : 0;
+}
+
+int rs_store_part_path(const char *out_path, uint32_t index, uint32_t count,
+                       char *buf, size_t n_bytes)
+{
+    int n = snprintf(buf, n_bytes, "%.*s.shard-%u-of-%u.h5",
+                     (int)stem_len(out_path), out_path, index, count);
     return n < 0 || (size_t)n >= n_bytes ? -1 : 0;
 }
 
@@ -302,6 +315,42 @@ static const ds_meta_t ds_metas[] = {
                               "dropout)"},
     {"jobs/l2", "1", "L2 penalty strength: loss + l2/2 * sum(W^2)"},
     {"jobs/l1", "1", "L1 penalty strength: loss + l1 * sum(|W|)"},
+    /* extra axes (docs/SPEC.md): one column per axis the spec has, named
+     * by its dotted key, holding each job's value as written */
+    {"jobs/dataset.n_train", "1", "axis: training points (dataset.n_train)"},
+    {"jobs/dataset.n_test", "1", "axis: test points (dataset.n_test)"},
+    {"jobs/dataset.n_val", "1", "axis: validation rows (dataset.n_val)"},
+    {"jobs/dataset.noise_sd", "1", "axis: sd of the training targets' noise "
+                                   "(dataset.noise_sd)"},
+    {"jobs/dataset.classes", "1", "axis: number of classes (dataset.classes)"},
+    {"jobs/dataset.max_train", "1", "axis: training rows kept, 0 all "
+                                    "(dataset.max_train)"},
+    {"jobs/dataset.max_test", "1", "axis: test rows kept, 0 all "
+                                   "(dataset.max_test)"},
+    {"jobs/model.layers", "", "axis: layer sizes, input first, joined by '-' "
+                              "(model.layers)"},
+    {"jobs/model.activation", "", "axis: hidden activation (model.activation)"},
+    {"jobs/model.init", "", "axis: weight initialisation (model.init)"},
+    {"jobs/model.init_sd", "1", "axis: sd of normal initial weights "
+                                "(model.init_sd)"},
+    {"jobs/model.loss", "", "axis: loss (model.loss)"},
+    {"jobs/train.lr", "1", "axis: SGD learning rate (train.lr)"},
+    {"jobs/train.epochs", "1", "axis: epochs (train.epochs)"},
+    {"jobs/train.batch_size", "", "axis: minibatch rows or full "
+                                  "(train.batch_size)"},
+    {"jobs/train.shuffle", "", "axis: true or false: rows reshuffled every "
+                               "epoch (train.shuffle)"},
+    {"jobs/reg.l1_mode", "", "axis: subgradient or proximal (reg.l1_mode)"},
+    {"jobs/reg.max_norm", "1", "axis: max-norm bound, 0 off (reg.max_norm)"},
+    {"jobs/reg.input_noise_sd", "1", "axis: sd of Gaussian input noise, 0 "
+                                     "off (reg.input_noise_sd)"},
+    {"jobs/reg.noise", "", "axis: dropout noise kind (reg.noise)"},
+    {"jobs/reg.dropconnect_keep_prob", "1", "axis: DropConnect keep "
+                                            "probability, 1 off "
+                                            "(reg.dropconnect_keep_prob)"},
+    {"jobs/reg.early_stopping_patience", "1", "axis: early-stopping patience "
+                                              "in epochs, 0 off "
+                                              "(reg.early_stopping_patience)"},
     {"jobs/status", "", "missing, done, failed or diverged"},
     {"jobs/train_loss", "1", "final " LOSS_WHAT " on the training set"},
     {"jobs/test_loss", "1", "final " LOSS_WHAT " on the test set"},
@@ -690,6 +739,12 @@ static rs_status check_room(const char *path, uint64_t need, rs_error_t *err)
 
 /* An upper estimate of OUT.h5's size: the job files it copies, plus the
  * table, provenance and spec. */
+static uint64_t file_bytes(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+}
+
 static uint64_t top_size_estimate(const rs_spec_t *spec,
                                   const rs_job_summary_t *rows,
                                   const char *jobs_dir)
@@ -958,7 +1013,7 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
     h5w w;
     h5w_open(&w, tmp, err);
     w.in_memory = 1;
-    const rs_arch_t *a = &spec->settings.arch;
+    const rs_arch_t *a = &job->settings.arch;
     int h = a->n_layers - 1;
 
     attr_str(&w, f, "format", RS_JOB_FORMAT_NAME);
@@ -972,6 +1027,16 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         attr_f64v(&w, f, "keep_prob", job->keep, h);
     attr_f64(&w, f, "l2", job->l2);
     attr_f64(&w, f, "l1", job->l1);
+    /* the extra axes' values, named by their dotted keys, typed as their
+     * /jobs columns */
+    for (int x = 0; x < spec->n_axes; x++) {
+        const rs_axis_t *ax = &spec->axes[x];
+        const rs_axis_value_t *v = &ax->values[job->i_axis[x]];
+        if (ax->type == RS_AXIS_NUMBER)
+            attr_f64(&w, f, ax->key, v->num);
+        else
+            attr_str(&w, f, ax->key, v->text);
+    }
     attr_str(&w, f, "status", r->diverged ? "diverged" : "done");
     attr_u64(&w, f, "steps", r->steps_done);
     if (r->diverged) {
@@ -1039,6 +1104,15 @@ rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err)
     rs_status st = save_bytes(img->bytes, img->n, img->tmp, img->final, err);
     rs_store_image_free(img);
     return st;
+}
+
+void rs_store_image_adopt(rs_job_image_t *img, const char *jobs_dir,
+                          const rs_job_t *job, void *bytes, size_t n)
+{
+    snprintf(img->final, sizeof img->final, "%s/%s.h5", jobs_dir, job->id);
+    tmp_name(img->final, img->tmp, sizeof img->tmp);
+    img->bytes = bytes;
+    img->n = n;
 }
 
 void rs_store_image_free(rs_job_image_t *img)
@@ -1135,7 +1209,7 @@ static int read_ds(hid_t loc, const char *name, hid_t mem_type, void *out,
  * /runs/<id> of OUT.h5. */
 typedef struct job_loc {
     hid_t file, loc;
-    char path[RS_PATH_BUF];      /* for messages: "file" or "file:/runs/<id>" */
+    char path[RS_PATH_JOIN];     /* for messages: "file" or "file:/runs/<id>" */
 } job_loc;
 
 static void close_job(job_loc *jl)
@@ -1478,7 +1552,7 @@ static rs_status store_read_summary_unguarded(const char *where, int from_top,
         return rc == -2 ? RS_EMISMATCH : RS_EINPUT;
     rs_job_result_t r;
     memset(&r, 0, sizeof r);
-    uint32_t n = spec->settings.epochs + 1;
+    uint32_t n = job->settings.epochs + 1;
     double *buf = malloc(7 * (size_t)n * sizeof *buf);
     if (!buf) {
         close_job(&jl);
@@ -1756,10 +1830,11 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     uint64_t *u64 = malloc(2 * n * sizeof *u64);
     char (*ids)[13] = malloc(n * sizeof *ids);
     const char **idp = malloc(n * sizeof *idp), **stp = malloc(n * sizeof *stp);
-    char names[RS_MAX_LAYERS + N_METRIC_COLS + 8][32];
-    const char *cols[RS_MAX_LAYERS + N_METRIC_COLS + 8];
+    uint32_t *axis_i = malloc((n * (size_t)spec->n_axes + 1) * sizeof *axis_i);
+    char names[RS_MAX_LAYERS + RS_SPEC_MAX_AXES + N_METRIC_COLS + 8][48];
+    const char *cols[RS_MAX_LAYERS + RS_SPEC_MAX_AXES + N_METRIC_COLS + 8];
     int n_cols = 0;
-    if (!num || !u64 || !ids || !idp || !stp) {
+    if (!num || !u64 || !ids || !idp || !stp || !axis_i) {
         w->st = rs_error_set(w->err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
@@ -1775,6 +1850,8 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
         num[n + i] = job.l1;
         for (int l = 0; l < h; l++)
             num[(2 + (size_t)l) * n + i] = job.keep[l];
+        for (int x = 0; x < spec->n_axes; x++)
+            axis_i[(size_t)x * n + i] = job.i_axis[x];
     }
 #define COL(nm) snprintf(names[n_cols], sizeof names[n_cols], "%s", nm), \
                 cols[n_cols] = names[n_cols], n_cols++
@@ -1793,6 +1870,24 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
     COL("l2");
     ds_f64(w, g, "l1", num + n, n);
     COL("l1");
+    /* one column per extra axis, in the order of the spec's axes */
+    for (int x = 0; x < spec->n_axes; x++) {
+        const rs_axis_t *ax = &spec->axes[x];
+        for (uint64_t i = 0; i < n; i++) {
+            const rs_axis_value_t *v = &ax->values[axis_i[(size_t)x * n + i]];
+            if (ax->type == RS_AXIS_NUMBER)
+                num[i] = v->num;
+            else
+                stp[i] = v->text;
+        }
+        if (ax->type == RS_AXIS_NUMBER)
+            ds_f64(w, g, ax->key, num, n);
+        else
+            ds_strings(w, g, ax->key, stp, n);
+        COL(ax->key);
+    }
+    for (uint64_t i = 0; i < n; i++)
+        stp[i] = rs_job_status_name(rows[i].status);
     ds_strings(w, g, "status", stp, n);
     COL("status");
     /* metrics: NaN where the job has not finished */
@@ -1816,12 +1911,23 @@ static void write_jobs_table(h5w *w, hid_t f, const rs_spec_t *spec,
              "along the dimension scale `job`; metrics NaN until the job "
              "finishes; only the quantities a job of this spec can have "
              "(docs/FORMAT.md)");
+    /* the extra axes' columns in the spec's order (readers list a group's
+     * members by name); absent without extra axes */
+    if (spec->n_axes) {
+        const char *keys[RS_SPEC_MAX_AXES];
+        for (int x = 0; x < spec->n_axes; x++)
+            keys[x] = spec->axes[x].key;
+        hid_t t = str_type();
+        h5w_attr(w, g, "axes", t, t, spec->n_axes, keys);
+        H5Tclose(t);
+    }
 out:
     free(num);
     free(u64);
     free(ids);
     free(idp);
     free(stp);
+    free(axis_i);
     H5Gclose(g);
 }
 
@@ -2245,9 +2351,30 @@ static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
  * is one, else from /runs/<id> of the earlier OUT.h5 (old_path, or NULL).
  * from_file[i] = 1 for the jobs taken from job files (removed once the
  * new file is in place). */
+/* Where a merge finds the jobs of its parts: src[i] = p + 1 when job i
+ * comes from parts[p] (its journal, else its packed /runs), 0 otherwise. */
+typedef struct merge_src {
+    int n_parts;
+    const char *const *parts;
+    const uint16_t *src;
+} merge_src;
+
+/* Opens job i of a merge's part: its job file, else its /runs copy. */
+static int open_part_job(const merge_src *m, uint64_t i, const rs_spec_t *spec,
+                         const rs_job_t *job, job_loc *jl, rs_error_t *err)
+{
+    const char *part = m->parts[m->src[i] - 1];
+    char dir[RS_PATH_BUF];
+    if (rs_store_jobs_dir(part, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0, "path too long"), -1;
+    int rc = open_job(dir, 0, spec, job, jl, err);
+    return rc == 1 ? open_job(part, 1, spec, job, jl, err) : rc;
+}
+
 static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
                       const rs_job_summary_t *rows, const char *jobs_dir,
-                      const char *old_path, uint8_t *from_file)
+                      const char *old_path, const merge_src *m,
+                      uint8_t *from_file)
 {
     hid_t g = h5w_group(w, f, "runs");
     if (g < 0)
@@ -2267,6 +2394,8 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
         from_file[i] = rc == 0;
         if (rc == 1 && old_path)
             rc = open_job(old_path, 1, spec, &job, &jl, &jerr);
+        if (rc == 1 && m && m->src[i])
+            rc = open_part_job(m, i, spec, &job, &jl, &jerr);
         if (rc == 1) {
             /* it was there when the job finished: something removed it */
             char path[RS_PATH_JOIN];
@@ -2333,6 +2462,8 @@ static void write_provenance(h5w *w, hid_t f, const rs_spec_t *spec,
         attr_i32(w, g, "threads", p->threads);
         attr_i32(w, g, "threads_per_job", p->threads_per_job);
         attr_f64(w, g, "wall_s", p->wall_s);
+        if (p->shard[0])
+            attr_str(w, g, "shard", p->shard);
     }
     uint64_t n = spec->n_jobs;
     double *wall = malloc(n * sizeof *wall);
@@ -2382,7 +2513,8 @@ static rs_status write_analysis_file(const char *path, rs_error_t *err);
 
 static rs_status write_top(const char *out_path, const rs_spec_t *spec,
                            const rs_job_summary_t *rows,
-                           const rs_provenance_t *prov, rs_error_t *err)
+                           const rs_provenance_t *prov, const merge_src *m,
+                           rs_error_t *err)
 {
     char tmp[RS_PATH_JOIN], jobs_dir[RS_PATH_BUF], target[RS_PATH_BUF];
     char side[RS_PATH_BUF];
@@ -2401,6 +2533,12 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
      * written by HDF5 after checking there is room for it */
     uint64_t estimate = top_size_estimate(spec, rows, jobs_dir) +
                         (old ? (uint64_t)sb.st_size : 0);
+    for (int p = 0; m && p < m->n_parts; p++) {   /* a merge: at most all */
+        char dir[RS_PATH_BUF];                    /* of every part       */
+        estimate += file_bytes(m->parts[p]);
+        if (rs_store_jobs_dir(m->parts[p], dir, sizeof dir) == 0)
+            estimate += top_size_estimate(spec, rows, dir);
+    }
     int in_memory = estimate <= RS_TOP_IN_MEMORY_MAX;
     if (!in_memory) {
         rs_status room = check_room(tmp, estimate, err);
@@ -2435,7 +2573,7 @@ static rs_status write_top(const char *out_path, const rs_spec_t *spec,
     attr_u64(&w, f, "n_diverged", diverged);
     write_spec_group(&w, f, spec);
     write_jobs_table(&w, f, spec, rows);
-    pack_runs(&w, f, spec, rows, jobs_dir, old, from_file);
+    pack_runs(&w, f, spec, rows, jobs_dir, old, m, from_file);
     write_provenance(&w, f, spec, prov, jobs_dir);
     /* /analysis: an external link to OUT.analysis.h5 beside it, which
      * report replaces whole at the cost of the analysis alone */
@@ -2485,7 +2623,7 @@ static rs_status store_write_top_unguarded(const char *out_path, const rs_spec_t
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err)
 {
-    rs_status st = write_top(out_path, spec, rows, prov, err);
+    rs_status st = write_top(out_path, spec, rows, prov, NULL, err);
     /* A rewrite copies every finished job: HDF5 keeps the blocks it frees
      * on its own free lists (5 MB after a 9,000-job rewrite), which would
      * hold a sweep's heap at the size of its largest rewrite.  Hand them
@@ -2520,6 +2658,158 @@ static hssize_t vlen_strings(hid_t d, int list)
     if (ft >= 0)
         H5Tclose(ft);
     return n;
+}
+
+/* ---- merge ---------------------------------------------------------------- */
+
+static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
+                                           rs_error_t *err);
+
+/* The content checksum that job's copy in `where` (OUT.h5 or a part: its
+ * job file, else its /runs) was written with; "" if neither holds it. */
+static int stored_digest(const char *where, const rs_spec_t *spec,
+                         const rs_job_t *job, char hex[65], rs_error_t *err)
+{
+    char dir[RS_PATH_BUF];
+    job_loc jl;
+    hex[0] = '\0';
+    if (rs_store_jobs_dir(where, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, where, 0, 0, "path too long"), -1;
+    int rc = open_job_how(dir, 0, spec, job, &jl, 0, err);
+    if (rc == 1 && file_bytes(where))
+        rc = open_job_how(where, 1, spec, job, &jl, 0, err);
+    if (rc)
+        return rc < 0 ? -1 : 0;
+    if (read_attr_str(jl.loc, "content_sha256", hex, 65)) {
+        rs_error_set(err, RS_EINPUT, jl.path, 0, 0, "has no content checksum");
+        rc = -1;
+    }
+    close_job(&jl);
+    return rc;
+}
+
+/* A part must be a results file of this spec made by this regsweep. */
+static rs_status check_part(const char *part, const rs_spec_t *spec,
+                            rs_error_t *err)
+{
+    rs_spec_t ps;
+    rs_status st = store_read_spec_unguarded(part, &ps, err);
+    if (st)
+        return st;
+    char theirs[65];
+    memcpy(theirs, ps.sha256, sizeof theirs);
+    rs_spec_free(&ps);
+    if (strcmp(theirs, spec->sha256))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "is a part of another sweep: its spec or "
+                            "overrides differ (sha256 %.12s..., the merge's "
+                            "%.12s...); merge only the parts of one spec",
+                            theirs, spec->sha256);
+    char version[64] = "";
+    hid_t f = H5Fopen(part, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int bad = f < 0 || read_attr_str(f, "regsweep_version", version,
+                                      sizeof version);
+    if (f >= 0)
+        H5Fclose(f);
+    if (bad || strcmp(version, RS_VERSION))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "was made by regsweep %s, this is %s: results "
+                            "are only the same bits with the same version; "
+                            "merge with the regsweep that ran the shards",
+                            version[0] ? version : "(unknown)", RS_VERSION);
+    return RS_OK;
+}
+
+static rs_status read_rows_unguarded(const char *out_path, const rs_spec_t *spec,
+                                     int verify, rs_job_summary_t *rows,
+                                     uint8_t *damaged, uint64_t *n_journal,
+                                     rs_error_t *err);
+
+/* Takes part p's finished jobs that rows lacks (src[i] = p + 1); a job both
+ * hold must be the same bits (the same content checksum). */
+static rs_status take_part(const char *out_path, const rs_spec_t *spec,
+                           const char *const *parts, int p,
+                           rs_job_summary_t *rows, rs_job_summary_t *prow,
+                           uint16_t *src, uint64_t *taken, rs_error_t *err)
+{
+    uint64_t n_journal;
+    rs_status st = read_rows_unguarded(parts[p], spec, 0, prow, NULL,
+                                       &n_journal, err);
+    for (uint64_t i = 0; !st && i < spec->n_jobs; i++) {
+        if (!rs_job_finished(prow[i].status)) {
+            if (prow[i].status == RS_JOB_FAILED && rows[i].status == RS_JOB_MISSING)
+                rows[i].status = RS_JOB_FAILED;
+            continue;
+        }
+        if (!rs_job_finished(rows[i].status)) {
+            rows[i] = prow[i];
+            src[i] = (uint16_t)(p + 1);
+            (*taken)++;
+            continue;
+        }
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        char a[65], b[65];
+        const char *holder = src[i] ? parts[src[i] - 1] : out_path;
+        if (stored_digest(holder, spec, &job, a, err) ||
+            stored_digest(parts[p], spec, &job, b, err))
+            return err && err->code ? err->code : RS_EINPUT;
+        if (strcmp(a, b))
+            return rs_error_set(err, RS_EMISMATCH, parts[p], 0, 0,
+                                "job %s differs from its copy in %s (content "
+                                "%.12s... vs %.12s...): the same job of the "
+                                "same spec and version gave different bits; "
+                                "check both with regsweep rerun", job.id,
+                                holder, b, a);
+    }
+    return st;
+}
+
+static rs_status merge_unguarded(const char *out_path, const rs_spec_t *spec,
+                                 int n_parts, const char *const *parts,
+                                 const rs_provenance_t *prov,
+                                 rs_job_summary_t *rows, uint64_t *taken,
+                                 rs_error_t *err)
+{
+    uint64_t n = spec->n_jobs, n_journal;
+    rs_status st = read_rows_unguarded(out_path, spec, 0, rows, NULL,
+                                       &n_journal, err);
+    if (st)
+        return st;
+    uint16_t *src = calloc(n + 1, sizeof *src);
+    rs_job_summary_t *prow = malloc((n + 1) * sizeof *prow);
+    if (!src || !prow) {
+        free(src);
+        free(prow);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (int p = 0; !st && p < n_parts; p++) {
+        taken[p] = 0;
+        st = check_part(parts[p], spec, err);
+        if (!st)
+            st = take_part(out_path, spec, parts, p, rows, prow, src,
+                           &taken[p], err);
+    }
+    merge_src m = {n_parts, parts, src};
+    if (!st)
+        st = write_top(out_path, spec, rows, prov, &m, err);
+    H5garbage_collect();
+    free(src);
+    free(prow);
+    return st;
+}
+
+rs_status rs_store_merge(const char *out_path, const rs_spec_t *spec,
+                         int n_parts, const char *const *parts,
+                         const rs_provenance_t *prov, rs_job_summary_t *rows,
+                         uint64_t *taken, rs_error_t *err)
+{
+    if (n_parts > UINT16_MAX - 1)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0, "at most %d parts in "
+                            "one merge", UINT16_MAX - 1);
+    h5_oom_clear();
+    return h5_oom_guard(merge_unguarded(out_path, spec, n_parts, parts, prov,
+                                        rows, taken, err), err);
 }
 
 static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
@@ -2790,7 +3080,7 @@ static rs_status store_compare_job_unguarded(const char *where, int from_top,
     rs_status st = buf ? RS_OK
                        : rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
                                       "out of memory");
-    const rs_arch_t *a = &spec->settings.arch;
+    const rs_arch_t *a = &job->settings.arch;
     if (!st)
         st = compare_weights(jl.loc, jl.path, "init", a, r->params_init, buf, err);
     if (!st)
@@ -2831,6 +3121,81 @@ static void tsv_field(char *line, size_t n, const char *v, int first)
     for (; *v && len + 1 < n; v++)
         line[len++] = (*v == '\t' || *v == '\n' || *v == '\r') ? ' ' : *v;
     line[len] = '\0';
+}
+
+/* Reads a whole small text file (NULL if absent or unreadable). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, k;
+    char chunk[8192];
+    while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n + k + 1 > cap) {
+            size_t nc = cap ? 2 * cap : 16384;
+            while (nc < n + k + 1)
+                nc *= 2;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        memcpy(buf + n, chunk, k);
+        n += k;
+    }
+    if (f)
+        fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Appends to dir/name the lines of from/name it lacks. */
+static rs_status adopt_lines(const char *dir, const char *from, const char *name,
+                             rs_error_t *err)
+{
+    char src[RS_PATH_JOIN], dst[RS_PATH_JOIN];
+    snprintf(src, sizeof src, "%s/%s", from, name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    size_t n_new = 0, n_old = 0;
+    char *add = slurp(src, &n_new), *have = slurp(dst, &n_old);
+    rs_status st = RS_OK;
+    int fd = add ? open(dst, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    if (add && fd < 0)
+        st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot open: %s",
+                          strerror(errno));
+    for (char *line = add; !st && line && *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        char save = line[len];
+        line[len] = '\0';
+        int known = have && strstr(have, line) != NULL;
+        if (end && !known && write(fd, line, len) != (ssize_t)len)
+            st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot append: %s",
+                              strerror(errno));
+        line[len] = save;
+        line += len;
+    }
+    if (fd >= 0 && fsync(fd) != 0 && !st)
+        st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot fsync: %s",
+                          strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(add);
+    free(have);
+    return st;
+}
+
+rs_status rs_store_adopt_logs(const char *jobs_dir, const char *part_jobs_dir,
+                              rs_error_t *err)
+{
+    rs_status st = adopt_lines(jobs_dir, part_jobs_dir, "runs.tsv", err);
+    return st ? st : adopt_lines(jobs_dir, part_jobs_dir, "provenance.tsv", err);
 }
 
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
@@ -3254,35 +3619,67 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
  * job files of this version, rounded up. */
 #define JOB_OVERHEAD 20480u
 
-void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+/* The (epoch, step) pairs rs_record_selected selects among epochs x steps:
+ * a product, because the selection is epochs x steps (the lists are
+ * sorted and unique), so a long epochs axis costs no epochs x steps loop
+ * per combination. */
+static uint64_t selected_records(const rs_record_sel_t *sel, uint32_t epochs,
+                                 uint32_t steps)
+{
+    if (sel->all)
+        return (uint64_t)epochs * steps;
+    uint64_t n_e = 0, n_s = 0;
+    if (sel->epochs_all)
+        n_e = epochs;
+    else
+        for (uint32_t i = 0; i < sel->n_epochs; i++)
+            n_e += sel->epochs[i] < epochs;
+    if (sel->steps_all)
+        n_s = steps;
+    else
+        for (uint32_t i = 0; i < sel->n_steps; i++)
+            n_s += sel->steps[i] < steps;
+    return n_e * n_s;
+}
+
+void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e)
 {
     memset(e, 0, sizeof *e);
-    const rs_train_settings_t *s = &spec->settings;
-    const rs_arch_t *a = &s->arch;
-    uint64_t P = rs_arch_n_params(a);
-    uint32_t steps = rs_train_steps_per_epoch(s, n_train);
-    uint32_t B = s->batch_size >= n_train ? n_train : s->batch_size;
-    uint64_t records = 0;
-    if (s->record_masks)
-        for (uint32_t ep = 0; ep < s->epochs; ep++)
-            for (uint32_t st = 0; st < steps; st++)
-                records += (uint64_t)rs_record_selected(&s->mask_sel, ep, st);
     unsigned q = spec_quantities(spec);
     int n_curves = 1;
     for (int i = 0; i < 7; i++)
         n_curves += has_quantities(q, curve_needs[i]);
-    uint64_t curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
-    e->weights_per_job = 2 * P * 4;
-    e->curves_per_job = curves;
+    /* the sizes depend on the job's own settings (extra axes): computed
+     * once per combination of the extra axes, which is the slowest-varying
+     * part of the index */
+    uint64_t per_combo = spec->n_jobs / spec->n_combos;
+    uint64_t P = 0, curves = 0, records = 0, B = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
+        const rs_train_settings_t *s = &job.settings;
+        const rs_arch_t *a = &s->arch;
+        if (i % per_combo == 0) {
+            uint32_t n = n_train[job.combo];
+            uint32_t steps = rs_train_steps_per_epoch(s, n);
+            B = s->batch_size >= n ? n : s->batch_size;
+            records = s->record_masks ? selected_records(&s->mask_sel, s->epochs,
+                                                         steps) : 0;
+            P = rs_arch_n_params(a);
+            curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
+            if (2 * P * 4 > e->weights_per_job)
+                e->weights_per_job = 2 * P * 4;
+            if (curves > e->curves_per_job)
+                e->curves_per_job = curves;
+            if (records > e->records)
+                e->records = records;
+        }
         uint64_t masks = 0;
         for (int l = 0; l + 1 < a->n_layers; l++)
             if (job.hp.keep_prob[l] < 1.0f)
-                masks += records * ((uint64_t)B * ((a->sizes[l + 1] + 7) / 8) + 12);
-        uint64_t bytes = e->weights_per_job + curves + masks + JOB_OVERHEAD;
+                masks += records * (B * ((a->sizes[l + 1] + 7) / 8) + 12);
+        uint64_t bytes = 2 * P * 4 + curves + masks + JOB_OVERHEAD;
         e->all_job_files += bytes;
         if (!rows || !rs_job_finished(rows[i].status)) {
             e->todo_job_files += bytes;
@@ -3290,15 +3687,16 @@ void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
         }
         e->masks_max = masks > e->masks_max ? masks : e->masks_max;
         /* the packed file stores each (seed, keep_prob) mask set once and
-         * each seed's initial weights once: an upper estimate without
-         * compression, counting a job's masks when it is the first job of
-         * its seed and keep_prob (index order runs l1 and l2 inside) */
+         * each seed's initial weights once per combination: an upper
+         * estimate without compression, counting a job's masks when it is
+         * the first job of its seed and keep_prob in its combination
+         * (index order runs l1 and l2 inside) */
+        uint64_t k = i % per_combo;
         e->packed += P * 4 + curves + JOB_OVERHEAD + 512;   /* + its row */
-        if (i % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
+        if (k % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
             spec->n_seeds)
-            e->packed += masks + (i < spec->n_seeds ? P * 4 : 0);
+            e->packed += masks + (k < spec->n_seeds ? P * 4 : 0);
     }
-    e->records = records;
     e->packed += (64u << 10) + spec->text_len;   /* spec, provenance */
     e->peak = e->todo_job_files + e->packed;
 }

@@ -3,6 +3,8 @@
 #include "regsweep/sweep.h"
 
 #include "regsweep/buildinfo.h"
+#include "regsweep/mpi.h"
+#include "regsweep/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -223,7 +225,148 @@ static void remove_stale_tmp(const char *jobs_dir, const char *out_path)
         closedir(d);
 }
 
+/* ---- shards and the order of jobs -------------------------------------- */
+
+typedef struct costed {
+    double cost;
+    uint64_t index;
+    char id[13];
+} costed;
+
+/* largest first; then by id (shards: independent of the grid's order) */
+static int cmp_cost_id(const void *a, const void *b)
+{
+    const costed *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* largest first; then by index (dispatch: the grid's order) */
+static int cmp_cost_index(const void *a, const void *b)
+{
+    const costed *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A min-heap of shards by (load, number). */
+typedef struct shard_load {
+    double load;
+    uint32_t shard;
+} shard_load;
+
+static int load_less(const shard_load *a, const shard_load *b)
+{
+    return a->load < b->load || (a->load == b->load && a->shard < b->shard);
+}
+
+static void heap_sift_down(shard_load *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && load_less(&h[l], &h[m]))
+            m = l;
+        if (r < n && load_less(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        shard_load t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+rs_status rs_sweep_shard(const rs_spec_t *spec, uint32_t index, uint32_t count,
+                         uint8_t *mine, uint64_t *n_mine, rs_error_t *err)
+{
+    *n_mine = 0;
+    if (count == 0 || index == 0 || index > count)
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0, "shard %u/%u: the "
+                            "shard number must be 1 to %u", index, count, count);
+    uint64_t n = spec->n_jobs;
+    costed *c = malloc((n + 1) * sizeof *c);
+    shard_load *h = malloc(count * sizeof *h);
+    if (!c || !h) {
+        free(c);
+        free(h);
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, i, &job);
+        c[i].cost = rs_job_cost(spec, &job);
+        c[i].index = i;
+        memcpy(c[i].id, job.id, sizeof c[i].id);
+    }
+    qsort(c, n, sizeof *c, cmp_cost_id);
+    for (uint32_t k = 0; k < count; k++)
+        h[k] = (shard_load){0.0, k + 1};   /* a valid heap: loads equal */
+    for (uint64_t i = 0; i < n; i++) {
+        mine[c[i].index] = h[0].shard == index;
+        *n_mine += h[0].shard == index;
+        h[0].load += c[i].cost;
+        heap_sift_down(h, count, 0);
+    }
+    free(c);
+    free(h);
+    return RS_OK;
+}
+
+/* Sorts todo[0..n) largest job first (rs_job_cost), the grid's order among
+ * equals: the last jobs to start are the short ones, so no worker waits on
+ * one long job at the end.  Returns -1 out of memory. */
+static int order_by_cost(const rs_spec_t *spec, uint64_t *todo, uint64_t n)
+{
+    costed *c = malloc((n + 1) * sizeof *c);
+    if (!c)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        rs_job_t job;
+        rs_spec_job(spec, todo[i], &job);
+        c[i].cost = rs_job_cost(spec, &job);
+        c[i].index = todo[i];
+        c[i].id[0] = '\0';
+    }
+    qsort(c, n, sizeof *c, cmp_cost_index);
+    for (uint64_t i = 0; i < n; i++)
+        todo[i] = c[i].index;
+    free(c);
+    return 0;
+}
+
+/* SHA-256 of a dataset's shape and values: MPI ranks compare theirs with
+ * rank 0's, as data files that differ between nodes would change bits. */
+static void hash_split(rs_sha256_t *h, const rs_dataset_t *d, const rs_split_t *p)
+{
+    uint32_t n = p->n;
+    rs_sha256_update(h, &n, sizeof n);
+    if (p->x)
+        rs_sha256_update(h, p->x, (size_t)n * d->n_in * sizeof *p->x);
+    if (p->x_u8)
+        rs_sha256_update(h, p->x_u8, (size_t)n * d->n_in);
+    if (p->y)
+        rs_sha256_update(h, p->y, (size_t)n * d->n_out * sizeof *p->y);
+    if (p->label)
+        rs_sha256_update(h, p->label, n);
+}
+
+static void data_digest(const rs_dataset_t *d, uint8_t out[32])
+{
+    rs_sha256_t h;
+    rs_sha256_init(&h);
+    uint32_t shape[3] = {(uint32_t)d->task, d->n_in, d->n_out};
+    rs_sha256_update(&h, shape, sizeof shape);
+    hash_split(&h, d, &d->train);
+    hash_split(&h, d, &d->val);
+    hash_split(&h, d, &d->test);
+    rs_sha256_final(&h, out);
+}
+
 typedef struct sweep_state sweep_state;
+static void run_ranks(sweep_state *s);
 static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
                    const rs_error_t *job_err, double job_wall);
 
@@ -281,6 +424,9 @@ static void fill_provenance(rs_provenance_t *p, const rs_spec_t *spec,
     snprintf(p->simd, sizeof p->simd, "%s", simd);
     p->threads = o->threads;
     p->threads_per_job = tpj;
+    if (o->shard_count)
+        snprintf(p->shard, sizeof p->shard, "%u/%u", o->shard_index,
+                 o->shard_count);
 }
 
 struct sweep_state {
@@ -289,12 +435,15 @@ struct sweep_state {
     const char *jobs_dir;
     rs_job_summary_t *rows;
     const uint64_t *todo;
+    uint64_t total;                    /* jobs of the grid (or shard)     */
     uint64_t n_todo, next, done, failed, diverged, skipped;
     const rs_dataset_t *shared_data;   /* NULL: per-job data (sin, no seed) */
     rs_kernels_t kernels;
     int outer, inner;
     double t0;
     rs_provenance_t prov;
+    rs_mpi_team_t *team;               /* MPI ranks, or NULL               */
+    uint8_t data_digest[32];           /* of the shared dataset (MPI)      */
     rs_status fatal;                   /* first write error: stop all      */
     rs_error_t fatal_err;
     volatile sig_atomic_t local_stop;  /* set on fatal or fail_fast       */
@@ -307,7 +456,7 @@ static void report(sweep_state *s, rs_sweep_event ev, const rs_job_t *job,
         return;
     rs_sweep_progress_t p = {0};
     p.event = ev;
-    p.total = s->spec->n_jobs;
+    p.total = s->total;
     p.skipped = s->skipped;
     p.done = s->done;
     p.failed = s->failed;
@@ -343,13 +492,13 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
     const rs_dataset_t *data = s->shared_data;
     rs_status st = RS_OK;
     if (!data) {
-        st = rs_spec_load_data(s->spec, job.hp.seed, &own, &err);
+        st = rs_spec_load_job_data(s->spec, &job, &own, &err);
         data = &own;
     }
     rs_job_result_t res;
     memset(&res, 0, sizeof res);
     if (!st)
-        st = rs_train_job(&s->spec->settings, &job.hp, data, &s->kernels,
+        st = rs_train_job(&job.settings, &job.hp, data, &s->kernels,
                           s->inner, s->o->abort_jobs, &res, &err);
     if (!s->shared_data && data == &own)
         rs_data_free(&own);
@@ -504,32 +653,21 @@ static rs_status check_output(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     return RS_OK;
 }
 
-/* Loads the shared dataset (or checks one job's, for per-job sin data) and
- * that the model fits it; a mismatch points at model.layers in the spec. */
+/* Loads the shared dataset (unless jobs draw their own) and checks that
+ * every combination of settings fits its data (rs_spec_check_data);
+ * n_train receives each combination's training rows (malloc'ed). */
 static rs_status load_and_check_data(const rs_spec_t *spec,
                                      rs_dataset_t *data, int *shared,
-                                     uint32_t *n_train, rs_error_t *err)
+                                     uint32_t **n_train, rs_error_t *err)
 {
-    rs_status st;
-    *shared = spec->data_kind != RS_DATA_SIN || spec->data_seed_set;
-    if (*shared) {
-        if ((st = rs_spec_load_data(spec, 0, data, err)))
-            return st;
-        *n_train = data->train.n;
-        if ((st = rs_train_check(&spec->settings, data, err)))
-            rs_data_free(data);
-    } else {
-        rs_dataset_t probe;
-        if ((st = rs_spec_load_data(spec, spec->seeds[0], &probe, err)))
-            return st;
-        *n_train = probe.train.n;
-        st = rs_train_check(&spec->settings, &probe, err);
-        rs_data_free(&probe);
-    }
-    if (st == RS_EINPUT && err && !err->path[0]) {
-        snprintf(err->path, sizeof err->path, "%s", spec->layers_src);
-        err->line = spec->layers_line;
-        err->column = spec->layers_col;
+    *shared = !rs_spec_data_per_job(spec);
+    *n_train = calloc(spec->n_combos + 1, sizeof **n_train);
+    if (!*n_train)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    rs_status st = rs_spec_check_data(spec, *shared ? data : NULL, *n_train, err);
+    if (st) {
+        free(*n_train);
+        *n_train = NULL;
     }
     return st;
 }
@@ -560,6 +698,28 @@ static rs_status check_space(const char *out_path, const rs_size_estimate_t *est
     return RS_OK;
 }
 
+/* check_space over the jobs still to run: all, or those of mine */
+static rs_status check_space_for(const rs_spec_t *spec, const uint32_t *n_train,
+                                 const rs_job_summary_t *rows,
+                                 const uint8_t *mine, const char *out_path,
+                                 rs_error_t *err)
+{
+    rs_size_estimate_t est;
+    rs_job_summary_t *view = NULL;
+    if (mine) {   /* the others count as finished: not this run's to write */
+        if (!(view = malloc((spec->n_jobs + 1) * sizeof *view)))
+            return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        for (uint64_t i = 0; i < spec->n_jobs; i++) {
+            view[i] = rows[i];
+            if (!mine[i])
+                view[i].status = RS_JOB_DONE;
+        }
+    }
+    rs_store_estimate(spec, n_train, view ? view : rows, &est);
+    free(view);
+    return check_space(out_path, &est, err);
+}
+
 rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                        rs_error_t *err)
 {
@@ -578,17 +738,19 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     rs_dataset_t data;
     memset(&data, 0, sizeof data);
     int shared = 0;
-    uint32_t n_train = 0;
+    uint32_t *n_train = NULL;
     if ((st = load_and_check_data(spec, &data, &shared, &n_train, err)))
         return st;
     if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0) {
         rs_data_free(&data);
+        free(n_train);
         return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
                             strerror(errno));
     }
     int lock_fd = -1;
     if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err))) {
         rs_data_free(&data);
+        free(n_train);
         return st;
     }
     remove_stale_tmp(jobs_dir, o->out_path);
@@ -601,6 +763,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     s.shared_data = shared ? &data : NULL;
     rs_kernels_init(&s.kernels, o->simd_cap);
     uint64_t *todo = NULL;
+    uint8_t *mine = NULL;
     s.rows = calloc(spec->n_jobs, sizeof *s.rows);
     if (!s.rows) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
@@ -610,21 +773,35 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     if ((st = scan_jobs(o->out_path, spec, s.rows, &s.skipped, &n_journal, &s,
                         err)))
         goto out;
-    /* room for the job files still to come and the packed file */
-    rs_size_estimate_t est;
-    rs_store_estimate(spec, n_train, s.rows, &est);
-    if ((st = check_space(o->out_path, &est, err)))
-        goto out;
-    todo = malloc((spec->n_jobs - s.skipped + 1) * sizeof *todo);
-    if (!todo) {
+    todo = malloc((spec->n_jobs + 1) * sizeof *todo);
+    if (!todo || (o->shard_count && !(mine = calloc(spec->n_jobs + 1, 1)))) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
-    for (uint64_t i = 0; i < spec->n_jobs; i++)
-        if (!rs_job_finished(s.rows[i].status)) {
+    s.total = spec->n_jobs;
+    if (o->shard_count &&
+        (st = rs_sweep_shard(spec, o->shard_index, o->shard_count, mine,
+                             &s.total, err)))
+        goto out;
+    s.skipped = 0;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        if (mine && !mine[i])
+            continue;
+        if (rs_job_finished(s.rows[i].status)) {
+            s.skipped++;
+        } else {
             s.rows[i].status = RS_JOB_MISSING;
             todo[s.n_todo++] = i;
         }
+    }
+    /* room for the job files still to come and the packed file (for a
+     * shard: its jobs' files, and the whole sweep's packed bound) */
+    if ((st = check_space_for(spec, n_train, s.rows, mine, o->out_path, err)))
+        goto out;
+    if (order_by_cost(spec, todo, s.n_todo)) {
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
     s.todo = todo;
     int threads = o->threads > 0 ? o->threads : 1;
     s.outer = s.n_todo < (uint64_t)threads ? (int)(s.n_todo ? s.n_todo : 1)
@@ -643,6 +820,12 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_START, NULL, NULL, 0);
+    if (o->team && o->team->size > 1) {
+        s.team = o->team;
+        if (shared)
+            data_digest(&data, s.data_digest);
+        run_ranks(&s);
+    } else
 #ifdef _OPENMP
     /* one worker: run it on this thread, so that a job's GEMM threads form
      * a first-level team instead of a nested one */
@@ -671,15 +854,15 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
         (st = rs_store_write_top(o->out_path, spec, s.rows, &s.prov, err)))
         goto out;
     report(&s, RS_EV_END, NULL, NULL, 0);
-    uint64_t n_diverged = 0;   /* in the whole sweep, earlier runs too */
+    uint64_t n_diverged = 0;   /* in the sweep or shard, earlier runs too */
     for (uint64_t i = 0; i < spec->n_jobs; i++)
-        n_diverged += s.rows[i].status == RS_JOB_DIVERGED;
+        n_diverged += s.rows[i].status == RS_JOB_DIVERGED && (!mine || mine[i]);
     uint64_t finished = s.done + s.failed + s.diverged;
     if (o->stop && *o->stop && finished < s.n_todo)
         st = rs_error_set(err, RS_EINTR, o->out_path, 0, 0,
                           "stopped after %llu of %llu jobs",
                           (unsigned long long)(s.skipped + s.done + s.diverged),
-                          (unsigned long long)spec->n_jobs);
+                          (unsigned long long)s.total);
     else if (s.failed)
         st = rs_error_set(err, RS_EMISMATCH, o->out_path, 0, 0,
                           "%llu jobs failed; --resume retries them",
@@ -694,10 +877,12 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                           "saved, but the sweep is not a success "
                           "(--allow-diverged exits 0)",
                           (unsigned long long)n_diverged,
-                          (unsigned long long)spec->n_jobs);
+                          (unsigned long long)s.total);
 out:
     free(todo);
+    free(mine);
     free(s.rows);
+    free(n_train);
     rs_data_free(&data);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -711,11 +896,11 @@ rs_status rs_sweep_rerun(const char *out_path, const rs_spec_t *spec,
     rs_kernels_t k;
     rs_kernels_init(&k, simd_cap);
     rs_dataset_t data;
-    rs_status st = rs_spec_load_data(spec, job->hp.seed, &data, err);
+    rs_status st = rs_spec_load_job_data(spec, job, &data, err);
     if (st)
         return st;
     rs_job_result_t res;
-    st = rs_train_job(&spec->settings, &job->hp, &data, &k,
+    st = rs_train_job(&job->settings, &job->hp, &data, &k,
                       threads > 0 ? threads : 1, NULL, &res, err);
     rs_data_free(&data);
     if (st)
@@ -751,4 +936,580 @@ rs_status rs_sweep_rebuild(const char *out_path, const rs_spec_t *spec,
     free(rows);
     rs_sweep_unlock(&lock_fd);
     return st;
+}
+
+/* ---- merge -------------------------------------------------------------- */
+
+/* A shared lock on a part's OUT.jobs/.lock: refused while its shard runs
+ * (run holds it exclusively); -1 in *fd when the part has no jobs folder. */
+static rs_status lock_part(const char *part, int *fd, rs_error_t *err)
+{
+    char dir[RS_PATH_BUF], path[RS_PATH_JOIN];
+    *fd = -1;
+    if (rs_store_jobs_dir(part, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, part, 0, 0, "path too long");
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (f < 0)
+        return RS_OK;   /* no lock file: no run of it is going on */
+    if (flock(f, LOCK_SH | LOCK_NB) != 0) {
+        char holder[600];
+        lock_holder(f, holder, sizeof holder);
+        close(f);
+        return rs_error_set(err, RS_EINPUT, part, 0, 0,
+                            "its shard is still running (%s): merge when it "
+                            "has finished", holder[0] ? holder : "holder unknown");
+    }
+    *fd = f;
+    return RS_OK;
+}
+
+/* The parts must be regular files, none of them OUT, none twice. */
+static rs_status check_parts(const char *out_path, int n_parts,
+                             const char *const *parts, rs_error_t *err)
+{
+    struct stat out_sb, sb, other;
+    int have_out = stat(out_path, &out_sb) == 0;
+    for (int p = 0; p < n_parts; p++) {
+        if (rs_path_check(parts[p], err))
+            return RS_EINPUT;
+        if (stat(parts[p], &sb) != 0)
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "cannot open: %s", strerror(errno));
+        if (!S_ISREG(sb.st_mode))
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "is not a regular file, so not a part");
+        if (have_out && sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino)
+            return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                "is the output itself; name the parts to "
+                                "merge into it");
+        for (int q = 0; q < p; q++)
+            if (stat(parts[q], &other) == 0 && other.st_dev == sb.st_dev &&
+                other.st_ino == sb.st_ino)
+                return rs_error_set(err, RS_EINPUT, parts[p], 0, 0,
+                                    "is named twice (also as %s)", parts[q]);
+    }
+    return RS_OK;
+}
+
+static void count_rows(const rs_spec_t *spec, const rs_job_summary_t *rows,
+                       rs_merge_result_t *r)
+{
+    r->n_jobs = spec->n_jobs;
+    for (uint64_t i = 0; i < spec->n_jobs; i++) {
+        r->done += rows[i].status == RS_JOB_DONE;
+        r->diverged += rows[i].status == RS_JOB_DIVERGED;
+        r->failed += rows[i].status == RS_JOB_FAILED;
+        r->missing += rows[i].status == RS_JOB_MISSING;
+    }
+}
+
+/* Takes every lock (OUT's exclusively, the parts' shared), merges, and
+ * releases them. */
+static rs_status merge_locked(const char *out_path, const char *jobs_dir,
+                              const rs_spec_t *spec, int n_parts,
+                              const char *const *parts,
+                              const rs_provenance_t *prov,
+                              rs_merge_result_t *r, rs_error_t *err)
+{
+    int *fds = malloc(((size_t)n_parts + 1) * sizeof *fds);
+    rs_job_summary_t *rows = calloc(spec->n_jobs + 1, sizeof *rows);
+    rs_status st = fds && rows ? RS_OK
+                               : rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
+                                              "out of memory");
+    int n_locked = 0;
+    for (; !st && n_locked < n_parts; n_locked++)
+        st = lock_part(parts[n_locked], &fds[n_locked], err);
+    if (st && n_locked > 0)
+        n_locked--;   /* the one that failed holds nothing */
+    for (int p = 0; !st && p < n_parts; p++) {
+        char dir[RS_PATH_BUF];
+        if (rs_store_jobs_dir(parts[p], dir, sizeof dir) == 0)
+            st = rs_store_adopt_logs(jobs_dir, dir, err);
+    }
+    if (!st)
+        st = rs_store_log_run(jobs_dir, prov, err);
+    if (!st)
+        st = rs_store_merge(out_path, spec, n_parts, parts, prov, rows,
+                            r->taken, err);
+    if (!st)
+        count_rows(spec, rows, r);
+    for (int p = 0; p < n_locked; p++)
+        rs_sweep_unlock(&fds[p]);
+    free(fds);
+    free(rows);
+    return st;
+}
+
+rs_status rs_sweep_merge(const char *out_path, int n_parts,
+                         const char *const *parts, const char *command,
+                         rs_merge_result_t *r, rs_error_t *err)
+{
+    char jobs_dir[RS_PATH_BUF];
+    memset(r->spec_sha256, 0, sizeof r->spec_sha256);
+    r->n_jobs = r->done = r->diverged = r->failed = r->missing = 0;
+    if (rs_path_check(out_path, err))
+        return RS_EINPUT;
+    if (rs_store_jobs_dir(out_path, jobs_dir, sizeof jobs_dir))
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                            "output path too long");
+    if (n_parts < 1)
+        return rs_error_set(err, RS_EINPUT, out_path, 0, 0, "no parts to merge");
+    rs_status st = check_parts(out_path, n_parts, parts, err);
+    if (!st)
+        st = check_out_dir(out_path, err);
+    if (st)
+        return st;
+    if (!path_exists(jobs_dir) && mkdir(jobs_dir, 0755) != 0)
+        return rs_error_set(err, RS_EIO, jobs_dir, 0, 0, "cannot create: %s",
+                            strerror(errno));
+    int lock_fd = -1;
+    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err)))
+        return st;
+    remove_stale_tmp(jobs_dir, out_path);
+    /* the spec: OUT's when it exists (the parts must match it), else the
+     * first part's; checked only once the lock is held */
+    rs_spec_t spec;
+    st = rs_store_read_spec(path_exists(out_path) ? out_path : parts[0], &spec,
+                            err);
+    if (!st) {
+        memcpy(r->spec_sha256, spec.sha256, sizeof r->spec_sha256);
+        rs_sweep_opts_t o = {.out_path = out_path, .threads = 1,
+                             .command = command};
+        rs_provenance_t prov;
+        fill_provenance(&prov, &spec, &o, "", 0);
+        rs_store_now_iso(prov.written, sizeof prov.written);
+        st = merge_locked(out_path, jobs_dir, &spec, n_parts, parts, &prov, r,
+                          err);
+        rs_spec_free(&spec);
+    }
+    rs_sweep_unlock(&lock_fd);
+    return st;
+}
+
+/* ---- MPI: rank 0 dispatches and writes, every rank runs jobs ------------ */
+
+/* Message tags.  A rank's thread t gets its replies on TAG_REPLY + t. */
+enum { TAG_SPEC = 1, TAG_SPEC_BODY, TAG_HELLO, TAG_HELLO_BODY, TAG_REQ,
+       TAG_REQ_BODY, TAG_REPLY = 100 };
+/* What a request carries: nothing yet, a job file, a failure, or a job
+ * abandoned by a second signal. */
+enum { REQ_READY = 0, REQ_RESULT, REQ_FAILED, REQ_ABANDONED };
+#define STOP_JOB UINT64_MAX
+
+static void nap(void)
+{
+    struct timespec t = {0, 1000000};   /* 1 ms */
+    nanosleep(&t, NULL);
+}
+
+/* rank 0: the spec text, overrides, path and hash, to every other rank */
+static void send_spec(const rs_spec_t *spec, rs_mpi_team_t *team)
+{
+    size_t n = 65 + strlen(spec->path) + 1 + spec->text_len + 1;
+    for (int i = 0; i < spec->n_overrides; i++)
+        n += strlen(spec->overrides[i]) + 1;
+    char *body = malloc(n), *p = body;
+    uint64_t hdr[4] = {body != NULL, n, (uint64_t)spec->n_overrides,
+                       spec->text_len};
+    if (body) {
+        memcpy(p, spec->sha256, 65);
+        p += 65;
+        p = stpcpy(p, spec->path) + 1;
+        memcpy(p, spec->text, spec->text_len);
+        p += spec->text_len;
+        *p++ = '\0';
+        for (int i = 0; i < spec->n_overrides; i++)
+            p = stpcpy(p, spec->overrides[i]) + 1;
+    }
+    for (int r = 1; r < team->size; r++) {
+        rs_mpi_send(r, TAG_SPEC, hdr, sizeof hdr);
+        if (body)
+            rs_mpi_send(r, TAG_SPEC_BODY, body, n);
+    }
+    team->released = 1;
+    free(body);
+}
+
+void rs_sweep_mpi_release(rs_mpi_team_t *team)
+{
+    if (!team || team->rank != 0 || team->released || team->size < 2)
+        return;
+    uint64_t hdr[4] = {0, 0, 0, 0};
+    for (int r = 1; r < team->size; r++)
+        rs_mpi_send(r, TAG_SPEC, hdr, sizeof hdr);
+    team->released = 1;
+}
+
+/* Receives a header and its body (malloc'ed; NULL when empty). */
+static void *recv_body(int from, int tag, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char *b = malloc(n + 1);
+    if (!b) {
+        /* still take the message off the wire: a receive of 0 bytes
+         * consumes it (truncated; errors return, rs_mpi_init) */
+        char none;
+        rs_mpi_recv(from, tag, &none, 0, NULL);
+        return NULL;
+    }
+    if (rs_mpi_recv(from, tag, b, n, NULL)) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    return b;
+}
+
+typedef struct rank_book {
+    uint64_t hellos, threads, stopped;
+    uint8_t *banned;            /* [size]: this rank gets no jobs */
+} rank_book;
+
+static void lost_rank(sweep_state *s, int rank, const char *host,
+                      const char *why)
+{
+    rs_error_t e;
+    rs_error_set(&e, RS_EINPUT, NULL, 0, 0, "rank %d (%s) runs no jobs: %s",
+                 rank, host && *host ? host : "?", why);
+#pragma omp critical(rs_index)
+    report(s, RS_EV_RANK_LOST, NULL, &e, 0);
+}
+
+static void on_hello(sweep_state *s, rank_book *b, int from)
+{
+    uint64_t hdr[3];
+    rs_mpi_recv(from, TAG_HELLO, hdr, sizeof hdr, NULL);
+    char *body = recv_body(from, TAG_HELLO_BODY, hdr[1]);
+    b->hellos++;
+    b->threads += hdr[0];
+    const char *host = body && hdr[1] > 32 ? body + 32 : "";
+    const char *why = host + strlen(host) + 1;
+    if (!body)
+        lost_rank(s, from, "", "its greeting was lost (out of memory)");
+    else if (hdr[0] == 0)
+        lost_rank(s, from, host, why);
+    else if (s->shared_data && memcmp(body, s->data_digest, 32) != 0) {
+        b->banned[from] = 1;
+        lost_rank(s, from, host, "its dataset differs from rank 0's (the "
+                  "data files must be the same on every node)");
+    }
+    free(body);
+}
+
+/* A job file from another rank: saved as a local worker saves its own,
+ * then read back and verified before it counts. */
+static void take_result(sweep_state *s, uint64_t index, void *bytes, size_t n,
+                        int worker, double wall)
+{
+    rs_job_t job;
+    rs_spec_job(s->spec, index, &job);
+    rs_job_image_t img;
+    rs_error_t err;
+    rs_error_clear(&err);
+    rs_store_image_adopt(&img, s->jobs_dir, &job, bytes, n);
+    rs_status st = rs_store_save_job(&img, &err);
+    if (st) {
+#pragma omp critical(rs_index)
+        if (s->fatal == RS_OK) {
+            s->fatal = st;
+            s->fatal_err = err;
+            s->local_stop = 1;
+        }
+        return;
+    }
+    rs_job_summary_t row;
+#pragma omp critical(rs_hdf5)
+    st = rs_store_read_summary(s->jobs_dir, 0, s->spec, &job, &row, &err);
+    if (st == RS_OK && !rs_job_finished(row.status))
+        st = rs_error_set(&err, RS_EIO, img.final, 0, 0, "vanished");
+#pragma omp critical(rs_index)
+    {
+        if (st == RS_OK) {
+            s->rows[index] = row;
+            s->done += row.status == RS_JOB_DONE;
+            s->diverged += row.status == RS_JOB_DIVERGED;
+            rs_store_log_job(s->jobs_dir, &job, wall, worker, 1, NULL);
+            report(s, row.status == RS_JOB_DIVERGED ? RS_EV_JOB_DIVERGED
+                                                    : RS_EV_JOB_DONE,
+                   &job, NULL, wall);
+        } else {
+            /* not to be trusted: a failure of this job, rerun by --resume */
+            unlink(img.final);
+            s->rows[index].status = RS_JOB_FAILED;
+            s->failed++;
+            report(s, RS_EV_JOB_FAILED, &job, &err, wall);
+        }
+    }
+}
+
+static void take_failure(sweep_state *s, uint64_t index, const char *msg,
+                         double wall)
+{
+    rs_job_t job;
+    rs_spec_job(s->spec, index, &job);
+    rs_error_t err;
+    rs_error_set(&err, RS_EINPUT, NULL, 0, 0, "%s", msg ? msg : "failed");
+#pragma omp critical(rs_index)
+    {
+        s->rows[index].status = RS_JOB_FAILED;
+        s->failed++;
+        report(s, RS_EV_JOB_FAILED, &job, &err, wall);
+        if (s->o->fail_fast)
+            s->local_stop = 1;
+    }
+}
+
+/* One request: take what it carries, answer with the next job or stop. */
+static void on_request(sweep_state *s, rank_book *b, int from)
+{
+    uint64_t hdr[6];
+    rs_mpi_recv(from, TAG_REQ, hdr, sizeof hdr, NULL);
+    void *body = recv_body(from, TAG_REQ_BODY, hdr[3]);
+    double wall;
+    memcpy(&wall, &hdr[4], sizeof wall);
+    int thread = (int)hdr[0];
+    if (hdr[2] < s->spec->n_jobs) {
+        if (hdr[1] == REQ_RESULT && body) {
+            take_result(s, hdr[2], body, hdr[3], from * 1000 + thread, wall);
+            body = NULL;   /* taken */
+        } else if (hdr[1] == REQ_RESULT) {
+            take_failure(s, hdr[2], "its job file was lost on the way (out "
+                         "of memory on rank 0)", wall);
+        } else if (hdr[1] == REQ_FAILED) {
+            take_failure(s, hdr[2], body, wall);
+        }
+    }
+    free(body);
+    uint64_t next = STOP_JOB, k;
+    if (!b->banned[from] && !should_stop(s) && !s->fatal) {
+#pragma omp atomic capture
+        k = s->next++;
+        if (k < s->n_todo)
+            next = s->todo[k];
+    }
+    b->stopped += next == STOP_JOB;
+    rs_mpi_send(from, TAG_REPLY + thread, &next, sizeof next);
+}
+
+/* Rank 0's thread 0: serves the other ranks until each of their threads
+ * has been told to stop. */
+static void coordinator_loop(sweep_state *s)
+{
+    rs_mpi_team_t *t = s->team;
+    rank_book b = {0, 0, 0, calloc((size_t)t->size, 1)};
+    if (!b.banned) {
+        rs_sweep_mpi_release(t);   /* out of memory: run alone */
+        return;
+    }
+    send_spec(s->spec, t);
+    while (b.hellos < (uint64_t)(t->size - 1) || b.stopped < b.threads) {
+        int from, tag;
+        if (!rs_mpi_poll(-1, &from, &tag))
+            nap();
+        else if (tag == TAG_HELLO)
+            on_hello(s, &b, from);
+        else if (tag == TAG_REQ)
+            on_request(s, &b, from);
+        else   /* a body without its header cannot happen: drop it */
+            free(recv_body(from, tag, 1));
+    }
+    free(b.banned);
+}
+
+/* Rank 0: its own threads run jobs beside the coordinator (thread 0). */
+static void run_ranks(sweep_state *s)
+{
+#ifdef _OPENMP
+    if (s->inner > 1)
+        omp_set_max_active_levels(2);
+#pragma omp parallel num_threads(s->outer + 1)
+    {
+        if (omp_get_thread_num() == 0)
+            coordinator_loop(s);
+        else
+            worker_loop(s, omp_get_thread_num() - 1);
+    }
+#else
+    coordinator_loop(s);   /* no threads: rank 0 only dispatches and writes */
+#endif
+}
+
+/* ---- the other ranks ---------------------------------------------------- */
+
+typedef struct rank_worker {
+    const rs_spec_t *spec;
+    const rs_sweep_opts_t *o;
+    const rs_dataset_t *shared_data;
+    rs_kernels_t kernels;
+} rank_worker;
+
+/* Runs one job; fills the request that reports it (kind, body). */
+static void rank_job(rank_worker *w, uint64_t index, uint64_t *kind,
+                     void **body, size_t *n, double *wall)
+{
+    rs_job_t job;
+    rs_spec_job(w->spec, index, &job);
+    rs_error_t err;
+    rs_error_clear(&err);
+    double t = now_s();
+    rs_dataset_t own;
+    const rs_dataset_t *data = w->shared_data;
+    rs_status st = RS_OK;
+    if (!data) {
+        st = rs_spec_load_data(w->spec, job.hp.seed, &own, &err);
+        data = &own;
+    }
+    rs_job_result_t res;
+    memset(&res, 0, sizeof res);
+    if (!st)
+        st = rs_train_job(&w->spec->settings, &job.hp, data, &w->kernels, 1,
+                          w->o->abort_jobs, &res, &err);
+    if (!w->shared_data && data == &own)
+        rs_data_free(&own);
+    rs_job_image_t img;
+    memset(&img, 0, sizeof img);
+    if (!st) {
+#pragma omp critical(rs_hdf5)
+        st = rs_store_build_job("", w->spec, &job, &res, &img, &err);
+    }
+    rs_job_result_free(&res);
+    *wall = now_s() - t;
+    *body = NULL;
+    *n = 0;
+    if (st == RS_OK) {
+        *kind = REQ_RESULT;
+        *body = img.bytes;
+        *n = img.n;
+    } else if (st == RS_EINTR) {
+        *kind = REQ_ABANDONED;
+    } else {
+        char msg[1500];
+        rs_error_format(&err, msg, sizeof msg);
+        *kind = REQ_FAILED;
+        *body = strdup(msg);
+        *n = *body ? strlen(msg) + 1 : 0;
+    }
+}
+
+static void rank_thread(rank_worker *w, int thread)
+{
+    rs_store_init();
+    uint64_t kind = REQ_READY, index = 0, next;
+    void *body = NULL;
+    size_t n = 0;
+    double wall = 0;
+    for (;;) {
+        uint64_t hdr[6] = {(uint64_t)thread, kind, index, n, 0, 0};
+        memcpy(&hdr[4], &wall, sizeof wall);
+#pragma omp critical(rs_mpi)
+        {
+            rs_mpi_send(0, TAG_REQ, hdr, sizeof hdr);
+            if (n)
+                rs_mpi_send(0, TAG_REQ_BODY, body, n);
+            if (rs_mpi_recv(0, TAG_REPLY + thread, &next, sizeof next, NULL))
+                next = STOP_JOB;
+        }
+        free(body);
+        body = NULL;
+        n = 0;
+        if (next == STOP_JOB)
+            break;
+        index = next;
+        rank_job(w, index, &kind, &body, &n, &wall);
+    }
+}
+
+/* The spec as rank 0 sent it (RS_EINTR: told to stop instead). */
+static rs_status recv_spec(rs_spec_t *spec, rs_error_t *err)
+{
+    uint64_t hdr[4];
+    if (rs_mpi_recv(0, TAG_SPEC, hdr, sizeof hdr, NULL))
+        return rs_error_set(err, RS_EIO, NULL, 0, 0, "MPI: no spec from rank 0");
+    if (hdr[0] == 0)
+        return RS_EINTR;
+    char *body = recv_body(0, TAG_SPEC_BODY, hdr[1]);
+    if (!body)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    const char *sha = body, *path = body + 65;
+    const char *text = path + strlen(path) + 1;
+    char **over = calloc(hdr[2] + 1, sizeof *over);
+    const char *p = text + hdr[3] + 1;
+    for (uint64_t i = 0; over && i < hdr[2]; i++) {
+        over[i] = (char *)p;
+        p += strlen(p) + 1;
+    }
+    rs_status st = over ? rs_spec_parse(text, hdr[3], path, (int)hdr[2], over,
+                                        spec, err)
+                        : rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!st && strcmp(spec->sha256, sha)) {
+        st = rs_error_set(err, RS_EINPUT, path, 0, 0, "parses to another "
+                          "spec here (sha256 %.12s..., rank 0's %.12s...)",
+                          spec->sha256, sha);
+        rs_spec_free(spec);
+    }
+    free(over);
+    free(body);
+    return st;
+}
+
+static void send_hello(int threads, const uint8_t digest[32], const char *why)
+{
+    char host[256];
+    rs_mpi_host(host, sizeof host);
+    size_t n = 32 + strlen(host) + 1 + strlen(why) + 1;
+    char *body = malloc(n);
+    uint64_t hdr[3] = {(uint64_t)threads, body ? n : 0, 0};
+    if (body) {
+        memcpy(body, digest, 32);
+        strcpy(stpcpy(body + 32, host) + 1, why);
+    }
+    rs_mpi_send(0, TAG_HELLO, hdr, sizeof hdr);
+    if (body)
+        rs_mpi_send(0, TAG_HELLO_BODY, body, n);
+    free(body);
+}
+
+rs_status rs_sweep_mpi_worker(const rs_sweep_opts_t *o, rs_error_t *err)
+{
+    rs_spec_t spec;
+    memset(&spec, 0, sizeof spec);
+    rs_status st = recv_spec(&spec, err);
+    if (st == RS_EINTR)
+        return RS_OK;   /* rank 0 stopped before it started */
+    uint8_t digest[32] = {0};
+    rs_dataset_t data;
+    memset(&data, 0, sizeof data);
+    int shared = 0;
+    uint32_t n_train;
+    if (!st && !(st = load_and_check_data(&spec, &data, &shared, &n_train, err)) &&
+        shared)
+        data_digest(&data, digest);
+    if (st) {
+        char why[1500];
+        rs_error_format(err, why, sizeof why);
+        send_hello(0, digest, why);
+        rs_spec_free(&spec);
+        rs_data_free(&data);
+        return st;
+    }
+    rank_worker w = {&spec, o, shared ? &data : NULL, {0}};
+    rs_kernels_init(&w.kernels, o->simd_cap);
+    /* rank 0 waits for as many stops as the hello counts threads: the
+     * team's real size (OpenMP may give fewer threads than asked) */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(o->threads > 0 ? o->threads : 1)
+    {
+#pragma omp single
+        send_hello(omp_get_num_threads(), digest, "");
+        rank_thread(&w, omp_get_thread_num());
+    }
+#else
+    send_hello(1, digest, "");
+    rank_thread(&w, 0);
+#endif
+    rs_spec_free(&spec);
+    rs_data_free(&data);
+    return RS_OK;
 }

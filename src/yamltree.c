@@ -65,6 +65,20 @@ yt_node *rs_yt_get(const yt_node *map, const char *key)
     return NULL;
 }
 
+int rs_yt_remove(yt_node *map, const char *key)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2)
+        if (strcmp(map->kids[i]->value, key) == 0) {
+            rs_yt_free(map->kids[i]);
+            rs_yt_free(map->kids[i + 1]);
+            memmove(map->kids + i, map->kids + i + 2,
+                    (map->n - i - 2) * sizeof *map->kids);
+            map->n -= 2;
+            return 1;
+        }
+    return 0;
+}
+
 int rs_yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
            int line, int col)
 {

@@ -48,6 +48,10 @@ yt_node *rs_yt_new_map(const char *src, int line, int col);
 int rs_yt_set(yt_node *map, const char *key, yt_node *value, const char *src,
            int line, int col);
 
+/* Removes key and its value from a mapping (freeing both).  Returns 1 if it
+ * was there, 0 if not. */
+int rs_yt_remove(yt_node *map, const char *key);
+
 /* Writes the tree as one YAML document into *text (malloc'ed, NUL-
  * terminated, *len bytes; the caller frees it).  Quoted scalars stay
  * quoted, so the text parses back to the same tree.  RS_ENOMEM, or

@@ -38,12 +38,13 @@ for f in bin/regsweep include/regsweep/version.h include/regsweep/spec.h \
          share/regsweep/experiments/ch311_sin.yaml \
          share/regsweep/experiments/d2l_fashion_mnist.yaml \
          share/regsweep/tools/plot_curves.py share/doc/regsweep/FORMAT.md \
+         share/regsweep/tools/slurm/submit.sh share/regsweep/tools/slurm/array.sbatch \
          share/doc/regsweep/LICENSE; do
   check "installed $f" test -s "$root/$f"
 done
 check "installed libregsweep.a and libregsweep.so" \
   sh -c "test -f '$libdir/libregsweep.a' && test -L '$libdir/libregsweep.so'"
-check "installed tools are executable" test -x "$root/share/regsweep/tools/plot_curves.py"
+check "installed tools are executable" sh -c "test -x '$root/share/regsweep/tools/plot_curves.py' && test -x '$root/share/regsweep/tools/slurm/submit.sh'"
 
 # every exported symbol is rs_* (OpenMP's names for our critical sections
 # are the compiler's, not ours)

@@ -290,3 +290,47 @@ Test(analysis, baseline_not_in_the_grid_is_refused)
     cr_assert(a.configs[1].is_baseline);
     rs_analysis_free(&a);
 }
+
+/* Extra axes: configs are every combination but the seed, labelled with
+ * each axis; --baseline names any axis by its key. */
+Test(analysis, extra_axes_make_configs_and_baselines)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    char *over[] = {"train.lr=0.1,0.5"};
+    cr_assert_eq(rs_spec_parse(SPEC, strlen(SPEC), "an.yaml", 1, over, &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_jobs, 80);
+    static rs_job_summary_t r[80];
+    for (uint32_t i = 0; i < 80; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].status = RS_JOB_DONE;
+        r[i].test_loss = r[i].gap = 0.5 + 0.01 * (i % 10) + (i >= 40 ? 0.1 : 0);
+        r[i].train_acc = r[i].test_acc = r[i].gap_acc = NAN;
+        r[i].best_epoch = r[i].diverged_epoch = RS_NO_EPOCH;
+    }
+    rs_analysis_result_t a;
+    rs_analysis_opts_t o = {.level = 0.95};
+    cr_assert_eq(rs_analysis_run(&s, r, &o, NULL, NULL, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.n_configs, 8);
+    cr_assert_eq(a.baseline, 0, "keep 1, L2 0 and lr at its first value");
+    cr_assert_str_eq(a.configs[5].label, "keep 0.5, L2 0, train.lr 0.5");
+    cr_assert_eq(a.configs[5].i_axis[0], 1);
+    cr_assert_eq(a.configs[5].i_keep, 1);
+    /* every lr 0.5 job is 0.1 worse than its lr 0.1 twin, seed by seed */
+    const rs_comparison_row_t *x = row_of(&a, 4, RS_M_TEST_LOSS);
+    NEAR(x->mean_diff, 0.1, 1e-12);
+    rs_analysis_free(&a);
+    o.baseline = "train.lr=0.5,keep_prob=0.5";
+    cr_assert_eq(rs_analysis_run(&s, r, &o, NULL, NULL, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.baseline, 5);
+    rs_analysis_free(&a);
+    o.baseline = "train.lr=0.3";
+    cr_assert_eq(rs_analysis_run(&s, r, &o, NULL, NULL, &a, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "train.lr=0.3 is not a value of the axis (0.1, 0.5)"),
+              "%s", err.msg);
+    o.baseline = "train.epochs=2";
+    cr_assert_eq(rs_analysis_run(&s, r, &o, NULL, NULL, &a, &err), RS_EINPUT);
+    cr_assert(strstr(err.msg, "not an axis"), "%s", err.msg);
+    rs_spec_free(&s);
+}

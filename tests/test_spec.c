@@ -368,3 +368,320 @@ Test(spec, reg_section_errors_say_where)
     snprintf(text, sizeof text, "%srecord: {zero_frac: maybe}\n", BASE);
     expect_error(text, 15, 21, "record.zero_frac");
 }
+
+/* ---- extra axes: any key of dataset, model, train or reg ---------------- */
+
+/* Ids that regsweep 0.2.0 (main before extra axes) gave BASE's jobs: a spec
+ * without extra axes keeps its ids. */
+Test(spec, four_axis_ids_are_unchanged)
+{
+    rs_spec_t s;
+    cr_assert_eq(parse(BASE, &s, NULL), RS_OK);
+    static const struct { uint64_t index; const char *id; } known[] = {
+        {0, "a7cb8c449e16"}, {7, "ada4685999c1"}, {11, "caefcd4fc0e1"},
+        {17, "eddfc8a66f70"}};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        rs_job_t j;
+        rs_spec_job(&s, known[i].index, &j);
+        cr_assert_str_eq(j.id, known[i].id, "job %llu",
+                         (unsigned long long)known[i].index);
+    }
+    cr_assert_eq(s.n_axes, 0);
+    cr_assert_eq(s.n_combos, 1);
+    rs_spec_free(&s);
+}
+
+static const char *AX =
+    "name: t\n"                                          /* 1 */
+    "dataset:\n"                                         /* 2 */
+    "  kind: sin\n"                                      /* 3 */
+    "  n_train: 50\n"                                    /* 4 */
+    "  seed: 1\n"                                        /* 5 */
+    "model:\n"                                           /* 6 */
+    "  activation: relu\n"                               /* 7 */
+    "train:\n"                                           /* 8 */
+    "  epochs: 5\n"                                      /* 9 */
+    "axes:\n"                                            /* 10 */
+    "  seed: {from: 0, to: 2}\n"                         /* 11 */
+    "  keep_prob: [1.0, 0.5, [0.8, 0.6]]\n"              /* 12 */
+    "  l2: [0, 0.001]\n"                                 /* 13 */
+    "  train.lr: [0.1, 0.5]\n"                           /* 14 */
+    "  model.layers: [[1, 8, 8, 1], [1, 16, 16, 1]]\n";  /* 15 */
+
+static const char *edit_of(const char *base, const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *at = strstr(base, from);
+    cr_assert_not_null(at, "test bug: '%s' not in the spec", from);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - base), base, to,
+             at + strlen(from));
+    return buf;
+}
+
+static const char *append(const char *base, const char *more)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s%s", base, more);
+    return buf;
+}
+
+/* New axes vary slower than keep x l2 x l1 x seed, the first given
+ * slowest; each job carries its own settings. */
+Test(spec, extra_axes_grid_order_and_settings)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    cr_assert_eq(parse(AX, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 2);
+    cr_assert_str_eq(s.axes[0].key, "train.lr");
+    cr_assert_str_eq(s.axes[1].key, "model.layers");
+    cr_assert_eq(s.axes[0].type, RS_AXIS_NUMBER);
+    cr_assert_eq(s.axes[1].type, RS_AXIS_TEXT);
+    cr_assert_str_eq(s.axes[1].values[1].text, "1-16-16-1");
+    cr_assert_eq(s.n_combos, 4);
+    cr_assert_eq(s.n_jobs, 72);
+    cr_assert_eq(rs_spec_n_configs(&s), 24);
+    /* the spec's own settings are the first values */
+    cr_assert_eq(s.settings.lr, 0.1f);
+    cr_assert_eq(s.settings.arch.sizes[1], 8);
+    /* index = ((i_lr * 2 + i_layers) * 3 + i_keep) * 2 + i_l2) * 3 + i_seed */
+    rs_job_t j;
+    rs_spec_job(&s, 18 * 3 + 7, &j);
+    cr_assert_eq(j.i_axis[0], 1);
+    cr_assert_eq(j.i_axis[1], 1);
+    cr_assert_eq(j.combo, 3);
+    cr_assert_eq(j.i_keep, 1);
+    cr_assert_eq(j.i_l2, 0);
+    cr_assert_eq(j.i_seed, 1);
+    cr_assert_eq(j.settings.lr, 0.5f);
+    cr_assert_eq(j.settings.arch.n_layers, 3);
+    cr_assert_eq(j.settings.arch.sizes[1], 16);
+    cr_assert_eq(j.settings.arch.sizes[2], 16);
+    cr_assert_eq(j.settings.epochs, 5);
+    rs_spec_job(&s, 18 * 2 + 7, &j);   /* lr 0.5, layers 1-8-8-1 */
+    cr_assert_eq(j.settings.lr, 0.5f);
+    cr_assert_eq(j.settings.arch.sizes[1], 8);
+    rs_spec_job(&s, 18 + 7, &j);       /* lr 0.1, layers 1-16-16-1 */
+    cr_assert_eq(j.settings.lr, 0.1f);
+    cr_assert_eq(j.settings.arch.sizes[1], 16);
+    rs_spec_free(&s);
+}
+
+/* The canonical string appends ";key=value" per extra axis, sorted by
+ * key; the id is computed here independently of rs_spec_job. */
+Test(spec, extra_axes_canonical_string_and_id)
+{
+    rs_spec_t s;
+    cr_assert_eq(parse(AX, &s, NULL), RS_OK);
+    rs_job_t j;
+    rs_spec_job(&s, 18 * 3 + 7, &j);
+    const char *canon = "seed=1;keep_prob=0.5,0.5;l2=0;l1=0;"
+                        "model.layers=1-16-16-1;train.lr=0.5";
+    char buf[512];
+    rs_job_canonical(&s, &j, buf, sizeof buf);
+    cr_assert_str_eq(buf, canon);
+    char hex[65];
+    rs_sha256_hex(canon, strlen(canon), hex);
+    cr_assert_eq(strncmp(j.id, hex, 12), 0, "%s vs %.12s", j.id, hex);
+    rs_spec_free(&s);
+}
+
+/* Swapping the axes in the spec changes indices, not ids. */
+Test(spec, extra_axes_ids_do_not_depend_on_axis_order)
+{
+    rs_spec_t a, b;
+    const char *swapped =
+        edit_of(AX, "  train.lr: [0.1, 0.5]\n  model.layers: [[1, 8, 8, 1], [1, 16, 16, 1]]\n",
+                "  model.layers: [[1, 8, 8, 1], [1, 16, 16, 1]]\n  train.lr: [0.1, 0.5]\n");
+    cr_assert_eq(parse(AX, &a, NULL), RS_OK);
+    cr_assert_eq(parse(swapped, &b, NULL), RS_OK);
+    cr_assert_str_eq(b.axes[0].key, "model.layers");
+    int moved = 0;
+    for (uint64_t i = 0; i < a.n_jobs; i++) {
+        rs_job_t ja, jb;
+        rs_spec_job(&a, i, &ja);
+        cr_assert_eq(rs_spec_find_job(&b, ja.id, &jb), 0, "job %s lost", ja.id);
+        cr_assert_eq(jb.settings.lr, ja.settings.lr);
+        cr_assert_eq(jb.settings.arch.sizes[1], ja.settings.arch.sizes[1]);
+        cr_assert_eq(jb.hp.seed, ja.hp.seed);
+        moved += jb.index != ja.index;
+    }
+    cr_assert_gt(moved, 0, "the swap reorders the grid");
+    rs_spec_free(&a);
+    rs_spec_free(&b);
+}
+
+/* Each axis value is checked as its key would be in its section: the
+ * same message, at the value's line and column in `axes`. */
+Test(spec, extra_axes_errors_say_where)
+{
+    expect_error(edit_of(AX, "[0.1, 0.5]", "[0.1, fast]"), 14, 19,
+                 "train.lr: expected a number > 0, got 'fast'");
+    expect_error(edit_of(AX, "[0.1, 0.5]", "[0.1, 0.10]"), 14, 19,
+                 "axes.train.lr: value 0.10 repeats an earlier value");
+    expect_error(edit_of(AX, "[1, 16, 16, 1]]", "[1, 0, 16, 1]]"), 15, 36,
+                 "model.layers: expected an integer from 1 to 65536, got 0");
+    expect_error(edit_of(AX, "[1, 16, 16, 1]]", "[1, 16, 1]]"), 15, 32,
+                 "every value needs 4 layer sizes");
+    expect_error(edit_of(AX, "[[1, 8, 8, 1], [1, 16, 16, 1]]", "[1, 8, 8, 1]"), 15, 17,
+                 "expected a list of layer lists");
+    expect_error(edit_of(AX, "  epochs: 5\n", "  epochs: 5\n  lr: 0.01\n"), 10, 3,
+                 "train.lr is given in train and as an axis (axes, line 15)");
+    expect_error(edit_of(AX, "train.lr:", "train.lrr:"), 14, 3,
+                 "did you mean 'train.lr'");
+    expect_error(append(AX, "  dataset.seed: [1, 2]\n"), 16, 3,
+                 "dataset.seed cannot be an axis: it is a Philox key");
+    expect_error(append(AX, "  dataset.dir: [a, b]\n"), 16, 3, "cannot be an axis");
+    expect_error(append(AX, "  record.masks: [none, all]\n"), 16, 3,
+                 "only keys of dataset, model, train and reg");
+    expect_error(append(AX, "  train: {lr: [1]}\n"), 16, 3, "dotted path");
+    expect_error(append(AX, "  reg.noise: [bernoulli, uniform]\n"), 16, 26,
+                 "reg.noise: expected one of bernoulli, three_point, gaussian");
+    expect_error(append(AX, "  reg.early_stopping_patience: [0, 3]\n"), 16, 36,
+                 "set dataset.n_val");
+    expect_error(append(AX, "  dataset.n_val: [10, 0]\n"), 16, 23, "values >= 1");
+    expect_error(append(AX, "  model.init: [normal, normal]\n"), 16, 24,
+                 "entry 2 (normal) repeats entry 1");
+    expect_error(append(AX, "  model.activation: [tanh]\n"), 7, 3,
+                 "model.activation is given in model and as an axis");
+    expect_error(append(AX, "  train.batch_size: [full, 0]\n"), 16, 28,
+                 "train.batch_size (or full)");
+}
+
+/* Names, booleans, batch sizes and dataset keys as axes. */
+Test(spec, extra_axes_of_every_kind)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    const char *text = append(AX, "  reg.noise: [bernoulli, three_point]\n"
+                                  "  train.batch_size: [full, 16]\n"
+                                  "  train.shuffle: [true, False]\n"
+                                  "  dataset.noise_sd: [0.5, 0.1]\n");
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 6);
+    cr_assert_eq(s.n_jobs, 72 * 16);
+    cr_assert_str_eq(s.axes[3].values[0].text, "full");
+    cr_assert_str_eq(s.axes[4].values[1].text, "false");
+    cr_assert(rs_spec_data_per_job(&s));
+    rs_job_t j;
+    rs_spec_job(&s, s.n_jobs - 1, &j);
+    cr_assert_eq(j.settings.reg.noise, RS_NOISE_THREE_POINT);
+    cr_assert_eq(j.settings.batch_size, 16);
+    cr_assert_eq(j.settings.shuffle, 0);
+    cr_assert_eq(j.sin.noise_sd, 0.1f);
+    char buf[512];
+    rs_job_canonical(&s, &j, buf, sizeof buf);
+    cr_assert(strstr(buf, ";dataset.noise_sd=0.10000000000000001;model.layers="
+                          "1-16-16-1;reg.noise=three_point;train.batch_size=16;"
+                          "train.lr=0.5;train.shuffle=false"), "%s", buf);
+    cr_assert_eq(rs_spec_axis_value_index(&s, 1, "[1, 16, 16, 1]"), 1);
+    cr_assert_eq(rs_spec_axis_value_index(&s, 1, "1-8-8-1"), 0);
+    cr_assert_eq(rs_spec_axis_value_index(&s, 0, "0.5"), 1);
+    cr_assert_eq(rs_spec_axis_value_index(&s, 0, "0.50000001"), 1, "as float32");
+    cr_assert_eq(rs_spec_axis_value_index(&s, 0, "0.3"), -1);
+    cr_assert_eq(rs_spec_axis_value_index(&s, 2, "three_point"), 1);
+    cr_assert_eq(rs_spec_axis_find(&s, "train.shuffle"), 4);
+    rs_spec_free(&s);
+}
+
+/* Hydra-style comma sweeps: a list for a section key makes it an axis
+ * (and takes it out of its section); a single value removes the axis. */
+Test(spec, comma_sweeps_on_the_command_line)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    char *over[] = {"train.lr=0.1,0.5"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over, &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 1);
+    cr_assert_str_eq(s.axes[0].key, "train.lr");
+    cr_assert_eq(s.axes[0].n, 2);
+    cr_assert_eq(s.n_jobs, 36);
+    rs_spec_free(&s);
+    char *over2[] = {"model.layers=[1,4,4,1],[1,8,8,1]", "axes.train.epochs=[2, 3]",
+                     "axes.l2=0,0.1,0.2"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 3, over2, &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 2);
+    cr_assert_str_eq(s.axes[0].values[1].text, "1-8-8-1");
+    cr_assert_str_eq(s.axes[1].key, "train.epochs");
+    cr_assert_eq(s.n_l2, 3);
+    cr_assert_eq(s.n_jobs, 3 * 3 * 3 * 2 * 2);
+    rs_spec_free(&s);
+    /* a single value replaces the spec's axis */
+    char *over3[] = {"train.lr=0.2"};
+    cr_assert_eq(rs_spec_parse(AX, strlen(AX), "t.yaml", 1, over3, &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 1);
+    cr_assert_str_eq(s.axes[0].key, "model.layers");
+    cr_assert_eq(s.settings.lr, 0.2f);
+    rs_spec_free(&s);
+    /* a bad value names the override */
+    char *over4[] = {"train.lr=0.1,-1"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over4, &s, &err),
+                 RS_EINPUT);
+    cr_assert(strstr(err.path, "train.lr=0.1,-1"), "%s", err.path);
+    cr_assert(strstr(err.msg, "train.lr: expected a number > 0"), "%s", err.msg);
+}
+
+/* record.masks.epochs counts from the end of each job's own epochs. */
+Test(spec, mask_epochs_follow_an_epochs_axis)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    const char *text = append(edit_of(BASE, "  epochs: 5\n", ""),
+                              "  train.epochs: [2, 5]\n"
+                              "record: {masks: {epochs: [0, -1], steps: [0]}}\n");
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    rs_job_t j;
+    rs_spec_job(&s, 0, &j);
+    cr_assert_eq(j.settings.epochs, 2);
+    cr_assert_eq(j.settings.mask_sel.n_epochs, 2);
+    cr_assert_eq(j.settings.mask_sel.epochs[1], 1);
+    rs_spec_job(&s, 18, &j);
+    cr_assert_eq(j.settings.epochs, 5);
+    cr_assert_eq(j.settings.mask_sel.epochs[1], 4);
+    rs_spec_free(&s);
+    text = append(edit_of(BASE, "  epochs: 5\n", ""),
+                  "  train.epochs: [5, 2]\n"
+                  "record: {masks: {epochs: [3]}}\n");
+    expect_error(text, 15, 27, "with train.epochs = 2, a value of its axis");
+}
+
+Test(spec, report_baseline_names_extra_axes)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    const char *text = append(AX, "report: {baseline: {keep_prob: 1, train.lr: 0.5}}\n");
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.baseline_axis[0], 1);
+    cr_assert_eq(s.baseline_axis[1], -1);
+    rs_spec_free(&s);
+    expect_error(append(AX, "report: {baseline: {train.lr: 0.3}}\n"), 16, 31,
+                 "report.baseline.train.lr: 0.29999999999999999 is not a value of the axis");
+    expect_error(append(AX, "report: {baseline: {train.epochs: 3}}\n"), 16, 21,
+                 "'train.epochs' is not an axis");
+}
+
+/* A job's cost follows its own settings: epochs and layer sizes may be
+ * axes.  [1, 8, 8, 1]: forward 2 (1*8 + 8*8 + 8*1) = 160 FLOPs a row; 50
+ * training rows, 500 test rows, the training set evaluated too:
+ * E (3*160*50 + 160*550) + 160*550 = 112000 E + 88000. */
+Test(spec, job_cost_uses_the_jobs_own_settings)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    const char *text = append(edit_of(BASE, "  epochs: 5\n", ""),
+                              "  train.epochs: [2, 5]\n"
+                              "  model.layers: [[1, 8, 8, 1], [1, 16, 16, 1]]\n");
+    text = edit_of(text, "  layers: [1, 8, 8, 1]\n", "  activation: relu\n");
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    rs_job_t j;
+    rs_spec_job(&s, 0, &j);                 /* 2 epochs, 1-8-8-1 */
+    cr_assert_eq(rs_job_cost(&s, &j), 112000.0 * 2 + 88000.0);
+    rs_spec_job(&s, 2 * 18, &j);            /* 5 epochs, 1-8-8-1 */
+    cr_assert_eq(rs_job_cost(&s, &j), 112000.0 * 5 + 88000.0);
+    rs_spec_job(&s, 18, &j);                /* 2 epochs, 1-16-16-1: 576 a row */
+    cr_assert_eq(rs_job_cost(&s, &j), 2 * (3.0 * 576 * 50 + 576 * 550) + 576 * 550);
+    rs_spec_free(&s);
+}

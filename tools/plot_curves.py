@@ -52,6 +52,8 @@ def parse_config(text):
                 want[key] = [float(v) for v in value.split(sep)]
             elif key in ("l2", "l1"):
                 want[key] = float(value)
+            elif "." in key and value:     # an extra axis: train.lr 0.5
+                want[key] = value
             else:
                 raise ValueError
         except ValueError:
@@ -68,7 +70,25 @@ def matches(row, want, keep_cols):
         k = want["keep"] * len(keeps) if len(want["keep"]) == 1 else want["keep"]
         if len(k) != len(keeps) or not all(map(close, k, keeps)):
             return False
-    return all(close(row[key], want[key]) for key in ("l2", "l1") if key in want)
+    if not all(close(row[key], want[key]) for key in ("l2", "l1") if key in want):
+        return False
+    # extra axes by their dotted keys: numbers compared as numbers, names
+    # and layer lists ('1-64-1', or '[1,64,1]') as text
+    for key in (k for k in want if "." in k):
+        if key not in row:
+            return False
+        value = row[key]
+        if isinstance(value, str):
+            text = want[key].strip("[]").replace(" ", "").replace(",", "-")
+            if value != text:
+                return False
+        else:
+            try:
+                if not close(float(value), float(want[key])):
+                    return False
+            except ValueError:
+                return False
+    return True
 
 
 def choose_configs(jobs, requested, path):

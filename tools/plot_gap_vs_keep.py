@@ -57,13 +57,16 @@ def draw(f, path, at="final"):
     ticks = {r["keep"]: "/".join(rsread.number_text(r[c]) for c in keep_cols)
              for _, r in keeps.iterrows()}    # every layer's keep, '1/1' too
     step = 0.012 * ((max(xpos.values()) - min(xpos.values())) or 1.0) if uniform else 0.08
-    groups = list(jobs.groupby(["l2", "l1"], sort=True))
+    # one line per (l2, l1) and, with extra axes (train.lr, model.layers, ...),
+    # per combination of their values
+    axis_cols = rsread.axis_columns(jobs_all)
+    groups = list(jobs.groupby(["l2", "l1"] + axis_cols, sort=True))
     show_l1 = bool((jobs_all["l1"] != 0).any())
 
     fig, ax = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.4), squeeze=False)
     table, n_seen = [], set()
     for a, metric in zip(ax[0], metrics):
-        for g, ((l2, l1), rows) in enumerate(groups):
+        for g, ((l2, l1, *extra), rows) in enumerate(groups):
             shift = (g - (len(groups) - 1) / 2) * step
             pts = []
             for keep, cfg in rows.groupby("keep", sort=False):
@@ -76,7 +79,9 @@ def draw(f, path, at="final"):
             a.errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt="o-" if uniform else "o",
                        ms=4, capsize=3, color=f"C{g}",
                        label=f"L2 {rsread.number_text(l2)}"
-                             + (f", L1 {rsread.number_text(l1)}" if show_l1 else ""))
+                             + (f", L1 {rsread.number_text(l1)}" if show_l1 else "")
+                             + "".join(f", {k} {rsread.axis_text(v)}"
+                                       for k, v in zip(axis_cols, extra)))
         lim = a.get_ylim()
         a.axhline(0, color="grey", lw=0.6)   # drawn only where 0 is in range
         a.set_ylim(lim)

@@ -39,13 +39,18 @@ import rsread  # noqa: E402
 NEEDED = ("config", "metric", "test", "n", "mean_diff", "ci_lo", "ci_hi")
 
 
+AXIS_COLS = []   # the extra axes (train.lr, ...) of the file being read
+
+
 def axes_of(row, keep_cols):
-    """(keeps tuple, l2, l1) of a table row that has the axis columns."""
-    return tuple(float(row[c]) for c in keep_cols), float(row["l2"]), float(row["l1"])
+    """(keeps tuple, l2, l1, extra axes' ((key, value), ...)) of a table row
+    that has the axis columns."""
+    return (tuple(float(row[c]) for c in keep_cols), float(row["l2"]), float(row["l1"]),
+            tuple((c, row[c]) for c in AXIS_COLS))
 
 
 def has_axes(df, keep_cols):
-    return df is not None and all(c in df for c in keep_cols + ["l2", "l1"])
+    return df is not None and all(c in df for c in keep_cols + ["l2", "l1"] + AXIS_COLS)
 
 
 def find_axes(label, tables, keep_cols):
@@ -61,10 +66,12 @@ def find_axes(label, tables, keep_cols):
 
 def rows_of(jobs, axes, keep_cols):
     """The finished /jobs rows of one config, indexed by seed."""
-    keeps, l2, l1 = axes
+    keeps, l2, l1, extra = axes
     sel = (jobs["l2"] == l2) & (jobs["l1"] == l1)
     for c, k in zip(keep_cols, keeps):
         sel &= jobs[c] == k
+    for c, v in extra:
+        sel &= jobs[c] == v
     return jobs[sel].set_index("seed")
 
 
@@ -103,12 +110,13 @@ def load(f, path, at):
     if jobs.empty:
         rsread.fail(f"{path}: no finished jobs")
     keep_cols = rsread.keep_columns(all_jobs)
+    AXIS_COLS[:] = rsread.axis_columns(all_jobs)
     kind = rsread.loss_kind(jobs)
     metrics = ["gap"] + (["gap_acc"] if kind == "softmax_cross_entropy" else [])
     show_l1 = bool((all_jobs["l1"] != 0).any())
 
     def words(axes):
-        return rsread.config_label(axes[0], axes[1], axes[2], show_l1)
+        return rsread.config_label(axes[0], axes[1], axes[2], show_l1, axes[3])
 
     base_axes = find_axes(base_label, [configs, all_jobs], keep_cols)
     if base_axes is None:

@@ -50,9 +50,29 @@ def open_results(path):
 
 
 def jobs_table(f):
-    """The /jobs summary table as a DataFrame, one row per job."""
-    return pd.DataFrame({k: (v.asstr()[()] if h5py.check_string_dtype(v.dtype) else v[()])
+    """The /jobs summary table as a DataFrame, one row per job; the extra
+    axes' keys in the spec's order (the /jobs attribute 'axes') are kept in
+    its attrs['axes']."""
+    jobs = pd.DataFrame({k: (v.asstr()[()] if h5py.check_string_dtype(v.dtype) else v[()])
                          for k, v in f["jobs"].items()})
+    jobs.attrs["axes"] = [a.decode() if isinstance(a, bytes) else str(a)
+                          for a in f["jobs"].attrs.get("axes", [])]
+    return jobs
+
+
+def axis_columns(jobs):
+    """The extra axes' columns (dotted keys: 'train.lr', 'model.layers'), in
+    the spec's order when the table knows it, else by name."""
+    order = [c for c in jobs.attrs.get("axes", []) if c in jobs.columns]
+    return order + sorted(c for c in jobs.columns if "." in c and c not in order)
+
+
+def axis_text(value):
+    """An extra axis's value as the report writes it in labels: numbers as
+    number_text, names and layer lists ('1-64-64-1') as they are."""
+    if isinstance(value, (str, bytes)):
+        return value.decode() if isinstance(value, bytes) else value
+    return number_text(value)
 
 
 def keep_columns(jobs):
@@ -83,16 +103,19 @@ def number_text(x):
     return f"{mantissa}e{int(exponent)}"
 
 
-def config_label(keeps, l2, l1, show_l1):
+def config_label(keeps, l2, l1, show_l1, extra=()):
     """A config as `regsweep report` labels it and the figures show it:
     'keep 0.7, L2 1e-3'; per-layer keeps 'keep 0.8/0.5' (hidden layer 1
     first); ', L1 1e-4' only when `show_l1` (the grid has a non-zero L1
-    value); 'keep -' for a model without hidden layers."""
+    value); 'keep -' for a model without hidden layers; then each extra
+    axis of `extra` ((key, value) pairs in the spec's order): ', train.lr
+    0.5, model.layers 1-64-64-1'."""
     keeps = [float(k) for k in keeps]
     same = all(k == keeps[0] for k in keeps)
     keep = "/".join(number_text(k) for k in keeps[:1 if same else None]) or "-"
     label = f"keep {keep}, L2 {number_text(l2)}"
-    return label + (f", L1 {number_text(l1)}" if show_l1 else "")
+    label += f", L1 {number_text(l1)}" if show_l1 else ""
+    return label + "".join(f", {k} {axis_text(v)}" for k, v in extra)
 
 
 def with_configs(jobs):
@@ -100,9 +123,11 @@ def with_configs(jobs):
     report` labels it ('keep 0.7, L2 0'; see config_label), and 'keep_mean',
     the mean keep over layers."""
     kc = keep_columns(jobs)
+    ac = axis_columns(jobs)
     show_l1 = bool((jobs["l1"] != 0).any())
     jobs = jobs.copy()
-    jobs["config"] = [config_label(list(r[kc]), r["l2"], r["l1"], show_l1)
+    jobs["config"] = [config_label(list(r[kc]), r["l2"], r["l1"], show_l1,
+                                   [(c, r[c]) for c in ac])
                       for _, r in jobs.iterrows()]
     jobs["keep_mean"] = jobs[kc].mean(axis=1) if kc else 1.0
     return jobs

@@ -10,7 +10,8 @@ PACKAGES="gcc clang meson ninja-build pkg-config zlib1g-dev libhdf5-dev
   hdf5-tools libyaml-dev libcriterion-dev python3 python3-h5py python3-numpy
   python3-pandas python3-matplotlib python3-xarray python3-h5netcdf
   r-cran-hdf5r dataset-fashion-mnist
-  libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+  libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  slurm-wlm munge openmpi-bin libopenmpi-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Installs what is missing, builds, and runs the whole test suite:
 #   build/        gcc release: every suite (unit, integration, install,
-#                 cross, hostile, fuzz, long); the end-to-end tests require
+#                 cross, hostile, fuzz, long, then slurm: a local Slurm,
+#                 skipped where it cannot start); the end-to-end tests require
 #                 its results files to equal those of
 #   build-clang/  clang -O0 (built only for that comparison);
 #   build-noomp/  gcc release with -Dopenmp=disabled: unit and integration
@@ -31,8 +32,16 @@ setup build-noomp --buildtype=release -Dopenmp=disabled
 setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
 REGSWEEP_OTHER=$PWD/build-clang/regsweep \
-  meson test -C build --num-processes 2 --print-errorlogs >build/test-release.txt 2>&1 || status=1
+  meson test -C build --num-processes 2 --print-errorlogs --no-suite slurm \
+  >build/test-release.txt 2>&1 || status=1
 tail -n 25 build/test-release.txt
+
+# a sweep through a real Slurm on localhost (tests/slurm/), alone: it
+# starts daemons and uses every CPU; skipped, with the reason, where they
+# cannot start (not root, no slurm-wlm or munge)
+meson test -C build --print-errorlogs --suite slurm --logbase slurm \
+  >build/test-slurm.txt 2>&1 || status=1
+tail -n 8 build/test-slurm.txt
 
 meson test -C build-noomp --num-processes 2 --print-errorlogs --suite unit \
   --suite integration >build/test-noomp.txt 2>&1 || status=1
@@ -52,6 +61,6 @@ meson test -C build-asan --num-processes 2 --print-errorlogs --logbase integrati
 tail -n 8 build/test-asan-integration.txt
 
 /usr/bin/python3 tools/count_tests.py build/meson-logs/testlog.json \
-  build-noomp/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+  build/meson-logs/slurm.json build-noomp/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
   build-asan/meson-logs/integration.json || status=1
 exit $status

@@ -60,13 +60,23 @@ typedef struct rs_analysis_opts {
     double level;            /* confidence level, e.g. 0.95               */
     rs_rank_by rank_by;
     const char *baseline;    /* "keep_prob=1,l2=0,l1=0" (keep_prob_N for one
-                                layer); NULL: the spec's report.baseline,
-                                else keep 1, l2 0, l1 0 when in the grid  */
+                                layer), and extra axes by their dotted
+                                keys ("train.lr=0.1", "model.layers=1-64-1"
+                                or "=[1,64,1]"); what it does not name
+                                comes from the spec's report.baseline,
+                                else keep 1, l2 0, l1 0 and each extra
+                                axis at its first value; NULL: all of it,
+                                when that config is in the grid          */
 } rs_analysis_opts_t;
 
 typedef struct rs_config_row {
     uint32_t i_keep, i_l2, i_l1;       /* indices into the spec's axes     */
-    char label[160];                   /* "keep 0.8/0.5, L2 0.001, L1 0"   */
+    uint64_t combo;                    /* the extra axes' combination and  */
+    uint32_t i_axis[RS_SPEC_MAX_AXES]; /* each one's value index           */
+    uint32_t epochs;                   /* its jobs' train.epochs           */
+    char label[512];                   /* "keep 0.8/0.5, L2 0.001, L1 0",
+                                          then ", train.lr 0.5" per extra
+                                          axis                             */
     int is_baseline;
     uint32_t n_seeds;                  /* jobs of this config in the grid  */
     uint32_t n_done, n_diverged, n_failed, n_missing;
@@ -122,7 +132,7 @@ typedef struct rs_analysis_result {
     rs_rank_by rank_by;
     uint64_t n_jobs, n_done, n_diverged, n_failed, n_missing;
     uint32_t n_configs;
-    rs_config_row_t *configs;   /* in grid order (keep, then l2, then l1) */
+    rs_config_row_t *configs;   /* in grid order (extra axes, keep, l2, l1) */
     uint32_t *order;            /* configs by rank, unranked last         */
     int baseline;               /* index into configs, -1: none           */
     uint32_t n_comparisons;
@@ -132,7 +142,9 @@ typedef struct rs_analysis_result {
     uint64_t boot_seed;
     uint32_t n_boot;
     size_t n_trajectory;
-    rs_trajectory_row_t *trajectory; /* config-major; NULL when not asked */
+    rs_trajectory_row_t *trajectory; /* config-major, each config's epochs
+                                        0..its train.epochs; NULL when not
+                                        asked                            */
 } rs_analysis_result_t;
 
 /* Reads one finished job's curves into c (arrays of c->n allocated by the

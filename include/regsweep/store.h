@@ -85,6 +85,7 @@ typedef struct rs_provenance {
     char cpu[160];                   /* CPU model name                 */
     int threads, threads_per_job;
     double wall_s;
+    char shard[32];                  /* "2/4" for a shard's part, else "" */
 } rs_provenance_t;
 
 /* Disables HDF5's automatic error printing (the CLI reports errors). */
@@ -93,6 +94,12 @@ void rs_store_init(void);
 /* OUT.h5 -> OUT.jobs (the extension .h5, .hdf5 or .he5 is replaced; other
  * names get .jobs appended).  Returns -1 if it does not fit. */
 int rs_store_jobs_dir(const char *out_path, char *dir, size_t n_bytes);
+
+/* The part that shard index of count writes for OUT.h5:
+ * OUT.shard-<index>-of-<count>.h5 beside it (extension as
+ * rs_store_jobs_dir).  Returns -1 if it does not fit. */
+int rs_store_part_path(const char *out_path, uint32_t index, uint32_t count,
+                       char *buf, size_t n_bytes);
 
 /* Summary of a finished job from its curves. */
 void rs_store_summarise(const rs_job_result_t *r, rs_job_summary_t *out);
@@ -115,6 +122,12 @@ rs_status rs_store_build_job(const char *jobs_dir, const rs_spec_t *spec,
 rs_status rs_store_save_job(rs_job_image_t *img, rs_error_t *err);
 void rs_store_image_free(rs_job_image_t *img);
 
+/* A job file's bytes built elsewhere (another MPI rank), as an image to
+ * save into jobs_dir: takes bytes (malloc'ed).  What it holds is verified
+ * only by reading it back (rs_store_read_summary) once saved. */
+void rs_store_image_adopt(rs_job_image_t *img, const char *jobs_dir,
+                          const rs_job_t *job, void *bytes, size_t n);
+
 /* Both: writes one job file atomically into jobs_dir. */
 rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
                              const rs_job_t *job, const rs_job_result_t *r,
@@ -134,7 +147,10 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
                              uint8_t *damaged, uint64_t *n_journal,
                              rs_error_t *err);
 
-/* What a sweep will write, from the spec (n_train: training rows). */
+/* What a sweep will write, from the spec and n_train (spec->n_combos
+ * entries: the training rows of each combination of the extra axes, as
+ * rs_spec_check_data gives them).  The per-job sizes are the largest over
+ * the combinations. */
 typedef struct rs_size_estimate {
     uint64_t weights_per_job, curves_per_job, masks_max, records;
     uint64_t all_job_files;   /* the journal of the whole sweep           */
@@ -144,7 +160,7 @@ typedef struct rs_size_estimate {
     uint64_t peak;            /* todo job files + the packed file         */
 } rs_size_estimate_t;
 
-void rs_store_estimate(const rs_spec_t *spec, uint32_t n_train,
+void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                        const rs_job_summary_t *rows, rs_size_estimate_t *e);
 
 /* OUT.h5 -> OUT.analysis.h5 (as rs_store_jobs_dir).  -1 if too long. */
@@ -203,6 +219,19 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
                              const rs_job_summary_t *rows,
                              const rs_provenance_t *prov, rs_error_t *err);
 
+/* Merges parts (results files of shards of this spec: their packed /runs
+ * and their job files) into OUT.h5, as rs_store_write_top does with the job
+ * files: OUT.h5's own jobs and job files are kept, every part's finished
+ * jobs are added, each copy's content verified first; a job held twice
+ * must be the same bits.  rows (n_jobs entries) receives the merged table,
+ * taken[p] the jobs taken from parts[p].  The parts are only read.
+ * RS_EINPUT: a part of another spec, format or regsweep version, or
+ * damaged; RS_EMISMATCH: a job differs between two copies. */
+rs_status rs_store_merge(const char *out_path, const rs_spec_t *spec,
+                         int n_parts, const char *const *parts,
+                         const rs_provenance_t *prov, rs_job_summary_t *rows,
+                         uint64_t *taken, rs_error_t *err);
+
 /* Reads the spec stored in OUT.h5 and parses it (the stored path is used in
  * messages).  RS_EINPUT if the file is not a regsweep results file, has
  * another format version, or its spec does not parse. */
@@ -229,6 +258,12 @@ rs_status rs_store_log_job(const char *jobs_dir, const rs_job_t *job,
  * spaces.  /provenance/history is written from it. */
 rs_status rs_store_log_run(const char *jobs_dir, const rs_provenance_t *p,
                            rs_error_t *err);
+
+/* Appends to jobs_dir's runs.tsv and provenance.tsv the lines of a part's
+ * (part_jobs_dir) that they lack, so that a merged file keeps the parts'
+ * history and job wall times.  Absent files are fine.  Calls no HDF5. */
+rs_status rs_store_adopt_logs(const char *jobs_dir, const char *part_jobs_dir,
+                              rs_error_t *err);
 
 /* The report's tables: /analysis of OUT.analysis.h5, which OUT.h5's
  * /analysis links to.  begin starts a new one in memory; each table call

@@ -3,6 +3,9 @@
 #ifndef RS_CLI_H
 #define RS_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "regsweep/common.h"
 #include "regsweep/kernels.h"
 
@@ -37,5 +40,18 @@ extern const char *const rs_cli_usage_report;
 
 /* regsweep report ... */
 int rs_cli_report(int argc, char **argv);
+
+/* "I/N" with 1 <= I <= N <= 65535: 0; -1 otherwise. */
+int rs_cli_parse_shard(const char *s, uint32_t *index, uint32_t *count);
+
+/* The shard a Slurm job array's task takes, from SLURM_ARRAY_TASK_ID,
+ * _MIN, _MAX or _COUNT, and _STEP.  0: no array; 1: set (how says from
+ * what); -1: an array that gives no shard (message printed). */
+int rs_cli_shard_from_slurm(uint32_t *index, uint32_t *count, char *how,
+                            size_t n_how);
+
+/* regsweep merge ... (command: the command line, for the history) */
+extern const char *const rs_cli_usage_merge;
+int rs_cli_merge(int argc, char **argv, const char *command);
 
 #endif

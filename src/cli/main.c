@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "regsweep/buildinfo.h"
 #include "regsweep/kernels.h"
+#include "regsweep/mpi.h"
 #include "regsweep/spec.h"
 #include "regsweep/store.h"
 #include "regsweep/sweep.h"
@@ -80,7 +81,7 @@ int rs_cli_usage_error(const char *fmt, const char *arg)
 static const char *const USAGE_RUN =
     "usage: regsweep run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume]\n"
     "                    [--fail-fast] [--allow-diverged] [--no-pack]\n"
-    "                    [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "                    [--shard I/N] [--simd scalar|avx2|avx512] [key=value ...]\n"
     "  Runs every job of the spec's grid.  OUT defaults to results/NAME.h5; an\n"
     "  existing directory as OUT gets NAME.h5 inside it.  Each finished job is\n"
     "  a job file in OUT.jobs/ until the run ends and packs them into OUT.\n"
@@ -92,6 +93,11 @@ static const char *const USAGE_RUN =
     "                     went non-finite); by default that is exit 1\n"
     "  --no-pack          leave the finished jobs as job files in OUT.jobs/ (a\n"
     "                     later run --resume or info --rebuild packs them)\n"
+    "  --shard I/N        run shard I of N (1 <= I <= N) of the grid, balanced by\n"
+    "                     job cost, into OUT.shard-I-of-N.h5; `regsweep merge OUT`\n"
+    "                     assembles the parts.  Inside a Slurm job array the\n"
+    "                     task's shard is taken from SLURM_ARRAY_TASK_* unless\n"
+    "                     --shard is given (--shard 1/1: the whole grid)\n"
     "  --simd PATH        cap the SIMD path (results are identical on every path)\n"
     "  key=value          override a spec key: train.lr=0.1 'axes.seed=[0,1]'\n";
 static const char *const USAGE_EXPAND =
@@ -113,7 +119,9 @@ const char *const rs_cli_usage_report =
     "  Generalisation gap (test - train loss; positive = overfitting) per config\n"
     "  over seeds, and each config against a baseline config paired by seed;\n"
     "  the tables are also stored under /analysis in OUT.h5.\n"
-    "  --baseline K=V,... the baseline config (default: the spec's report.baseline)\n"
+    "  --baseline K=V,... the baseline config: keep_prob, keep_prob_N, l2, l1 and\n"
+    "                     any axis by its key (train.lr=0.1,keep_prob=1); the\n"
+    "                     rest from the spec's report.baseline\n"
     "  --at final|best    the final epoch, or each job's epoch of smallest\n"
     "                     validation loss (needs dataset.n_val)\n"
     "  --rank-by KEY      order configs by mean test_loss (default), gap or abs_gap\n"
@@ -135,9 +143,12 @@ static const char *const USAGE =
     "usage: regsweep COMMAND [OPTIONS] ...\n"
     "\n"
     "  run SPEC.yaml [-o|--output OUT] [-j|--threads N] [--resume] [--fail-fast]\n"
-    "                [--allow-diverged] [--no-pack] [--simd scalar|avx2|avx512]\n"
-    "                [key=value ...]\n"
-    "        run every job of the grid (OUT defaults to results/NAME.h5)\n"
+    "                [--allow-diverged] [--no-pack] [--shard I/N]\n"
+    "                [--simd scalar|avx2|avx512] [key=value ...]\n"
+    "        run every job of the grid (OUT defaults to results/NAME.h5), or\n"
+    "        one shard of it (also under mpirun: jobs shared among the ranks)\n"
+    "  merge OUT.h5 [PART.h5 ...] [--allow-incomplete]\n"
+    "        assemble the shards' parts (OUT.shard-I-of-N.h5) into OUT.h5\n"
     "  expand SPEC.yaml [key=value ...]\n"
     "        print the job grid and its size; writes nothing\n"
     "  rerun OUT.h5 --job ID|INDEX [-j|--threads N] [--simd scalar|avx2|avx512]\n"
@@ -237,6 +248,8 @@ int rs_cli_flag(const char *arg, const char *long_name, int *flag)
 
 typedef struct progress_ctx {
     int tty;
+    int ranks;               /* MPI ranks (0: one process) */
+    int shard;               /* the counts are a shard's */
     double last_print;
     uint64_t last_done_printed;
 } progress_ctx;
@@ -256,12 +269,26 @@ static void on_progress(void *vctx, const rs_sweep_progress_t *p)
     progress_ctx *c = vctx;
     uint64_t finished = p->done + p->failed + p->diverged;
     if (p->event == RS_EV_START) {
-        fprintf(stderr, "regsweep: %llu jobs in the grid, %llu already done, "
+        if (c->ranks) {
+            fprintf(stderr, "regsweep: %llu jobs in the %s, %llu already done, "
+                            "%llu to run on %d MPI ranks\n",
+                    (unsigned long long)p->total, c->shard ? "shard" : "grid",
+                    (unsigned long long)p->skipped, (unsigned long long)p->todo,
+                    c->ranks);
+            return;
+        }
+        fprintf(stderr, "regsweep: %llu jobs in the %s, %llu already done, "
                         "%llu to run on %d thread%s (%d per job)\n",
-                (unsigned long long)p->total, (unsigned long long)p->skipped,
+                (unsigned long long)p->total, c->shard ? "shard" : "grid", (unsigned long long)p->skipped,
                 (unsigned long long)p->todo, p->outer_threads * p->threads_per_job,
                 p->outer_threads * p->threads_per_job == 1 ? "" : "s",
                 p->threads_per_job);
+        return;
+    }
+    if (p->event == RS_EV_RANK_LOST) {
+        char buf[1500];
+        format_error(p->job_err, buf, sizeof buf);
+        fprintf(stderr, "%sregsweep: %s\n", c->tty ? "\r\033[K" : "", buf);
         return;
     }
     if (p->event == RS_EV_JOB_DAMAGED) {
@@ -348,11 +375,12 @@ static void self_path(char *buf, size_t n)
         buf[k] = '\0';
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv, rs_mpi_team_t *team)
 {
     const char *spec_path = NULL, *out = NULL, *simd_opt = NULL, *v;
     int threads = rs_cli_default_threads(), resume = 0, fail_fast = 0, rc;
     int allow_diverged = 0, no_pack = 0;
+    const char *shard_opt = NULL;
     char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     int n_over = 0;
     if (!overrides)
@@ -378,6 +406,10 @@ static int cmd_run(int argc, char **argv)
             if (rc < 0)
                 return free(overrides), 2;
             simd_opt = v;
+        } else if ((rc = rs_cli_value(argc, argv, &i, "--shard", NULL, &v))) {
+            if (rc < 0)
+                return free(overrides), 2;
+            shard_opt = v;
         } else if ((rc = rs_cli_flag(a, "--resume", &resume)) ||
                    (rc = rs_cli_flag(a, "--fail-fast", &fail_fast)) ||
                    (rc = rs_cli_flag(a, "--allow-diverged", &allow_diverged)) ||
@@ -403,6 +435,31 @@ static int cmd_run(int argc, char **argv)
     rs_simd cap;
     if (rs_cli_simd_cap(simd_opt, &cap))
         return free(overrides), 2;
+    /* an MPI rank other than 0 runs what rank 0 hands it and writes
+     * nothing; its troubles are rank 0's to report */
+    if (team && team->rank > 0) {
+        free(overrides);
+        install_signals();
+        rs_sweep_opts_t wo = {.threads = threads, .simd_cap = cap,
+                              .stop = &g_stop, .abort_jobs = &g_abort,
+                              .team = team};
+        rs_error_t werr;
+        rs_error_clear(&werr);
+        rs_sweep_mpi_worker(&wo, &werr);
+        return 0;
+    }
+    /* the shard: --shard, else a Slurm array task's, else none */
+    uint32_t shard_i = 0, shard_n = 0;
+    char shard_how[160] = "";
+    if (shard_opt && rs_cli_parse_shard(shard_opt, &shard_i, &shard_n))
+        return free(overrides), rs_cli_usage_error("--shard '%s': expected I/N "
+                                  "with 1 <= I <= N <= 65535, e.g. 2/4", shard_opt);
+    if (!shard_opt &&
+        (rc = rs_cli_shard_from_slurm(&shard_i, &shard_n, shard_how,
+                                      sizeof shard_how)) < 0)
+        return free(overrides), 2;
+    if (shard_n == 1)
+        shard_i = shard_n = 0;   /* one shard: the whole grid, into OUT */
     rs_error_t err;
     rs_error_clear(&err);
     rs_spec_t spec;
@@ -427,6 +484,22 @@ static int cmd_run(int argc, char **argv)
             mkdir("results", 0755);
         out = out_buf;
     }
+    /* a shard writes its part beside OUT */
+    char part[RS_PATH_BUF];
+    if (shard_n) {
+        if (rs_store_part_path(out, shard_i, shard_n, part, sizeof part)) {
+            rs_spec_free(&spec);
+            free(overrides);
+            free(out_buf);
+            return rs_cli_usage_error("-o '%s': too long for a part's name", out);
+        }
+        fprintf(stderr, "regsweep: shard %u of %u%s%s: writing %s (merge the "
+                        "parts with: regsweep merge %s)\n", shard_i, shard_n,
+                shard_how[0] ? " " : "", shard_how, part, out);
+    }
+    const char *merged = out;
+    if (shard_n)
+        out = part;
     /* the command as it ran, for /provenance and for the resume hint */
     char self[RS_PATH_BUF], command[4096] = "";
     self_path(self, sizeof self);
@@ -435,13 +508,20 @@ static int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         append_quoted(command, sizeof command, argv[i]);
     install_signals();
-    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9};
+    if (team)
+        fprintf(stderr, "regsweep: MPI: %d ranks of %d threads; rank 0 hands "
+                        "out the jobs and writes every file\n", team->size,
+                threads);
+    progress_ctx pc = {.tty = isatty(2), .last_print = -1e9, .shard = shard_n > 0,
+                       .ranks = team ? team->size : 0};
     rs_sweep_opts_t o = {.out_path = out, .threads = threads, .resume = resume,
                          .fail_fast = fail_fast, .simd_cap = cap,
                          .allow_diverged = allow_diverged,
                          .no_pack = no_pack,
+                         .shard_index = shard_i, .shard_count = shard_n,
                          .command = command, .stop = &g_stop,
-                         .abort_jobs = &g_abort, .progress = on_progress,
+                         .abort_jobs = &g_abort, .team = team,
+                         .progress = on_progress,
                          .progress_ctx = &pc};
     rs_status st = rs_sweep_run(&spec, &o, &err);
     int code = 0;
@@ -451,13 +531,19 @@ static int cmd_run(int argc, char **argv)
         append_quoted(again, sizeof again, "run");
         append_quoted(again, sizeof again, spec_path);
         append_quoted(again, sizeof again, "-o");
-        append_quoted(again, sizeof again, out);
+        append_quoted(again, sizeof again, merged);
         append_quoted(again, sizeof again, "--resume");
+        if (shard_n) {
+            char sh[32];
+            snprintf(sh, sizeof sh, "--shard=%u/%u", shard_i, shard_n);
+            append_quoted(again, sizeof again, sh);
+        }
         for (int i = 0; i < n_over; i++)
             append_quoted(again, sizeof again, overrides[i]);
         fprintf(stderr, "regsweep: stopped by %s; finished jobs are saved in "
-                        "%s. Continue with:\n  %s\n",
-                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out, again);
+                        "%s. Continue with%s:\n  %s\n",
+                g_signal == SIGTERM ? "SIGTERM" : "SIGINT", out,
+                team ? " (under mpirun again, or alone)" : "", again);
         code = g_signal == SIGTERM ? 143 : 130;
     } else if (st) {
         code = rs_cli_fail(&err);
@@ -467,6 +553,31 @@ static int cmd_run(int argc, char **argv)
     rs_spec_free(&spec);
     free(overrides);
     free(out_buf);
+    return code;
+}
+
+/* run, as one process or (started by an MPI launcher) as one of its
+ * ranks; every rank ends in MPI_Finalize */
+static int run_ranked(int argc, char **argv)
+{
+    if (!rs_mpi_launched())
+        return cmd_run(argc, argv, NULL);
+    rs_mpi_team_t team = {0, 1, 0};
+    rs_error_t err;
+    rs_error_clear(&err);
+    if (!rs_mpi_built()) {
+        fprintf(stderr, "regsweep: started by an MPI launcher, but this "
+                        "regsweep was built without MPI: every rank would run "
+                        "the whole sweep. Rebuild with MPI (meson setup "
+                        "-Dmpi=enabled, Debian: libopenmpi-dev), or run it "
+                        "without mpirun\n");
+        return 2;
+    }
+    if (rs_mpi_init(&team.rank, &team.size, &err))
+        return rs_cli_fail(&err);
+    int code = cmd_run(argc, argv, team.size > 1 ? &team : NULL);
+    rs_sweep_mpi_release(&team);
+    rs_mpi_finalize();
     return code;
 }
 
@@ -504,8 +615,23 @@ static int cmd_expand(int argc, char **argv)
         return rs_cli_fail(&err);
     }
     int h = rs_spec_n_hidden(&spec);
-    printf("%-8s %-12s %-8s %-16s %-10s %-10s\n", "index", "id", "seed",
+    /* the extra axes' columns after l1, as wide as their key or values */
+    int width[RS_SPEC_MAX_AXES];
+    for (int a = 0; a < spec.n_axes; a++) {
+        width[a] = (int)strlen(spec.axes[a].key);
+        for (uint32_t j = 0; j < spec.axes[a].n; j++) {
+            char one[64];
+            int n = spec.axes[a].type == RS_AXIS_NUMBER
+                        ? snprintf(one, sizeof one, "%g", spec.axes[a].values[j].num)
+                        : (int)strlen(spec.axes[a].values[j].text);
+            width[a] = n > width[a] ? n : width[a];
+        }
+    }
+    printf("%-8s %-12s %-8s %-16s %-10s %-10s", "index", "id", "seed",
            "keep_prob", "l2", "l1");
+    for (int a = 0; a < spec.n_axes; a++)
+        printf(" %-*s", width[a], spec.axes[a].key);
+    printf("\n");
     for (uint64_t i = 0; i < spec.n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(&spec, i, &job);
@@ -515,23 +641,35 @@ static int cmd_expand(int argc, char **argv)
             snprintf(one, sizeof one, "%s%g", l ? "," : "", job.keep[l]);
             strncat(keep, one, sizeof keep - strlen(keep) - 1);
         }
-        printf("%-8llu %-12s %-8llu %-16s %-10g %-10g\n",
+        printf("%-8llu %-12s %-8llu %-16s %-10g %-10g",
                (unsigned long long)i, job.id,
                (unsigned long long)job.hp.seed, h ? keep : "-", job.l2, job.l1);
+        for (int a = 0; a < spec.n_axes; a++) {
+            const rs_axis_value_t *v = &spec.axes[a].values[job.i_axis[a]];
+            if (spec.axes[a].type == RS_AXIS_NUMBER)
+                printf(" %-*g", width[a], v->num);
+            else
+                printf(" %-*s", width[a], v->text);
+        }
+        printf("\n");
     }
-    printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1 (spec sha256 "
-           "%.12s)\n", (unsigned long long)spec.n_jobs, spec.n_seeds,
-           spec.n_keep, spec.n_l2, spec.n_l1, spec.sha256);
+    printf("%llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1",
+           (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
+           spec.n_l2, spec.n_l1);
+    for (int a = 0; a < spec.n_axes; a++)
+        printf(" x %u %s", spec.axes[a].n, spec.axes[a].key);
+    printf(" (spec sha256 %.12s)\n", spec.sha256);
     /* what the sweep will write: needs the number of training rows, so the
-     * data are read (which also checks them) */
-    rs_dataset_t data;
+     * data are read (which also checks them against the model) */
     int code = 0;
-    if (rs_spec_load_data(&spec, spec.seeds[0], &data, &err)) {
+    uint32_t *n_train = calloc(spec.n_combos + 1, sizeof *n_train);
+    if (!n_train) {
+        code = out_of_memory();
+    } else if (rs_spec_check_data(&spec, NULL, n_train, &err)) {
         code = rs_cli_fail(&err);
     } else {
         rs_size_estimate_t e;
-        rs_store_estimate(&spec, data.train.n, NULL, &e);
-        rs_data_free(&data);
+        rs_store_estimate(&spec, n_train, NULL, &e);
         printf("writes:   about %.1f MiB of job files while it runs (%.0f KiB "
                "a job at most: weights %.0f KiB, curves %.0f KiB, masks %.0f "
                "KiB)\n", e.all_job_files / 1048576.0,
@@ -543,6 +681,7 @@ static int cmd_expand(int argc, char **argv)
                "%.1f MiB, when it is packed\n", e.packed / 1048576.0,
                e.peak / 1048576.0);
     }
+    free(n_train);
     rs_spec_free(&spec);
     free(overrides);
     return code;
@@ -699,13 +838,39 @@ static int cmd_info(int argc, char **argv)
     printf("format:    %s version %d\n", RS_FORMAT_NAME, RS_FORMAT_VERSION);
     printf("spec:      %s, sha256 %s\n", spec.name, spec.sha256);
     printf("dataset:   %s\n", spec.data_kind == RS_DATA_SIN ? "sin" : spec.idx_dir);
+    /* settings that are axes are shown as such, not as their first value */
+    int ax_layers = rs_spec_axis_find(&spec, "model.layers");
+    int ax_lr = rs_spec_axis_find(&spec, "train.lr");
+    int ax_epochs = rs_spec_axis_find(&spec, "train.epochs");
     printf("model:     ");
-    for (int l = 0; l <= a->n_layers; l++)
+    if (ax_layers >= 0)
+        printf("model.layers axis");
+    for (int l = 0; ax_layers < 0 && l <= a->n_layers; l++)
         printf("%s%u", l ? "-" : "", a->sizes[l]);
-    printf(", lr %g, %u epochs\n", spec.settings.lr, spec.settings.epochs);
-    printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1\n",
+    if (ax_lr >= 0)
+        printf(", train.lr axis");
+    else
+        printf(", lr %g", spec.settings.lr);
+    if (ax_epochs >= 0)
+        printf(", train.epochs axis\n");
+    else
+        printf(", %u epochs\n", spec.settings.epochs);
+    printf("grid:      %llu jobs = %u seeds x %u keep_prob x %u l2 x %u l1",
            (unsigned long long)spec.n_jobs, spec.n_seeds, spec.n_keep,
            spec.n_l2, spec.n_l1);
+    for (int x = 0; x < spec.n_axes; x++)
+        printf(" x %u %s", spec.axes[x].n, spec.axes[x].key);
+    printf("\n");
+    for (int x = 0; x < spec.n_axes; x++) {
+        printf("%-11s", x ? "" : "axes:");
+        printf("%s:", spec.axes[x].key);
+        for (uint32_t j = 0; j < spec.axes[x].n && j < 8; j++)
+            if (spec.axes[x].type == RS_AXIS_NUMBER)
+                printf(" %g", spec.axes[x].values[j].num);
+            else
+                printf(" %s", spec.axes[x].values[j].text);
+        printf("%s\n", spec.axes[x].n > 8 ? " ..." : "");
+    }
     char div[48] = "";
     if (diverged)
         snprintf(div, sizeof div, " (%llu of them diverged)",
@@ -742,6 +907,8 @@ static void print_version(void)
            b.openmp);
     printf("SIMD paths compiled in: %s (this CPU: %s)\n", b.simd_compiled,
            rs_simd_name(best));
+    printf("MPI: %s\n", rs_mpi_built() ? "yes (mpirun -n R regsweep run ...)"
+                                        : "no");
     printf("built with %s, %s build\n", b.compiler, b.build_type);
 }
 
@@ -774,7 +941,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "expand") != 0)
         rs_store_init();
     if (!strcmp(cmd, "run"))
-        return cmd_run(sub_argc, sub_argv);
+        return run_ranked(sub_argc, sub_argv);
     if (!strcmp(cmd, "expand"))
         return cmd_expand(sub_argc, sub_argv);
     if (!strcmp(cmd, "rerun"))
@@ -783,5 +950,13 @@ int main(int argc, char **argv)
         return rs_cli_report(sub_argc, sub_argv);
     if (!strcmp(cmd, "info"))
         return cmd_info(sub_argc, sub_argv);
+    if (!strcmp(cmd, "merge")) {
+        char self[RS_PATH_BUF], command[4096] = "";
+        self_path(self, sizeof self);
+        append_quoted(command, sizeof command, self);
+        for (int i = 1; i < argc; i++)
+            append_quoted(command, sizeof command, argv[i]);
+        return rs_cli_merge(sub_argc, sub_argv, command);
+    }
     return rs_cli_usage_error("unknown command '%s'", cmd);
 }

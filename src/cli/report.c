@@ -24,10 +24,10 @@ typedef enum { F_TEXT, F_MD, F_CSV, F_JSON } fmt_t;
 
 typedef enum { K_TEXT, K_INT, K_NUM, K_P } kind_t;
 
-#define MAX_COLS 64
+#define MAX_COLS (64 + RS_SPEC_MAX_AXES)
 
 typedef struct col {
-    char name[40];          /* csv / json / HDF5 name                       */
+    char name[48];          /* csv / json / HDF5 name                       */
     kind_t kind;
     const char *header;     /* text and md header; NULL: not shown there    */
     int ci;                 /* text: an estimate whose lo and hi are the
@@ -310,7 +310,7 @@ typedef struct report {
     rs_spec_t spec;
     const char *out;
     rs_analysis_result_t a;
-    char desc[3][600];
+    char desc[3][1200];
 } report;
 
 static const char *test_name(rs_test_kind k)
@@ -318,7 +318,8 @@ static const char *test_name(rs_test_kind k)
     return k == RS_TEST_PAIRED_T ? "paired_t" : k == RS_TEST_WELCH ? "welch" : "none";
 }
 
-/* The axis columns of a config: keep_prob_1..H, l2, l1 (numeric). */
+/* The axis columns of a config: keep_prob_1..H, l2, l1 (numeric), then
+ * one per extra axis by its dotted key (numbers, or text as in /jobs). */
 static int add_axis_cols(table_t *t, const report *r, const uint32_t *cfg)
 {
     const rs_spec_t *s = &r->spec;
@@ -338,6 +339,20 @@ static int add_axis_cols(table_t *t, const report *r, const uint32_t *cfg)
     for (size_t i = 0; i < t->n_rows; i++) {
         c2->num[i] = s->l2[r->a.configs[cfg[i]].i_l2];
         c1->num[i] = s->l1[r->a.configs[cfg[i]].i_l1];
+    }
+    for (int x = 0; x < s->n_axes; x++) {
+        const rs_axis_t *ax = &s->axes[x];
+        col_t *c = add_col(t, ax->key, ax->type == RS_AXIS_NUMBER ? K_NUM : K_TEXT,
+                           NULL, 0);
+        if (!c)
+            return -1;
+        for (size_t i = 0; i < t->n_rows; i++) {
+            const rs_axis_value_t *v = &ax->values[r->a.configs[cfg[i]].i_axis[x]];
+            if (ax->type == RS_AXIS_NUMBER)
+                c->num[i] = v->num;
+            else
+                c->text[i] = v->text;
+        }
     }
     return 0;
 }
@@ -812,9 +827,11 @@ int rs_cli_report(int argc, char **argv)
         }
         print_config_legend(&r);
         if (a->baseline < 0) {
-            printf("\nNo baseline config (keep_prob 1, l2 0, l1 0) in this grid: "
-                   "no comparisons. Name one with --baseline keep_prob=...,l2=...,"
-                   "l1=... or report.baseline in the spec.\n");
+            printf("\nNo baseline config (keep_prob 1, l2 0, l1 0%s) in this "
+                   "grid: no comparisons. Name one with --baseline keep_prob=...,"
+                   "l2=...,l1=...%s or report.baseline in the spec.\n",
+                   s->n_axes ? ", each extra axis at its first value" : "",
+                   s->n_axes ? " (and any axis by its key: train.lr=...)" : "");
         } else {
             /* one table per metric: the rows of one Holm family side by
              * side, and the text fits 100 columns */
@@ -832,21 +849,33 @@ int rs_cli_report(int argc, char **argv)
             print_comparison_legend(&r);
         }
         if (traj && a->trajectory) {
-            uint32_t E1 = s->settings.epochs + 1, step = E1 > 7 ? (E1 - 1) / 6 : 1;
-            printf("\nMean gap (test - train loss) by epoch:\n%-30s", "config");
+            /* configs may have their own epochs (train.epochs as an
+             * axis): columns up to the longest, n/a past a config's end */
+            uint32_t E1 = 0;
+            for (uint32_t c = 0; c < a->n_configs; c++)
+                E1 = a->configs[c].epochs + 1 > E1 ? a->configs[c].epochs + 1 : E1;
+            uint32_t step = E1 > 7 ? (E1 - 1) / 6 : 1;
+            int lw = 30;
+            for (uint32_t c = 0; c < a->n_configs; c++)
+                lw = (int)strlen(a->configs[c].label) > lw
+                         ? (int)strlen(a->configs[c].label) : lw;
+            printf("\nMean gap (test - train loss) by epoch:\n%-*s", lw, "config");
             for (uint32_t e = 0; e < E1; e += step)
                 printf(" %8u", e);
             printf("\n");
+            size_t row = 0;
             for (uint32_t c = 0; c < a->n_configs; c++) {
-                printf("%-30s", a->configs[c].label);
+                uint32_t e1 = a->configs[c].epochs + 1;
+                printf("%-*s", lw, a->configs[c].label);
                 for (uint32_t e = 0; e < E1; e += step) {
-                    double m = a->trajectory[(size_t)c * E1 + e].mean;
+                    double m = e < e1 ? a->trajectory[row + e].mean : NAN;
                     if (isnan(m))
                         printf(" %8s", "n/a");
                     else
                         printf(" %8.4f", m);
                 }
                 printf("\n");
+                row += e1;
             }
         }
         if (a->n_missing || a->n_failed)

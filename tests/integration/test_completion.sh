@@ -91,13 +91,13 @@ tc()
 
 completion_cases()
 {
-    tc "subcommands" "expand info report rerun run" regsweep ""
+    tc "subcommands" "expand info merge report rerun run" regsweep ""
     tc "subcommand prefix" "report rerun" regsweep re
     tc "global options" "--help --version -h" regsweep -
     tc "nothing after --version" "" regsweep --version ""
     tc "run --si" "--simd" regsweep run --si
     tc "run options, long and short" \
-        "-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --simd --help" regsweep run -
+        "-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --shard --simd --help" regsweep run -
     tc "run --simd values" "scalar avx2 avx512" regsweep run x.yaml --simd ""
     tc "report --format= (split at '=')" "text md csv json" \
         regsweep report r.h5 --format =
@@ -115,10 +115,16 @@ completion_cases()
     tc "rerun --job takes an id" "" regsweep rerun r.h5 --job ""
     tc "info options" "--spec --verify --rebuild --help" regsweep info --
     tc "expand options" "--help" regsweep expand x.yaml -
+    tc "merge options" "--allow-incomplete --help" regsweep merge m.h5 -
+    tc "run --shard takes I/N" "" regsweep run x.yaml --shard ""
     NOSPACE=1 tc "run override train.l" "train.lr=" regsweep run x.yaml train.l
-    NOSPACE=1 tc "expand override axes." \
-        "axes.seed= axes.seed.from= axes.seed.to= axes.keep_prob= axes.l2= axes.l1=" \
-        regsweep expand x.yaml axes.
+    NOSPACE=1 tc "expand override axes.s" \
+        "axes.seed= axes.seed.from= axes.seed.to=" \
+        regsweep expand x.yaml axes.s
+    NOSPACE=1 tc "expand override axes.k" "axes.keep_prob=" regsweep expand x.yaml axes.k
+    NOSPACE=1 tc "run override axes.train." \
+        "axes.train.lr= axes.train.epochs= axes.train.batch_size= axes.train.shuffle=" \
+        regsweep run x.yaml axes.train.
     tc "override value dataset.kind= (split at '=')" "sin idx fashion_mnist" \
         regsweep run x.yaml dataset.kind =
     tc "override value model.activation=t (split)" "tanh" \
@@ -139,6 +145,7 @@ completion_cases()
     tc "run SPEC after -j N" "a.yaml b.yml sub" regsweep run -j 4 ""
     tc "report OUT: *.h5, *.hdf5, folders" "c.h5 d.hdf5 sub" regsweep report ""
     tc "info OUT" "c.h5 d.hdf5 sub" regsweep info ""
+    tc "merge OUT and its parts" "c.h5 d.hdf5 sub" regsweep merge c.h5 ""
     tc "rerun OUT after --job" "c.h5 d.hdf5 sub" regsweep rerun --job 3 ""
     tc "run -o: *.h5, *.hdf5, folders" "c.h5 d.hdf5 sub" regsweep run a.yaml -o ""
     tc "run --output= (split at '=')" "c.h5 d.hdf5 sub" regsweep run a.yaml --output =

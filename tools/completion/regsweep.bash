@@ -13,7 +13,8 @@ _regsweep_options()
 {
     case $1 in
         '') printf '%s\n' '--help -h --version' ;;
-        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --simd --help' ;;
+        run) printf '%s\n' '-o --output -j --threads --resume --fail-fast --allow-diverged --no-pack --shard --simd --help' ;;
+        merge) printf '%s\n' '--allow-incomplete --help' ;;
         expand) printf '%s\n' '--help' ;;
         rerun) printf '%s\n' '--job -j --threads --simd --help' ;;
         report) printf '%s\n' '--baseline --at --rank-by --format --table --trajectory --no-store --help' ;;
@@ -25,13 +26,15 @@ _regsweep_options()
 _regsweep_takes_value()
 {
     case $1 in
-        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format | --rank-by | --table)
+        -o | --output | -j | --threads | --simd | --job | --baseline | --at | --format | --rank-by | --table | --shard)
             return 0 ;;
     esac
     return 1
 }
 
-# The spec keys an override may set (docs/SPEC.md, src/spec.c).
+# The spec keys an override may set (docs/SPEC.md, src/spec.c); axes.<key>
+# are the keys that can be axes (a list for a section key, train.lr=0.1,0.5,
+# makes it one too).
 _regsweep_spec_keys='name
 dataset.kind dataset.n_train dataset.n_test dataset.noise_sd dataset.seed
 dataset.dir dataset.train_images dataset.train_labels dataset.test_images
@@ -44,6 +47,13 @@ reg.dropconnect_keep_prob reg.early_stopping_patience
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac record.mc_dropout_samples
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
+axes.dataset.n_train axes.dataset.n_test axes.dataset.n_val
+axes.dataset.noise_sd axes.dataset.classes axes.dataset.max_train
+axes.dataset.max_test axes.model.layers axes.model.activation axes.model.init
+axes.model.init_sd axes.model.loss axes.train.lr axes.train.epochs
+axes.train.batch_size axes.train.shuffle axes.reg.l1_mode axes.reg.max_norm
+axes.reg.input_noise_sd axes.reg.noise axes.reg.dropconnect_keep_prob
+axes.reg.early_stopping_patience
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
 
@@ -132,7 +142,7 @@ _regsweep_option_values()
                 compopt -o nospace 2>/dev/null
             fi
             ;;
-        # -j/--threads N, --job ID|INDEX: nothing to offer
+        # -j/--threads N, --job ID|INDEX, --shard I/N: nothing to offer
     esac
 }
 
@@ -197,12 +207,12 @@ _regsweep()
         if [[ $cur == -* ]]; then
             _regsweep_lines compgen -W "$(_regsweep_options '')" -- "$cur"
         else
-            _regsweep_lines compgen -W 'run expand rerun report info' -- "$cur"
+            _regsweep_lines compgen -W 'run expand rerun report info merge' -- "$cur"
         fi
         return 0
     fi
     case $cmd in
-        run | expand | rerun | report | info) ;;
+        run | expand | rerun | report | info | merge) ;;
         *) return 0 ;;
     esac
 
@@ -239,6 +249,8 @@ _regsweep()
         esac
     elif [[ $cmd == run || $cmd == expand ]]; then
         _regsweep_override "$cur"
+    elif [[ $cmd == merge ]]; then
+        _regsweep_files "$cur" h5 hdf5   # the parts
     fi
 
     # bash replaces only the text after the last '=' when '=' breaks words
