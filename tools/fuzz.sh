@@ -66,9 +66,13 @@ CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -fno-math-errno -g 
   -Wall -Wextra -Iinclude -Isrc"
 YAML=$(pkg-config --cflags --libs yaml-0.1)
 ZLIB=$(pkg-config --cflags --libs zlib)
+# spec.c checks every combination of an axes sweep against the training
+# core (rs_spec_check_data calls rs_train_check): train.c, nn.c and the
+# reference kernels come along
 # shellcheck disable=SC2086
 "$CC" $CFLAGS -o "$build/fuzz_spec" tests/fuzz/fuzz_spec.c src/spec.c src/yamltree.c \
-  src/data.c src/rng.c src/detmath.c src/common.c src/sha256.c $YAML $ZLIB -lm
+  src/data.c src/rng.c src/detmath.c src/common.c src/sha256.c src/train.c src/nn.c \
+  src/kernels.c $YAML $ZLIB -lm
 # shellcheck disable=SC2086
 "$CC" $CFLAGS -o "$build/fuzz_idx" tests/fuzz/fuzz_idx.c src/data.c src/rng.c \
   src/detmath.c src/common.c $ZLIB -lm
