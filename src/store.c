@@ -1134,6 +1134,15 @@ rs_status rs_store_write_job(const char *jobs_dir, const rs_spec_t *spec,
 
 /* ---- reading helpers ---------------------------------------------------------- */
 
+/* HDF5 writes every element an attribute or dataset holds into the
+ * caller's buffer, however many the file says there are: a value read into
+ * one C variable must first be checked to hold exactly one (a crafted file
+ * with a 4-element 'format' attribute overran the stack). */
+static int holds_one(hid_t space)
+{
+    return space >= 0 && H5Sget_simple_extent_npoints(space) == 1;
+}
+
 static int read_attr_str(hid_t loc, const char *name, char *out, size_t n)
 {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
@@ -1142,17 +1151,19 @@ static int read_attr_str(hid_t loc, const char *name, char *out, size_t n)
     hid_t t = str_type();
     char *s = NULL;
     int rc = -1;
-    hid_t ft = H5Aget_type(a);
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
     if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 &&
-        H5Aread(a, t, &s) >= 0 && s) {
+        holds_one(sp) && H5Aread(a, t, &s) >= 0 && s) {
         snprintf(out, n, "%s", s);
         rc = 0;
     }
     if (s) {
-        hid_t sp = H5Screate(H5S_SCALAR);
-        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, &s);
-        H5Sclose(sp);
+        hid_t one = H5Screate(H5S_SCALAR);
+        H5Dvlen_reclaim(t, one, H5P_DEFAULT, &s);
+        H5Sclose(one);
     }
+    if (sp >= 0)
+        H5Sclose(sp);
     H5Tclose(ft);
     H5Tclose(t);
     H5Aclose(a);
@@ -1164,7 +1175,14 @@ static int read_attr_i64(hid_t loc, const char *name, int64_t *out)
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0)
         return -1;
-    int rc = H5Aread(a, H5T_NATIVE_INT64, out) < 0 ? -1 : 0;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    int rc = H5Tget_class(ft) == H5T_INTEGER && holds_one(sp) &&
+                     H5Aread(a, H5T_NATIVE_INT64, out) >= 0
+                 ? 0 : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
     H5Aclose(a);
     return rc;
 }
@@ -1399,8 +1417,11 @@ static int check_job_attrs(job_loc *jl, const rs_spec_t *spec,
         strcmp(fmt, RS_JOB_FORMAT_NAME) != 0)
         return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
                             "not a regsweep job"), -1;
-    if (read_attr_i64(jl->loc, "format_version", &version) ||
-        version != RS_FORMAT_VERSION)
+    if (read_attr_i64(jl->loc, "format_version", &version))
+        return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
+                            "damaged job file: no readable format_version "
+                            "(one integer)"), -1;
+    if (version != RS_FORMAT_VERSION)
         return rs_error_set(err, RS_EINPUT, jl->path, 0, 0,
                             "job format version %lld; this regsweep reads "
                             "version %d", (long long)version,
@@ -2620,6 +2641,25 @@ rs_status rs_store_write_top(const char *out_path, const rs_spec_t *spec,
     return h5_oom_guard(store_write_top_unguarded(out_path, spec, rows, prov, err), err);
 }
 
+/* The number of variable-length strings dataset d holds (a list: 1-D; a
+ * value: one element, scalar or 1-D), -1 if it holds anything else or more
+ * than an int counts (rs_spec_parse's n_overrides), so that the read that
+ * follows fits the buffer sized from it. */
+static hssize_t vlen_strings(hid_t d, int list)
+{
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0 ||
+        (list ? rank != 1 : n != 1) || n < 0 || n > INT_MAX)
+        n = -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    return n;
+}
+
 /* ---- merge ---------------------------------------------------------------- */
 
 static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec,
@@ -2808,27 +2848,32 @@ static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec
                           "attribute)", RS_FORMAT_NAME);
         goto out;
     }
-    if (read_attr_i64(f, "format_version", &version) ||
-        version != RS_FORMAT_VERSION) {
+    if (read_attr_i64(f, "format_version", &version)) {
+        st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
+                          "damaged results file: no readable format_version "
+                          "(one integer)");
+        goto out;
+    }
+    if (version != RS_FORMAT_VERSION) {
         st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
                           "results format version %lld; this regsweep reads "
                           "version %d", (long long)version, RS_FORMAT_VERSION);
         goto out;
     }
     g = H5Gopen2(f, "spec", H5P_DEFAULT);
-    if (g < 0 || (d = H5Dopen2(g, "yaml", H5P_DEFAULT)) < 0 ||
+    d = g < 0 ? -1 : H5Dopen2(g, "yaml", H5P_DEFAULT);
+    if (d < 0 || vlen_strings(d, 0) != 1 ||
         H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 || !text) {
         st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
-                          "no readable /spec/yaml");
+                          "no readable /spec/yaml (one string)");
         goto out;
     }
     H5Dclose(d);
     d = H5Dopen2(g, "overrides", H5P_DEFAULT);
     if (d >= 0) {
-        hid_t sp = H5Dget_space(d);
-        n_over = (hsize_t)H5Sget_simple_extent_npoints(sp);
-        H5Sclose(sp);
-        over = calloc(n_over + 1, sizeof *over);
+        hssize_t n = vlen_strings(d, 1);
+        over = n >= 0 ? calloc((size_t)n + 1, sizeof *over) : NULL;
+        n_over = over ? (hsize_t)n : 0;
         if (!over || (n_over && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                         over) < 0)) {
             st = rs_error_set(err, RS_EINPUT, out_path, 0, 0,
@@ -3309,17 +3354,19 @@ static rs_status analysis_create(const char *side, const char *description,
     return RS_OK;
 }
 
+static rs_status analysis_commit(rs_analysis_t **pa, rs_error_t *err);
+
 static rs_status write_analysis_file(const char *path, rs_error_t *err)
 {
     rs_analysis_t *a;
     rs_status st = analysis_create(path, "empty: no report since the results "
                                          "last changed (regsweep report "
                                          "writes it)", &a, err);
-    return st ? st : rs_store_analysis_commit(&a, err);
+    return st ? st : analysis_commit(&a, err);
 }
 
-rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
-                                  rs_error_t *err)
+static rs_status analysis_begin_unguarded(const char *out_path,
+                                          rs_analysis_t **out, rs_error_t *err)
 {
     char target[RS_PATH_BUF], side[RS_PATH_BUF];
     *out = NULL;
@@ -3332,10 +3379,21 @@ rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
                            out, err);
 }
 
-rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
-                                  const rs_table_col_t *cols, int n_cols,
-                                  uint64_t n_rows, const char *description,
+/* The steps of storing an analysis are public, so each is guarded: HDF5
+ * building the file in memory can run out of it, and report must then say
+ * out of memory, not that OUT.h5 is damaged. */
+rs_status rs_store_analysis_begin(const char *out_path, rs_analysis_t **out,
                                   rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(analysis_begin_unguarded(out_path, out, err), err);
+}
+
+static rs_status analysis_table_unguarded(rs_analysis_t *a, const char *table,
+                                          const rs_table_col_t *cols,
+                                          int n_cols, uint64_t n_rows,
+                                          const char *description,
+                                          rs_error_t *err)
 {
     a->w.err = err;
     hid_t g = h5w_group(&a->w, a->group, table);
@@ -3361,6 +3419,16 @@ rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
     return a->w.st;
 }
 
+rs_status rs_store_analysis_table(rs_analysis_t *a, const char *table,
+                                  const rs_table_col_t *cols, int n_cols,
+                                  uint64_t n_rows, const char *description,
+                                  rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(analysis_table_unguarded(a, table, cols, n_cols, n_rows,
+                                                 description, err), err);
+}
+
 void rs_store_analysis_abort(rs_analysis_t **pa)
 {
     rs_analysis_t *a = *pa;
@@ -3374,7 +3442,8 @@ void rs_store_analysis_abort(rs_analysis_t **pa)
     *pa = NULL;
 }
 
-rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
+/* unguarded: write_top calls it inside its own guard */
+static rs_status analysis_commit(rs_analysis_t **pa, rs_error_t *err)
 {
     rs_analysis_t *a = *pa;
     rs_status st = a->w.st;
@@ -3387,6 +3456,12 @@ rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
     free(a);
     *pa = NULL;
     return st;
+}
+
+rs_status rs_store_analysis_commit(rs_analysis_t **pa, rs_error_t *err)
+{
+    h5_oom_clear();
+    return h5_oom_guard(analysis_commit(pa, err), err);
 }
 
 /* ---- the state of a sweep -------------------------------------------------- */

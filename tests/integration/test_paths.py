@@ -13,6 +13,7 @@ import time
 import unittest
 
 import h5py
+import numpy as np
 
 REGSWEEP = os.environ.get("REGSWEEP", "build/regsweep")
 
@@ -258,6 +259,48 @@ class Paths(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("damaged /jobs/status: row 1 is 'dnoe'", p.stderr)
 
+    def test_a_value_read_as_one_must_hold_one(self):
+        """HDF5 writes every element a dataset or attribute holds into the
+        reader's buffer: a file that holds four where regsweep reads one
+        overran the stack (exit 0 in release builds)."""
+        out = self.path("one.h5")
+        run("run", self.spec, "-o", out, check=0)
+
+        def four_strings(f):
+            f.attrs.create("format", [f.attrs["format"]] * 4, dtype=h5py.string_dtype())
+
+        def four_ints(f):
+            f.attrs.create("format_version", np.full(4, f.attrs["format_version"], "<i8"))
+
+        def four_yaml(f):
+            text = f["spec/yaml"][()]
+            del f["spec/yaml"]
+            f["spec"].create_dataset("yaml", data=[text] * 4, dtype=h5py.string_dtype())
+
+        cases = [(four_strings, "not a regsweep results file"),
+                 (four_ints, "no readable format_version (one integer)"),
+                 (four_yaml, "no readable /spec/yaml (one string)")]
+        for edit, message in cases:
+            copy = self.path(f"{edit.__name__}.h5")
+            with open(copy, "wb") as f:
+                f.write(read(out))
+            with h5py.File(copy, "r+") as f:
+                edit(f)
+            for cmd in (["info", copy], ["report", copy, "--no-store"]):
+                p = run(*cmd)
+                self.assertEqual(p.returncode, 2, (cmd, p.stdout, p.stderr))
+                self.assertIn(message, p.stderr)
+        # the same in a job file, which --resume reads
+        jobs = self.path("journal.h5")
+        run("run", self.spec, "-o", jobs, "--no-pack", check=0)
+        job = sorted(os.listdir(self.path("journal.jobs")))
+        job = [j for j in job if j.endswith(".h5")][0]
+        with h5py.File(self.path("journal.jobs", job), "r+") as f:
+            four_ints(f)
+        p = run("info", jobs)
+        self.assertEqual(p.returncode, 2, (p.stdout, p.stderr))
+        self.assertIn(job, p.stderr)
+        self.assertIn("no readable format_version (one integer)", p.stderr)
 
     def test_hdf5_tools_handle_a_sweep_without_overrides(self):
         a, b = self.path("a.h5"), self.path("b.h5")
