@@ -56,7 +56,7 @@ meson test -C build-asan --num-processes 2 --print-errorlogs \
   --suite unit --suite hostile >build/test-asan.txt 2>&1 || status=1
 tail -n 8 build/test-asan.txt
 meson test -C build-asan --num-processes 2 --print-errorlogs --logbase integration \
-  --timeout-multiplier 3 sweep reg cli report paths tools faults completion \
+  --timeout-multiplier 3 sweep reg cli report paths tools faults completion scale axes \
   >build/test-asan-integration.txt 2>&1 || status=1
 tail -n 8 build/test-asan-integration.txt
 
