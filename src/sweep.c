@@ -748,7 +748,13 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
                             strerror(errno));
     }
     int lock_fd = -1;
-    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err))) {
+    /* the check again, under the lock: another run may have written OUT
+     * between the first check (which fails fast, before loading data) and
+     * the lock */
+    if ((st = lock_jobs_dir(jobs_dir, &lock_fd, err)) ||
+        (st = check_output(spec, o, jobs_dir, err))) {
+        if (lock_fd >= 0)
+            close(lock_fd);
         rs_data_free(&data);
         free(n_train);
         return st;
