@@ -6,7 +6,8 @@ variances of record.act_var), summarised per config and compared with a
 baseline config, paired by seed, the way the report compares its metrics.
 
     job_stats.py OUT.h5 QUANTITY [--minus QUANTITY | --over QUANTITY]
-                 [--baseline LABEL | --no-baseline] [--format text|md]
+                 [--baseline LABEL | --no-baseline]
+                 [--interaction A=V[,A2=V2] B=W[,B2=W2]] [--format text|md]
 
 QUANTITY names a dataset of each job's group /runs/<id> and an index:
 
@@ -17,7 +18,9 @@ QUANTITY names a dataset of each job's group /runs/<id> and an index:
 
 Each index item is an integer (negative counts from the end) or ':' (the
 mean over that dimension); a dataset with fewer dimensions than items, or a
-job without the dataset, gives NaN (left out, and counted).  --minus Q2
+job without the dataset, gives NaN (left out, and counted).  `jobs/COLUMN`
+(no index) is the job's value in the /jobs table (`jobs/gap`,
+`jobs/test_acc`), the numbers `regsweep report` compares.  --minus Q2
 takes Q - Q2 within each job, --over Q2 the ratio Q / Q2; for a difference
 the config table also tests its mean against 0 (one-sample t-test).
 
@@ -29,6 +32,15 @@ n seeds paired with the baseline, the mean per-seed difference d = config -
 baseline with its 95% t-interval and the paired t-test's p, Holm-adjusted
 over the rows of the table (one family), as the report does.  Only jobs
 with status 'done' are used.
+
+--interaction asks whether two changes to the baseline add up.  Each is a
+comma-separated list of /jobs axis columns and values (`keep_prob_1=0.8,
+keep_prob_2=0.5`, `l2=0.001`, `model.layers=784-512-512-10`); the four
+configs are the baseline, the baseline with the first change, with the
+second, and with both.  Per seed it takes A's effect without B, A's
+effect with B, and their difference (both - B - A + baseline: 0 when the
+effects add), each with n, mean [95% CI] and the paired t-test's p,
+Holm-adjusted over these three rows.
 
 Only h5py, numpy and pandas (through rsread).
 """
@@ -49,10 +61,13 @@ QUANTITY = re.compile(r"^([A-Za-z0-9_/.]+)\[([-0-9:, ]+)\]$")
 def parse_quantity(text):
     """'curves/zero_frac[-1,1]' -> ('curves/zero_frac', [-1, 1]); ':' items
     are None (the mean over that dimension)."""
-    m = QUANTITY.match(text.strip())
+    text = text.strip()
+    if re.fullmatch(r"jobs/[A-Za-z0-9_.]+", text):
+        return text, None
+    m = QUANTITY.match(text)
     if not m:
         rsread.fail(f"{text}: expected PATH[INDEX], e.g. curves/test_loss[-1] "
-                    f"or act_var/noise_var[:,0]")
+                    f"or act_var/noise_var[:,0], or jobs/COLUMN")
     items = []
     for item in m.group(2).split(","):
         item = item.strip()
@@ -65,9 +80,13 @@ def parse_quantity(text):
     return m.group(1), items
 
 
-def value_of(group, quantity):
-    """One job's value of a parsed quantity, NaN when it does not exist."""
+def value_of(group, quantity, row=None):
+    """One job's value of a parsed quantity, NaN when it does not exist;
+    row: the job's /jobs row, for jobs/COLUMN."""
     path, items = quantity
+    if items is None:
+        column = path[len("jobs/"):]
+        return float(row[column]) if column in row.index else math.nan
     if path not in group:
         return math.nan
     data = np.asarray(group[path][()], dtype=float)
@@ -136,6 +155,72 @@ def print_table(title, header, rows, fmt):
     print()
 
 
+def parse_change(text):
+    """'keep_prob_1=0.8,keep_prob_2=0.5' -> {'keep_prob_1': '0.8', ...}."""
+    change = {}
+    for item in text.split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            rsread.fail(f"--interaction: expected COLUMN=VALUE[,COLUMN=VALUE], got '{text}'")
+        change[key.strip()] = value.strip()
+    return change
+
+
+def same_value(column, wanted):
+    """Where a /jobs column equals a value written on the command line
+    (numbers as numbers: 0.001 and 1e-3 are one value)."""
+    if column.dtype.kind in "fiu":
+        try:
+            return np.isclose(column.to_numpy(float), float(wanted), rtol=1e-12, atol=0)
+        except ValueError:
+            return np.zeros(len(column), bool)
+    return (column.astype(str) == wanted).to_numpy()
+
+
+def interaction(jobs, baseline, changes, what, fmt):
+    """Prints A's effect without and with B, and their difference, paired by
+    seed (see the module's docstring)."""
+    keys = rsread.keep_columns(jobs) + ["l2", "l1"] + rsread.axis_columns(jobs)
+    base = jobs[jobs["config"] == baseline].iloc[0]
+    for change in changes:
+        for key in change:
+            if key not in keys:
+                rsread.fail(f"--interaction: '{key}' is not an axis column of /jobs "
+                            f"({', '.join(keys)})")
+    cells = {}
+    for ia in (0, 1):
+        for ib in (0, 1):
+            changed = {}
+            for on, change in ((ia, changes[0]), (ib, changes[1])):
+                if on:
+                    changed.update(change)
+            sel = np.ones(len(jobs), bool)
+            for k in keys:
+                sel &= (same_value(jobs[k], changed[k]) if k in changed
+                        else (jobs[k] == base[k]).to_numpy())
+            hit = jobs[sel]
+            if not len(hit):
+                rsread.fail(f"--interaction: no config is the baseline with "
+                            f"{changed or 'nothing'} changed")
+            cells[ia, ib] = hit.set_index("seed")["value"]
+    a_without = cells[1, 0] - cells[0, 0]
+    a_with = cells[1, 1] - cells[0, 1]
+    names = [" ".join(f"{k}={v}" for k, v in c.items()) for c in changes]
+    rows, ps = [], []
+    for label, d in ((f"{names[0]}, without {names[1]}", a_without),
+                     (f"{names[0]}, with {names[1]}", a_with),
+                     ("difference (interaction)", a_with - a_without)):
+        d = d.dropna()
+        n, mean, lo, hi, p = t_test_p(d.to_numpy())
+        rows.append([label, f"{n}", f"{number(mean, 3)} [{number(lo, 3)}, {number(hi, 3)}]"])
+        ps.append(p)
+    for r, p in zip(rows, holm(ps)):
+        r.append(p_text(p))
+    print_table(f"{what}: the effect of {names[0]} without and with {names[1]}, "
+                f"from the baseline {baseline}, paired by seed:",
+                ["effect", "n", "mean d [95% CI]", "p (paired t, Holm)"], rows, fmt)
+
+
 def default_baseline(jobs):
     """The report's default baseline: keep 1, L2 0, L1 0 and each extra
     axis at its first value (in the spec's order), when the grid has it."""
@@ -161,8 +246,14 @@ def main():
     base.add_argument("--baseline", help="the baseline config, by its label")
     base.add_argument("--no-baseline", action="store_true",
                       help="only the per-config table")
+    ap.add_argument("--interaction", nargs=2, metavar=("A=V", "B=W"),
+                    help="do the changes A and B to the baseline add up? "
+                         "(COLUMN=VALUE[,COLUMN=VALUE] each)")
     ap.add_argument("--format", choices=("text", "md"), default="text")
     a = ap.parse_args()
+    if a.interaction and a.no_baseline:
+        ap.error("--interaction needs a baseline")
+    changes = [parse_change(t) for t in a.interaction] if a.interaction else None
 
     q = parse_quantity(a.quantity)
     other = parse_quantity(a.minus or a.over) if (a.minus or a.over) else None
@@ -171,11 +262,11 @@ def main():
         jobs = rsread.with_configs(rsread.jobs_table(f))
         jobs = rsread.done(jobs).copy()
         values = []
-        for job_id in jobs["id"]:
-            g = f["runs"][job_id]
-            v = value_of(g, q)
+        for _, row in jobs.iterrows():
+            g = f["runs"][row["id"]]
+            v = value_of(g, q, row)
             if other:
-                w = value_of(g, other)
+                w = value_of(g, other, row)
                 v = v - w if a.minus else (v / w if w != 0 else math.nan)
             values.append(v)
         jobs["value"] = values
@@ -223,6 +314,8 @@ def main():
     print_table(f"{what} against the baseline {baseline}, paired by seed "
                 f"(d = config - baseline):",
                 ["config", "n", "mean d [95% CI]", "p (paired t, Holm)"], rows, a.format)
+    if changes:
+        interaction(jobs, baseline, changes, what, a.format)
 
 
 if __name__ == "__main__":
