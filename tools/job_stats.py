@@ -55,7 +55,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rsread  # noqa: E402
 
-QUANTITY = re.compile(r"^([A-Za-z0-9_/.]+)\[([-0-9:, ]+)\]$")
+QUANTITY = re.compile(r"^([A-Za-z0-9_/.]+)\[([^]]*)\]$")
 
 
 def parse_quantity(text):
