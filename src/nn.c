@@ -333,3 +333,28 @@ uint64_t rs_max_norm(const rs_arch_t *a, float *params, float c, float *work)
     }
     return rescaled;
 }
+
+void rs_act_var(double out[RS_AV_N], const float *h, const float *a, size_t n,
+                double noise_var)
+{
+    double sum_h = 0.0, sum_a = 0.0, sum_hh = 0.0, sum_noise = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double hi = h[i], ai = a[i], d = ai - hi;
+        sum_h += hi;
+        sum_a += ai;
+        sum_hh += hi * hi;
+        sum_noise += d * d;
+    }
+    /* two passes for the spreads: no cancellation of mean(x^2) - mean^2 */
+    double mean_h = sum_h / (double)n, mean_a = sum_a / (double)n;
+    double ss_h = 0.0, ss_a = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double dh = (double)h[i] - mean_h, da = (double)a[i] - mean_a;
+        ss_h += dh * dh;
+        ss_a += da * da;
+    }
+    out[RS_AV_CLEAN] = ss_h / (double)n;
+    out[RS_AV_DROPOUT] = ss_a / (double)n;
+    out[RS_AV_NOISE] = sum_noise / (double)n;
+    out[RS_AV_NOISE_THEORY] = noise_var * (sum_hh / (double)n);
+}

@@ -220,6 +220,21 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
                       step, 0, n_samples, n_units, keep_prob, mask, bits);
 }
 
+double rs_noise_var(rs_noise_kind kind, float keep_prob)
+{
+    if (!(keep_prob < 1.0f))
+        return 0.0;
+    double p = (double)keep_prob;
+    switch (kind) {
+    case RS_NOISE_THREE_POINT:
+        return 10.0 / (9.0 * p) - 1.0;
+    case RS_NOISE_BERNOULLI:
+    case RS_NOISE_GAUSSIAN:
+    default:
+        return (1.0 - p) / p;
+    }
+}
+
 uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
                           uint32_t ctr1, uint32_t ctr2, uint32_t row0,
                           uint32_t n_samples, uint32_t n_units, float keep_prob,

@@ -554,11 +554,55 @@ static rs_status parse_index_list(const yt_node *n, const char *what,
     return RS_OK;
 }
 
+/* A step selection (record.masks, record.act_var): none, all, or
+ * {epochs: ..., steps: ...}, each list or all (epochs may count from the
+ * end).  *on is 0 for none; the lists are owned by the spec. */
+static rs_status parse_selection(const yt_node *v, const char *what,
+                                 uint32_t n_epochs, int *on,
+                                 rs_record_sel_t *sel, uint32_t **epochs,
+                                 uint32_t **steps, rs_error_t *err)
+{
+    static const char *const sel_keys[] = {"epochs", "steps", NULL};
+    char name[64];
+    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {
+        *on = 0;
+        return RS_OK;
+    }
+    *on = 1;
+    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "all") == 0) {
+        sel->all = 1;
+        return RS_OK;
+    }
+    if (v->type != YT_MAP)
+        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                            "%s: expected none, all, or a mapping "
+                            "{epochs: ..., steps: ...}, got %s", what,
+                            type_name(v));
+    TRY(check_keys(v, what, sel_keys, err));
+    sel->all = 0;
+    sel->epochs_all = sel->steps_all = 1;
+    const yt_node *e = rs_yt_get(v, "epochs"), *st = rs_yt_get(v, "steps");
+    if (e) {
+        sel->epochs_all = 0;
+        snprintf(name, sizeof name, "%s.epochs", what);
+        TRY(parse_index_list(e, name, n_epochs, 1, epochs, &sel->n_epochs,
+                             &sel->epochs_all, err));
+    }
+    if (st) {
+        sel->steps_all = 0;
+        snprintf(name, sizeof name, "%s.steps", what);
+        TRY(parse_index_list(st, name, UINT32_MAX, 0, steps, &sel->n_steps,
+                             &sel->steps_all, err));
+    }
+    sel->epochs = *epochs;
+    sel->steps = *steps;
+    return RS_OK;
+}
+
 static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"masks", "train_eval", "zero_frac",
-                                       "mc_dropout_samples", NULL};
-    static const char *const mask_keys[] = {"epochs", "steps", NULL};
+                                       "mc_dropout_samples", "act_var", NULL};
     rs_train_settings_t *t = &s->settings;
     const yt_node *v;
     TRY(want_map(n, "record", err));
@@ -572,38 +616,14 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     if ((v = rs_yt_get(n, "mc_dropout_samples")))
         TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0, 10000,
                     &t->mc_samples, err));
-    if (!(v = rs_yt_get(n, "masks")))
-        return RS_OK;
-    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "none") == 0) {
-        t->record_masks = 0;
-        return RS_OK;
-    }
-    if (v->type == YT_SCALAR && !v->quoted && strcmp(v->value, "all") == 0) {
-        t->mask_sel.all = 1;
-        return RS_OK;
-    }
-    if (v->type != YT_MAP)
-        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
-                            "record.masks: expected none, all, or a mapping "
-                            "{epochs: ..., steps: ...}, got %s", type_name(v));
-    TRY(check_keys(v, "record.masks", mask_keys, err));
-    t->mask_sel.all = 0;
-    t->mask_sel.epochs_all = t->mask_sel.steps_all = 1;
-    const yt_node *e = rs_yt_get(v, "epochs"), *st = rs_yt_get(v, "steps");
-    if (e) {
-        t->mask_sel.epochs_all = 0;
-        TRY(parse_index_list(e, "record.masks.epochs", t->epochs, 1,
-                             &s->mask_epochs, &t->mask_sel.n_epochs,
-                             &t->mask_sel.epochs_all, err));
-    }
-    if (st) {
-        t->mask_sel.steps_all = 0;
-        TRY(parse_index_list(st, "record.masks.steps", UINT32_MAX, 0,
-                             &s->mask_steps, &t->mask_sel.n_steps,
-                             &t->mask_sel.steps_all, err));
-    }
-    t->mask_sel.epochs = s->mask_epochs;
-    t->mask_sel.steps = s->mask_steps;
+    if ((v = rs_yt_get(n, "act_var")))
+        TRY(parse_selection(v, "record.act_var", t->epochs, &t->record_act_var,
+                            &t->act_var_sel, &s->act_var_epochs,
+                            &s->act_var_steps, err));
+    if ((v = rs_yt_get(n, "masks")))
+        TRY(parse_selection(v, "record.masks", t->epochs, &t->record_masks,
+                            &t->mask_sel, &s->mask_epochs, &s->mask_steps,
+                            err));
     return RS_OK;
 }
 
@@ -1195,6 +1215,10 @@ static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
             t->mask_sel.epochs = v->mask_epochs;
             t->mask_sel.n_epochs = v->n_mask_epochs;
         }
+        if (v->act_var_epochs) {
+            t->act_var_sel.epochs = v->act_var_epochs;
+            t->act_var_sel.n_epochs = v->n_act_var_epochs;
+        }
         break;
     case X_BATCH_SIZE: t->batch_size = u; break;
     case X_SHUFFLE: t->shuffle = (int)u; break;
@@ -1324,16 +1348,20 @@ static rs_status parse_extra_axis(const parse_ctx *cx, rs_spec_t *s, int a,
     return RS_OK;
 }
 
-/* With train.epochs as an axis, record.masks.epochs (which may count from
- * the end) is resolved for each number of epochs. */
-static rs_status resolve_mask_epochs(const parse_ctx *cx, rs_spec_t *s,
-                                     rs_error_t *err)
+/* With train.epochs as an axis, record.masks.epochs and
+ * record.act_var.epochs (which may count from the end) are resolved for
+ * each number of epochs. */
+static rs_status resolve_sel_epochs(const parse_ctx *cx, rs_spec_t *s,
+                                    const char *key, rs_error_t *err)
 {
+    char what[64];
+    snprintf(what, sizeof what, "record.%s.epochs", key);
     const yt_node *r = rs_yt_get(cx->root, "record");
-    const yt_node *m = r && r->type == YT_MAP ? rs_yt_get(r, "masks") : NULL;
+    const yt_node *m = r && r->type == YT_MAP ? rs_yt_get(r, key) : NULL;
     const yt_node *e = m && m->type == YT_MAP ? rs_yt_get(m, "epochs") : NULL;
     if (!e || (e->type == YT_SCALAR && !e->quoted && !strcmp(e->value, "all")))
         return RS_OK;
+    const int is_masks = !strcmp(key, "masks");
     for (int a = 0; a < s->n_axes; a++) {
         rs_axis_t *ax = &s->axes[a];
         if (axis_keys[ax->setting].id != X_EPOCHS)
@@ -1341,10 +1369,10 @@ static rs_status resolve_mask_epochs(const parse_ctx *cx, rs_spec_t *s,
         for (uint32_t j = 0; j < ax->n; j++) {
             rs_axis_value_t *v = &ax->values[j];
             int all = 0;
-            rs_status st = parse_index_list(e, "record.masks.epochs",
-                                            (uint32_t)v->num, 1,
-                                            &v->mask_epochs, &v->n_mask_epochs,
-                                            &all, err);
+            rs_status st = parse_index_list(
+                e, what, (uint32_t)v->num, 1,
+                is_masks ? &v->mask_epochs : &v->act_var_epochs,
+                is_masks ? &v->n_mask_epochs : &v->n_act_var_epochs, &all, err);
             if (st) {
                 if (err && st == RS_EINPUT) {
                     size_t len = strlen(err->msg);
@@ -1387,7 +1415,8 @@ static rs_status parse_extra_axes(const parse_ctx *cx, rs_spec_t *s,
         }
         s->axis_by_key[j] = a;
     }
-    return resolve_mask_epochs(cx, s, err);
+    TRY(resolve_sel_epochs(cx, s, "masks", err));
+    return resolve_sel_epochs(cx, s, "act_var", err);
 }
 
 static rs_status parse_axes(const yt_node *n, rs_spec_t *s, rs_error_t *err)
@@ -1939,13 +1968,18 @@ void rs_spec_free(rs_spec_t *s)
     free(s->overrides);
     free(s->mask_epochs);
     free(s->mask_steps);
+    free(s->act_var_epochs);
+    free(s->act_var_steps);
     free(s->seeds);
     free(s->keep);
     free(s->l2);
     free(s->l1);
     for (int a = 0; a < s->n_axes; a++) {
         for (uint32_t j = 0; s->axes[a].values && j < s->axes[a].n; j++)
+        {
             free(s->axes[a].values[j].mask_epochs);
+            free(s->axes[a].values[j].act_var_epochs);
+        }
         free(s->axes[a].values);
     }
     memset(s, 0, sizeof *s);

@@ -301,11 +301,30 @@ static const ds_meta_t ds_metas[] = {
     {"masks/layer*", "1", "dropout masks of hidden layer l: records x batch "
                           "rows x ceil(units/8) bytes, bit u%8 of byte u/8 "
                           "is unit u, 1 = kept"},
-    {"masks/epoch", "1", "the epoch (1-based) of each mask record"},
+    {"masks/epoch", "1", "the epoch (0-based) of each mask record"},
     {"masks/step", "1", "the step within its epoch (0-based) of each mask "
                         "record"},
     {"masks/n_rows", "1", "rows of the batch of each mask record (later rows "
                           "are zero padding)"},
+    {"act_var/epoch", "1", "the epoch (0-based) of each activation-variance "
+                           "record"},
+    {"act_var/step", "1", "the step within its epoch (0-based) of each "
+                          "activation-variance record"},
+    {"act_var/n_rows", "1", "rows of the minibatch of each activation-variance "
+                            "record"},
+    {"act_var/clean_var", "1", "[record, hidden layer]: variance of the clean "
+                               "activations h over the minibatch's rows and "
+                               "the layer's units"},
+    {"act_var/dropout_var", "1", "[record, hidden layer]: variance of the "
+                                 "activations after dropout, a = m h, over "
+                                 "the minibatch's rows and the layer's units"},
+    {"act_var/noise_var", "1", "[record, hidden layer]: empirical variance "
+                               "the dropout noise adds, mean over rows and "
+                               "units of (a - h)^2"},
+    {"act_var/noise_var_theory", "1", "[record, hidden layer]: its expected "
+                                      "value, noise_var_factor (the "
+                                      "multiplier's variance) times the mean "
+                                      "of h^2"},
     {"jobs/job", "1", "job index 0..n_jobs-1, the row order of /jobs; the "
                       "dimension of every column"},
     {"jobs/id", "", "job id: the first 12 hex digits of the SHA-256 of the "
@@ -931,6 +950,44 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
     H5Gclose(g);
 }
 
+/* The names of the act_var statistics, in rs_act_var's RS_AV_* order. */
+static const char *const act_var_names[RS_AV_N] = {
+    "clean_var", "dropout_var", "noise_var", "noise_var_theory"};
+
+/* record.act_var (docs/FORMAT.md): the group act_var with the recorded
+ * steps and one (records x hidden layers) dataset per statistic; written
+ * only when the spec records them, its datasets only when a step was. */
+static void write_act_var(h5w *w, hid_t file, const rs_job_t *job,
+                          const rs_job_result_t *r)
+{
+    const rs_act_var_record_t *av = &r->act_var;
+    if (!job->settings.record_act_var || av->n_hidden == 0)
+        return;
+    hid_t g = h5w_group(w, file, "act_var");
+    if (g < 0)
+        return;
+    static const char *const kinds[] = {"bernoulli", "three_point", "gaussian"};
+    attr_str(w, g, "noise", kinds[job->settings.reg.noise]);
+    attr_f64v(w, g, "noise_var_factor", av->noise_var, av->n_hidden);
+    attr_str(w, g, "layout", "records x hidden layers; h the clean "
+                             "activations, a = m h after the dropout noise, "
+                             "over the minibatch's rows and the layer's "
+                             "units");
+    if (av->n_records) {
+        hsize_t n = av->n_records, dims[2] = {av->n_records, av->n_hidden};
+        h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n,
+                    av->epoch);
+        h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n,
+                    av->step);
+        h5w_dataset(w, g, "n_rows", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n,
+                    av->n_rows);
+        for (int i = 0; i < RS_AV_N; i++)
+            h5w_dataset(w, g, act_var_names[i], H5T_NATIVE_DOUBLE,
+                        H5T_IEEE_F64LE, 2, dims, av->v[i]);
+    }
+    H5Gclose(g);
+}
+
 static int content_sha256(hid_t loc, char hex[65]);
 static int content_digest(hid_t loc, uint8_t d[32]);
 static int verify_content(hid_t loc, const char *path, rs_error_t *err);
@@ -1074,6 +1131,7 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         H5Gclose(gw);
     }
     write_masks(&w, f, spec, job, r);
+    write_act_var(&w, f, job, r);
     /* the checksum of what was just written, read back from the file */
     char content[65];
     if (w.st == RS_OK && content_sha256(f, content) == 0)
@@ -3060,6 +3118,69 @@ static rs_status compare_masks(hid_t f, const char *path,
     return RS_OK;
 }
 
+/* record.act_var: the recorded steps and every statistic, bit for bit. */
+static rs_status compare_act_var(hid_t f, const char *path,
+                                 const rs_job_result_t *r, rs_error_t *err)
+{
+    const rs_act_var_record_t *av = &r->act_var;
+    int stored = H5Lexists(f, "act_var", H5P_DEFAULT) > 0 &&
+                 H5Lexists(f, "act_var/noise_var", H5P_DEFAULT) > 0;
+    if (!av->n_records) {
+        if (stored)
+            return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                "act_var is stored but the rerun records no "
+                                "activation variance");
+        return RS_OK;
+    }
+    if (!stored)
+        return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                            "act_var is missing from the stored job");
+    size_t n = (size_t)av->n_records * av->n_hidden;
+    size_t n_buf = n > 3 * (size_t)av->n_records ? n : 3 * (size_t)av->n_records;
+    double *buf = malloc(n_buf * sizeof *buf);
+    if (!buf)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    rs_status st = RS_OK;
+    uint32_t *ubuf = (uint32_t *)buf;
+    const char *const index_names[3] = {"act_var/epoch", "act_var/step",
+                                        "act_var/n_rows"};
+    const uint32_t *index[3] = {av->epoch, av->step, av->n_rows};
+    for (int i = 0; i < 3 && !st; i++) {
+        if (read_ds(f, index_names[i], H5T_NATIVE_UINT32, ubuf, av->n_records))
+            st = rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read %s "
+                              "with %u records", index_names[i], av->n_records);
+        for (uint32_t k = 0; !st && k < av->n_records; k++)
+            if (ubuf[k] != index[i][k])
+                st = rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                  "%s differs first at record %u: stored %u, "
+                                  "recomputed %u", index_names[i], k, ubuf[k],
+                                  index[i][k]);
+    }
+    for (int i = 0; i < RS_AV_N && !st; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "act_var/%s", act_var_names[i]);
+        if (read_ds(f, name, H5T_NATIVE_DOUBLE, buf, n)) {
+            st = rs_error_set(err, RS_EINPUT, path, 0, 0, "cannot read %s "
+                              "with %u records x %u layers", name,
+                              av->n_records, av->n_hidden);
+            break;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (memcmp(&buf[k], &av->v[i][k], sizeof *buf) != 0) {
+                size_t rec = k / av->n_hidden;
+                st = rs_error_set(err, RS_EMISMATCH, path, 0, 0,
+                                  "%s differs first at record %zu (epoch %u, "
+                                  "step %u), layer %zu: stored %.17g, "
+                                  "recomputed %.17g", name, rec, av->epoch[rec],
+                                  av->step[rec], k % av->n_hidden, buf[k],
+                                  av->v[i][k]);
+                break;
+            }
+    }
+    free(buf);
+    return st;
+}
+
 static rs_status store_compare_job_unguarded(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                const rs_job_result_t *r, rs_error_t *err)
@@ -3088,6 +3209,8 @@ static rs_status store_compare_job_unguarded(const char *where, int from_top,
                             buf, err);
     if (!st)
         st = compare_masks(jl.loc, jl.path, r, err);
+    if (!st)
+        st = compare_act_var(jl.loc, jl.path, r, err);
     if (!st)
         st = compare_weights(jl.loc, jl.path, "final", a, r->params_final, buf,
                              err);
@@ -3654,7 +3777,7 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
      * once per combination of the extra axes, which is the slowest-varying
      * part of the index */
     uint64_t per_combo = spec->n_jobs / spec->n_combos;
-    uint64_t P = 0, curves = 0, records = 0, B = 0;
+    uint64_t P = 0, curves = 0, records = 0, B = 0, act_var = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
@@ -3668,6 +3791,12 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                                                          steps) : 0;
             P = rs_arch_n_params(a);
             curves = (uint64_t)n_curves * (s->epochs + 1) * 8;
+            /* record.act_var: 3 u32 and 4 f64 per hidden layer a record */
+            act_var = s->record_act_var
+                          ? selected_records(&s->act_var_sel, s->epochs, steps) *
+                                (12 + 32 * (uint64_t)(a->n_layers - 1))
+                          : 0;
+            curves += act_var;
             if (2 * P * 4 > e->weights_per_job)
                 e->weights_per_job = 2 * P * 4;
             if (curves > e->curves_per_job)

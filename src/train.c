@@ -470,21 +470,21 @@ static void evaluate_mc(const rs_train_settings_t *s, const rs_hparams_t *hp,
                                              : NAN;
 }
 
-static uint32_t count_records(const rs_train_settings_t *s, uint32_t steps)
+/* The (epoch, step) pairs sel selects in a run of s->epochs epochs. */
+static uint32_t count_records(const rs_train_settings_t *s,
+                              const rs_record_sel_t *sel, uint32_t steps)
 {
-    if (!s->record_masks)
-        return 0;
     uint32_t n = 0;
     for (uint32_t e = 0; e < s->epochs; e++)
         for (uint32_t st = 0; st < steps; st++)
-            n += (uint32_t)rs_record_selected(&s->mask_sel, e, st);
+            n += (uint32_t)rs_record_selected(sel, e, st);
     return n;
 }
 
 /* Allocates the result arrays in one block. */
 static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
                               const rs_hparams_t *hp, uint32_t B,
-                              uint32_t n_records, rs_error_t *err)
+                              uint32_t n_records, uint32_t n_av, rs_error_t *err)
 {
     const rs_arch_t *a = &s->arch;
     memset(r, 0, sizeof *r);
@@ -494,8 +494,15 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     size_t n_curve = r->curves.n;
     size_t n_zero_frac = s->record_zero_frac ? n_curve * (size_t)a->n_layers : 0;
     size_t n_mc = s->mc_samples ? 2 * n_curve : 0;
+    if (r->n_hidden == 0)
+        n_av = 0;   /* no hidden layer: no activation to measure */
+    /* the statistics, then epoch, step and n_rows (3 n_av u32, in as many
+     * doubles as they fill, so what follows stays 8-byte aligned) */
+    size_t n_av_values = (size_t)n_av * r->n_hidden * RS_AV_N +
+                         (3 * (size_t)n_av + 1) / 2;
     size_t n_bytes = 2 * r->n_params * sizeof(float) +
-                     (8 * n_curve + n_zero_frac + n_mc) * sizeof(double);
+                     (8 * n_curve + n_zero_frac + n_mc + n_av_values) *
+                         sizeof(double);
     /* gaussian multipliers have no binary mask to record */
     const int recordable = s->reg.noise != RS_NOISE_GAUSSIAN;
     for (int l = 0; l < r->n_hidden; l++) {
@@ -538,6 +545,21 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
             dp[i] = NAN;
         dp += n_mc;
     }
+    rs_act_var_record_t *av = &r->act_var;
+    av->n_hidden = (uint32_t)r->n_hidden;
+    if (n_av) {
+        av->n_records = n_av;
+        for (int i = 0; i < RS_AV_N; i++) {
+            av->v[i] = dp;
+            dp += (size_t)n_av * r->n_hidden;
+        }
+        av->epoch = (uint32_t *)dp;
+        av->step = av->epoch + n_av;
+        av->n_rows = av->step + n_av;
+        dp += (3 * (size_t)n_av + 1) / 2;
+    }
+    for (int l = 0; l < r->n_hidden; l++)
+        av->noise_var[l] = rs_noise_var(s->reg.noise, hp->keep_prob[l]);
     float *fp = (float *)dp;
     r->params_init = fp;
     r->params_final = fp + r->n_params;
@@ -697,8 +719,11 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     const int dc = dropconnect_on(s);
     if ((st = workspace_alloc(&ws, s, d, B, R, n_threads, dc, err)))
         return st;
-    uint32_t n_records = count_records(s, steps);
-    if ((st = result_alloc(out, s, hp, B, n_records, err))) {
+    uint32_t n_records = s->record_masks ? count_records(s, &s->mask_sel, steps)
+                                         : 0;
+    uint32_t n_av = s->record_act_var ? count_records(s, &s->act_var_sel, steps)
+                                      : 0;
+    if ((st = result_alloc(out, s, hp, B, n_records, n_av, err))) {
         free(ws.block);
         return st;
     }
@@ -717,7 +742,8 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     rs_train_init_params(s, hp->seed, ws.params);
     memcpy(out->params_init, ws.params, out->n_params * sizeof(float));
     rs_curves_t *c = &out->curves;
-    uint32_t record = 0, best_epoch = 0;
+    uint32_t record = 0, av_record = 0, best_epoch = 0;
+    rs_act_var_record_t *av = &out->act_var;
 
     for (uint32_t e = 0; e <= s->epochs; e++) {
         double t_epoch = now_s();
@@ -770,6 +796,22 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                 if (dc)
                     dropconnect_step(s, &ws, key, epoch, step);
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
+                if (av->n_records &&
+                    rs_record_selected(&s->act_var_sel, epoch, step)) {
+                    /* a measurement of this step's activations only */
+                    for (int l = 0; l < n_hidden; l++) {
+                        double v[RS_AV_N];
+                        rs_act_var(v, ws.h[l], dropped[l] ? ws.a[l] : ws.h[l],
+                                   (size_t)nb * a->sizes[l + 1],
+                                   av->noise_var[l]);
+                        for (int i = 0; i < RS_AV_N; i++)
+                            av->v[i][(size_t)av_record * n_hidden + l] = v[i];
+                    }
+                    av->epoch[av_record] = epoch;
+                    av->step[av_record] = step;
+                    av->n_rows[av_record] = nb;
+                    av_record++;
+                }
                 seen += batch_loss(s, &ws, pred, ws.y, ws.labels, nb, 1, NULL);
                 backward(s, &ws, k, nb, dropped, n_threads);
                 memset(ws.dc_on, 0, sizeof ws.dc_on);   /* evaluation: W */
@@ -805,10 +847,12 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             early_stop(s, &ws, out, e, &best_epoch))
             break;
     }
-    /* a diverged run recorded only the steps it ran */
+    /* a diverged or stopped run recorded only the steps it ran */
     for (int l = 0; l < n_hidden; l++)
         if (dropped[l] && out->masks[l].bits)
             out->masks[l].n_records = record;
+    if (av->n_records)
+        av->n_records = av_record;
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);
     return RS_OK;

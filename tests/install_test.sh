@@ -37,6 +37,9 @@ for f in bin/regsweep include/regsweep/version.h include/regsweep/spec.h \
          share/man/man1/regsweep.1 share/bash-completion/completions/regsweep \
          share/regsweep/experiments/ch311_sin.yaml \
          share/regsweep/experiments/d2l_fashion_mnist.yaml \
+         share/regsweep/experiments/d2l_ex3_act_var.yaml \
+         share/regsweep/experiments/ch311_mc_dropout.yaml \
+         share/regsweep/tools/job_stats.py share/doc/regsweep/EXERCISES.md \
          share/regsweep/tools/plot_curves.py share/doc/regsweep/FORMAT.md \
          share/regsweep/tools/slurm/submit.sh share/regsweep/tools/slurm/array.sbatch \
          share/doc/regsweep/LICENSE; do

@@ -8,6 +8,7 @@
  * double, must match the analytic gradient to the stated tolerance.
  */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,4 +342,157 @@ Test(nn, fused_forms_equal_separate_calls)
             rs_act_backward((rs_act)act, d2, mask ? d2 : da, z, h2, N);
             cr_assert_eq(memcmp(d1, d2, sizeof d1), 0, "act %d mask %d", act, with_mask);
         }
+}
+
+/* rs_act_var on four values worked out by hand: h = (1, 2, 0, 3),
+ * m = (2, 0, 2, 0), so a = (2, 0, 0, 0); mean h 1.5, mean a 0.5;
+ * clean (0.25 + 0.25 + 2.25 + 2.25) / 4 = 1.25; after dropout
+ * (2.25 + 0.25 + 0.25 + 0.25) / 4 = 0.75; noise (1 + 4 + 0 + 9) / 4 = 3.5;
+ * theory with v = 0.25: 0.25 * (1 + 4 + 0 + 9) / 4 = 0.875.  Without noise
+ * (a = h) the noise terms are 0 and the two spreads equal. */
+Test(nn, act_var_by_hand)
+{
+    const float h[4] = {1, 2, 0, 3}, m[4] = {2, 0, 2, 0};
+    float a[4];
+    rs_dropout_forward(a, h, m, 4);
+    double v[RS_AV_N];
+    rs_act_var(v, h, a, 4, 0.25);
+    cr_assert_eq(v[RS_AV_CLEAN], 1.25);
+    cr_assert_eq(v[RS_AV_DROPOUT], 0.75);
+    cr_assert_eq(v[RS_AV_NOISE], 3.5);
+    cr_assert_eq(v[RS_AV_NOISE_THEORY], 0.875);
+    rs_act_var(v, h, h, 4, 0.0);
+    cr_assert_eq(v[RS_AV_CLEAN], 1.25);
+    cr_assert_eq(v[RS_AV_DROPOUT], 1.25);
+    cr_assert_eq(v[RS_AV_NOISE], 0.0);
+    cr_assert_eq(v[RS_AV_NOISE_THEORY], 0.0);
+}
+
+/* The multiplier distributions of reg.noise written out value by value
+ * (rng.h): values and probabilities, for the moments below.  Returns the
+ * number of support points (gaussian: 0, its moments are closed form). */
+static int noise_support(rs_noise_kind kind, double p, double val[3],
+                         double prob[3])
+{
+    double gamma = 4.0 / (3.0 * p);
+    switch (kind) {
+    case RS_NOISE_BERNOULLI:
+        val[0] = 0, prob[0] = 1 - p, val[1] = 1 / p, prob[1] = p;
+        return 2;
+    case RS_NOISE_THREE_POINT:
+        val[0] = 0, prob[0] = 1 - p;
+        val[1] = gamma / 2, prob[1] = p / 2;
+        val[2] = gamma, prob[2] = p / 2;
+        return 3;
+    default:
+        return 0;
+    }
+}
+
+/* E (m - 1)^2, E (m - 1)^4 and E m^4 (the mean is 1): from the support,
+ * or for the gaussian m = 1 + sigma z from E z^2 = 1, E z^4 = 3 (odd
+ * moments 0): E m^4 = 1 + 6 sigma^2 + 3 sigma^4. */
+static void noise_moments(rs_noise_kind kind, double p, double *m2, double *m4,
+                          double *raw4)
+{
+    double val[3], prob[3];
+    int n = noise_support(kind, p, val, prob);
+    if (n == 0) {
+        double s2 = (1 - p) / p;
+        *m2 = s2;
+        *m4 = 3 * s2 * s2;
+        *raw4 = 1 + 6 * s2 + 3 * s2 * s2;
+        return;
+    }
+    *m2 = *m4 = *raw4 = 0;
+    for (int i = 0; i < n; i++) {
+        double d = val[i] - 1;
+        *m2 += prob[i] * d * d;
+        *m4 += prob[i] * d * d * d * d;
+        *raw4 += prob[i] * val[i] * val[i] * val[i] * val[i];
+    }
+}
+
+/* Exercise 3 of the D2L dropout chapter, measured: on a large minibatch
+ * (B = 512 rows x H = 256 units, ReLU-like activations, a quarter of them
+ * 0), the empirical noise variance mean((a - h)^2) that rs_act_var reports
+ * is the formula v * mean(h^2) within the sampling error of its n = B * H
+ * terms.  Given h, the terms X_i = h_i^2 (m_i - 1)^2 are independent
+ * (each multiplier has its own Philox word) with mean h_i^2 v and variance
+ * h_i^4 (E(m-1)^4 - v^2), so mean(X) - v mean(h^2) has standard error
+ *   se = sqrt(sum_i h_i^4 (E(m-1)^4 - v^2)) / n
+ * and, by the central limit theorem at n = 131072, lies within 5 se with
+ * probability 1 - 6e-7.  The draws are fixed by their counters, so the
+ * test is deterministic; a wrong variance would fail it: the bound is
+ * checked to be tighter than the gap between the three kinds' formulas.
+ * (Bernoulli at p = 0.5 has (m - 1)^2 = 1 always: se is 0 and the two
+ * agree up to the rounding of the double sums, n eps relative.)
+ * rs_noise_var itself is checked against the moments of the support. */
+Test(nn, act_var_noise_matches_the_formula_within_sampling_error)
+{
+    enum { B = 512, H = 256, N = B * H };
+    float *h = malloc(N * sizeof *h), *m = malloc(N * sizeof *m),
+          *a = malloc(N * sizeof *a);
+    cr_assert(h && m && a);
+    fill(h, N, 77, -0.5f, 1.5f);
+    for (size_t i = 0; i < N; i++)
+        h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+    double sum_h = 0, sum_h2 = 0, sum_h4 = 0;
+    for (size_t i = 0; i < N; i++) {
+        double x = (double)h[i] * h[i];
+        sum_h += h[i];
+        sum_h2 += x;
+        sum_h4 += x * x;
+    }
+    const float keeps[] = {0.9f, 0.5f, 0.2f};
+    rs_key_t key = rs_key_from_seed(2024);
+    for (int kind = RS_NOISE_BERNOULLI; kind <= RS_NOISE_GAUSSIAN; kind++)
+        for (size_t i = 0; i < sizeof keeps / sizeof *keeps; i++) {
+            float p = keeps[i];
+            double m2, m4, raw4;
+            noise_moments((rs_noise_kind)kind, p, &m2, &m4, &raw4);
+            double v = rs_noise_var((rs_noise_kind)kind, p);
+            cr_assert(fabs(v - m2) <= 1e-12 * m2, "kind %d keep %g: rs_noise_var "
+                      "%.17g, moments of the support %.17g", kind, p, v, m2);
+            rs_noise_mask_ref((rs_noise_kind)kind, key, 0, (uint32_t)i, 0, B, H,
+                              p, m, NULL);
+            rs_dropout_forward(a, h, m, N);
+            double out[RS_AV_N];
+            rs_act_var(out, h, a, N, v);
+            double se = sqrt(sum_h4 * (m4 - m2 * m2)) / N;
+            double diff = out[RS_AV_NOISE] - out[RS_AV_NOISE_THEORY];
+            cr_assert(fabs(out[RS_AV_NOISE_THEORY] - v * sum_h2 / N) <=
+                      1e-12 * out[RS_AV_NOISE_THEORY]);
+            /* plus the rounding of n double sums (at p = 0.5 Bernoulli's
+             * (m - 1)^2 is always 1 and se is 0) */
+            double rounding = N * DBL_EPSILON * out[RS_AV_NOISE_THEORY];
+            cr_assert(fabs(diff) <= 5 * se + rounding, "kind %d keep %g: empirical %.6g, "
+                      "formula %.6g, difference %.3g = %.2f standard errors",
+                      kind, p, out[RS_AV_NOISE], out[RS_AV_NOISE_THEORY], diff,
+                      diff / se);
+            /* power: another kind's formula lies outside the bound */
+            for (int other = RS_NOISE_BERNOULLI; other <= RS_NOISE_GAUSSIAN; other++) {
+                double vo = rs_noise_var((rs_noise_kind)other, p);
+                if (vo != v)
+                    cr_assert(fabs(vo - v) * sum_h2 / N > 10 * se,
+                              "kind %d keep %g: the bound does not separate "
+                              "it from kind %d", kind, p, other);
+            }
+            /* the spread after dropout is the clean one plus the noise:
+             * dropout - clean - theory = [mean(a^2) - (1+v) mean(h^2)]
+             * - [mean(a)^2 - mean(h)^2], where the first bracket has
+             * standard error sqrt(sum h^4 (E m^4 - (1+v)^2)) / n and
+             * mean(a) - mean(h) = mean(h (m-1)) has sqrt(v sum h^2) / n */
+            double se_sq = sqrt(sum_h4 * (raw4 - (1 + v) * (1 + v))) / N;
+            double se_mean = sqrt(v * sum_h2) / N, mean_h = sum_h / N;
+            double bound = 5 * se_sq + 5 * se_mean * (2 * mean_h + 5 * se_mean);
+            double spread = out[RS_AV_DROPOUT] - out[RS_AV_CLEAN] -
+                            out[RS_AV_NOISE_THEORY];
+            cr_assert(fabs(spread) <= bound + rounding, "kind %d keep %g: dropout_var - "
+                      "clean_var - theory = %.3g, bound %.3g", kind, p, spread,
+                      bound);
+        }
+    free(h);
+    free(m);
+    free(a);
 }

@@ -685,3 +685,50 @@ Test(spec, job_cost_uses_the_jobs_own_settings)
     cr_assert_eq(rs_job_cost(&s, &j), 2 * (3.0 * 576 * 50 + 576 * 550) + 576 * 550);
     rs_spec_free(&s);
 }
+
+/* record.act_var: off by default; none, all or {epochs, steps} like
+ * record.masks, with its own lists (epochs counting from the end of each
+ * job's own epochs) and its own messages. */
+Test(spec, act_var_selection)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    char text[2048];
+    cr_assert_eq(parse(BASE, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.settings.record_act_var, 0);
+    rs_spec_free(&s);
+    snprintf(text, sizeof text, "%srecord: {act_var: all, masks: none}\n", BASE);
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.settings.record_act_var, 1);
+    cr_assert_eq(s.settings.act_var_sel.all, 1);
+    cr_assert_eq(s.settings.record_masks, 0);
+    rs_spec_free(&s);
+    snprintf(text, sizeof text,
+             "%srecord: {act_var: {epochs: [-1, 0], steps: [0]}, "
+             "masks: {epochs: [1]}}\n", BASE);
+    cr_assert_eq(parse(text, &s, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(s.settings.act_var_sel.n_epochs, 2);
+    cr_assert_eq(s.settings.act_var_sel.epochs[1], 4);   /* epochs: 5 */
+    cr_assert_eq(s.settings.act_var_sel.n_steps, 1);
+    cr_assert_eq(s.settings.mask_sel.n_epochs, 1);
+    cr_assert_eq(s.settings.mask_sel.epochs[0], 1);
+    cr_assert(s.settings.mask_sel.steps_all);
+    rs_spec_free(&s);
+    snprintf(text, sizeof text, "%srecord: {act_var: {epochs: [-6]}}\n", BASE);
+    expect_error(text, 15, 29, "record.act_var.epochs: expected an integer from -5 to 4");
+    snprintf(text, sizeof text, "%srecord: {act_var: some}\n", BASE);
+    expect_error(text, 15, 19, "record.act_var: expected none, all, or a mapping");
+    snprintf(text, sizeof text, "%srecord: {act_var: {epoch: [0]}}\n", BASE);
+    expect_error(text, 15, 20, "unknown key 'epoch' in record.act_var");
+    const char *ax = append(edit_of(BASE, "  epochs: 5\n", ""),
+                            "  train.epochs: [2, 5]\n"
+                            "record: {act_var: {epochs: [-1]}}\n");
+    cr_assert_eq(parse(ax, &s, &err), RS_OK, "%s", err.msg);
+    rs_job_t j;
+    rs_spec_job(&s, 0, &j);
+    cr_assert_eq(j.settings.act_var_sel.epochs[0], 1);
+    rs_spec_job(&s, 18, &j);
+    cr_assert_eq(j.settings.act_var_sel.epochs[0], 4);
+    cr_assert(j.settings.mask_sel.all, "masks keep their default");
+    rs_spec_free(&s);
+}

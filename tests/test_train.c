@@ -811,3 +811,89 @@ Test(train, mc_dropout_curves)
     }
     rs_job_result_free(&r);
 }
+
+/* record.act_var: recording changes no training bit; the records are the
+ * selected steps and are identical on every SIMD path and thread count;
+ * the record of epoch 0, step 0 equals rs_act_var of the first forward
+ * pass recomputed here from the initial weights and the first minibatch
+ * (no shuffle) with the library's own layers and masks; a layer with
+ * keep 1 has no noise (noise and theory 0, the two spreads equal). */
+Test(train, act_var_measures_the_training_forward_pass)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
+    s.shuffle = 0;
+    s.epochs = 4;
+    s.reg.noise = RS_NOISE_THREE_POINT;
+    rs_sin_params_t sp = {.n_train = 40, .n_test = 20, .noise_sd = 0.5f, .seed = 4};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 13, .keep_prob = {0.6f, 1.0f}};
+    rs_job_result_t plain, r, other;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &plain);
+    cr_assert_eq(plain.act_var.n_records, 0);
+    const uint32_t epochs[] = {0, 3}, steps[] = {0, 2};
+    s.record_act_var = 1;
+    s.act_var_sel = (rs_record_sel_t){.n_epochs = 2, .n_steps = 2,
+                                      .epochs = epochs, .steps = steps};
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &r);
+    assert_same_result(&plain, &r, "with and without act_var");
+    const rs_act_var_record_t *av = &r.act_var;
+    cr_assert_eq(av->n_records, 4);
+    cr_assert_eq(av->n_hidden, 2);
+    for (uint32_t i = 0; i < 4; i++) {
+        cr_assert_eq(av->epoch[i], epochs[i / 2]);
+        cr_assert_eq(av->step[i], steps[i % 2]);
+        cr_assert_eq(av->n_rows[i], i % 2 ? 8u : 16u);   /* 40 = 16 + 16 + 8 */
+        /* layer 1: keep 1 */
+        size_t k = (size_t)i * 2 + 1;
+        cr_assert_eq(av->v[RS_AV_NOISE][k], 0.0);
+        cr_assert_eq(av->v[RS_AV_NOISE_THEORY][k], 0.0);
+        cr_assert_eq(av->v[RS_AV_CLEAN][k], av->v[RS_AV_DROPOUT][k]);
+        cr_assert_gt(av->v[RS_AV_NOISE][k - 1], 0.0);
+    }
+    cr_assert_eq(av->noise_var[0], rs_noise_var(RS_NOISE_THREE_POINT, 0.6f));
+    cr_assert_eq(av->noise_var[1], 0.0);
+    rs_simd best = rs_simd_detect();
+    for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            run_job(&s, &hp, &d, (rs_simd)simd, threads, &other);
+            for (int i = 0; i < RS_AV_N; i++)
+                cr_assert_eq(memcmp(other.act_var.v[i], av->v[i],
+                                    4 * 2 * sizeof(double)), 0,
+                             "%s, %d threads: statistic %d differs",
+                             rs_simd_name((rs_simd)simd), threads, i);
+            rs_job_result_free(&other);
+        }
+
+    /* epoch 0, step 0 by hand: rows 0..15, initial weights */
+    enum { NB = 16 };
+    rs_kernels_t k;
+    rs_kernels_init(&k, RS_SIMD_SCALAR);
+    size_t P = rs_arch_n_params(&s.arch);
+    float *p = malloc(P * sizeof *p);
+    rs_train_init_params(&s, hp.seed, p);
+    float x[NB], y[NB], h0[NB * 9], m0[NB * 9], a0[NB * 9], h1[NB * 7];
+    uint8_t lab[NB];
+    rs_data_gather(&d, &d.train, NULL, 0, NB, x, y, lab);
+    _Alignas(64) float work[4096];
+    cr_assert(rs_gemm_work_floats(RS_NOTRANS, RS_NOTRANS, NB, 9, 1, 1) <= 4096);
+    rs_dense_forward(&k, h0, x, p + rs_arch_weight_offset(&s.arch, 0),
+                     p + rs_arch_bias_offset(&s.arch, 0), NB, 1, 9, 1, work, 1);
+    rs_noise_mask_ref(RS_NOISE_THREE_POINT, rs_key_from_seed(hp.seed), 0, 0, 0,
+                      NB, 9, 0.6f, m0, NULL);
+    rs_dropout_forward(a0, h0, m0, NB * 9);
+    rs_dense_forward(&k, h1, a0, p + rs_arch_weight_offset(&s.arch, 1),
+                     p + rs_arch_bias_offset(&s.arch, 1), NB, 9, 7, 1, work, 1);
+    double v0[RS_AV_N], v1[RS_AV_N];
+    rs_act_var(v0, h0, a0, NB * 9, rs_noise_var(RS_NOISE_THREE_POINT, 0.6f));
+    rs_act_var(v1, h1, h1, NB * 7, 0.0);
+    for (int i = 0; i < RS_AV_N; i++) {
+        cr_assert_eq(av->v[i][0], v0[i], "statistic %d of layer 0: %.17g vs %.17g",
+                     i, av->v[i][0], v0[i]);
+        cr_assert_eq(av->v[i][1], v1[i], "statistic %d of layer 1", i);
+    }
+    free(p);
+    rs_job_result_free(&r);
+    rs_job_result_free(&plain);
+    rs_data_free(&d);
+}

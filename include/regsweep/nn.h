@@ -89,6 +89,27 @@ void rs_act_dropout_forward(rs_act act, float *h, float *a, const float *z,
 void rs_dropout_act_backward(rs_act act, float *dz, const float *da,
                              const float *mask, const float *h, size_t n);
 
+/* ---- activation variance (record.act_var; docs/FORMAT.md) ---------------
+ * Statistics of one hidden layer at one training step over its n values
+ * (the minibatch's rows x the layer's units): h the clean activations,
+ * a = h * m what the next layer receives (a == h when the layer has no
+ * noise), noise_var the variance v of one multiplier m (rs_noise_var).
+ * Every sum is in double, one accumulator, index order from 0; a and h are
+ * widened to double before any operation:
+ *   out[RS_AV_CLEAN]        = sum (h_i - mean h)^2 / n   (mean h = sum h_i / n)
+ *   out[RS_AV_DROPOUT]      = sum (a_i - mean a)^2 / n
+ *   out[RS_AV_NOISE]        = sum (a_i - h_i)^2 / n
+ *   out[RS_AV_NOISE_THEORY] = v * (sum h_i^2 / n)
+ * The empirical noise variance is the mean over the layer's values of the
+ * squared deviation of the dropped-out activation from its clean value,
+ * which is also its mean (E m = 1): given h, E[(a_i - h_i)^2] = h_i^2 v,
+ * so out[RS_AV_NOISE] estimates out[RS_AV_NOISE_THEORY] without bias, with
+ * variance sum h_i^4 (E(m-1)^4 - v^2) / n^2 over the draws of m.  n >= 1. */
+enum { RS_AV_CLEAN = 0, RS_AV_DROPOUT = 1, RS_AV_NOISE = 2,
+       RS_AV_NOISE_THEORY = 3, RS_AV_N = 4 };
+void rs_act_var(double out[RS_AV_N], const float *h, const float *a, size_t n,
+                double noise_var);
+
 /* ---- losses -------------------------------------------------------------
  * Each returns the SUM of the per-sample losses over the B rows (double,
  * summed in row order) and, when dpred is not NULL, writes the gradient of

@@ -153,6 +153,17 @@ uint64_t rs_noise_mask_ref(rs_noise_kind kind, rs_key_t key, uint32_t layer,
                            uint32_t n_units, float keep_prob, float *mask,
                            uint8_t *bits);
 
+/* The variance of one multiplier of `kind` with keep probability
+ * keep_prob (the float the job trains with, widened to double), from the
+ * parametrisation above: bernoulli (1 - p) / p, three_point 10 / (9p) - 1,
+ * gaussian (1 - p) / p; 0 when keep_prob >= 1 (no noise).  Given a clean
+ * activation h, the noisy one m * h has mean h and variance h^2 times
+ * this (record.act_var's noise_var_theory, docs/FORMAT.md).  It is the
+ * variance of the documented distribution; the float32 multipliers (1/p,
+ * gamma rounded) and the threshold's 2^-24 grid make the implemented one
+ * differ by a relative 1e-7 or less. */
+double rs_noise_var(rs_noise_kind kind, float keep_prob);
+
 /* The multipliers of rs_noise_mask_ref at any counter: unit u = 4g + j of
  * sample b takes word j of philox((ctr0, ctr1, ctr2, (row0 + b)*G + g),
  * key), G = ceil(H/4), mapped as rs_noise_mask_ref maps it for `kind`

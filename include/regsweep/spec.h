@@ -55,10 +55,11 @@ typedef struct rs_axis_value {
     uint32_t layers[RS_MAX_LAYERS + 1]; /* model.layers: the sizes        */
     int n_layers;          /* model.layers: number of sizes given         */
     char text[128];        /* canonical text: the job id's and /jobs'     */
-    /* train.epochs with record.masks.epochs: the selection resolved for
-     * this many epochs (negative indices count from the end; owned)      */
-    uint32_t *mask_epochs;
-    uint32_t n_mask_epochs;
+    /* train.epochs with record.masks.epochs (record.act_var.epochs): the
+     * selection resolved for this many epochs (negative indices count
+     * from the end; owned)                                               */
+    uint32_t *mask_epochs, *act_var_epochs;
+    uint32_t n_mask_epochs, n_act_var_epochs;
 } rs_axis_value_t;
 
 /* An axis over any scalar or list key of dataset, model, train or reg. */
@@ -91,6 +92,7 @@ typedef struct rs_spec {
     /* fixed training settings (the mask selection points into this spec) */
     rs_train_settings_t settings;
     uint32_t *mask_epochs, *mask_steps;
+    uint32_t *act_var_epochs, *act_var_steps;  /* record.act_var's lists */
     /* where model.layers was given, for errors found once the data are
      * known (a size that does not match them): file (or override), line,
      * column */

@@ -78,6 +78,9 @@ typedef struct rs_train_settings {
     int record_zero_frac;    /* fill rs_curves_t.zero_frac               */
     uint32_t mc_samples;     /* > 0: fill rs_curves_t.test_loss_mc and
                                 test_acc_mc (MC dropout, T passes); 0 off */
+    int record_act_var;      /* 0: none, 1: fill rs_job_result_t.act_var
+                                at the steps act_var_sel selects          */
+    rs_record_sel_t act_var_sel;
 } rs_train_settings_t;
 
 /* One job's hyperparameters. */
@@ -121,12 +124,26 @@ typedef struct rs_mask_record {
     uint32_t *epoch, *step, *n_rows;
 } rs_mask_record_t;
 
+/* The activation variances of the recorded steps (record.act_var): for
+ * record r and hidden layer l, v[RS_AV_*][r * n_hidden + l] is rs_act_var
+ * (nn.h) of layer l's activations in the training forward pass of step
+ * step[r] of epoch epoch[r] (n_rows[r] rows), with noise_var[l] =
+ * rs_noise_var(reg.noise, keep_prob[l]).  A measurement only: it reads the
+ * activations training computed and draws nothing. */
+typedef struct rs_act_var_record {
+    uint32_t n_records, n_hidden;
+    uint32_t *epoch, *step, *n_rows;
+    double *v[RS_AV_N];
+    double noise_var[RS_MAX_LAYERS];
+} rs_act_var_record_t;
+
 typedef struct rs_job_result {
     size_t n_params;
     float *params_init, *params_final;
     rs_curves_t curves;
     int n_hidden;
     rs_mask_record_t masks[RS_MAX_LAYERS];
+    rs_act_var_record_t act_var; /* n_records 0 without record_act_var  */
     uint64_t steps_done;
     /* Divergence: after epoch diverged_epoch (0: the initial model) a loss
      * or a weight was not finite, and training stopped there.  The curves

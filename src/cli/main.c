@@ -747,8 +747,9 @@ static int cmd_rerun(int argc, char **argv)
     rs_status st = rs_sweep_rerun(out, &spec, &job, cap, threads, &err);
     int code = 0;
     if (st == RS_OK) {
-        printf("job %llu (%s): bit-identical (weights, masks, curves)\n",
-               (unsigned long long)job.index, job.id);
+        printf("job %llu (%s): bit-identical (weights, masks, curves%s)\n",
+               (unsigned long long)job.index, job.id,
+               job.settings.record_act_var ? ", activation variances" : "");
     } else if (st == RS_EMISMATCH) {
         char buf[2048];
         rs_error_format(&err, buf, sizeof buf);

@@ -388,6 +388,75 @@ class Reg(unittest.TestCase):
             p = run("rerun", a, "--job", "1", check=0)
             self.assertIn("bit-identical", p.stdout)
 
+    def test_act_var_is_the_documented_measurement(self):
+        """record.act_var (docs/FORMAT.md): the record of epoch 0, step 0
+        recomputed in float64 numpy from the stored initial weights, the
+        sin data and the multipliers philox_np draws (Bernoulli and
+        Gaussian): the four statistics agree to float32 rounding; a layer
+        with keep 1 adds no noise; noise_var_factor is the formula; the
+        recorded steps are the selection's.  Recording changes no training
+        bit (the run without it has the same weights, curves and masks),
+        1 and 2 threads give the same file, rerun reproduces a job."""
+        E = 4
+        over = ["train.shuffle=false", f"train.epochs={E}", "axes.keep_prob=[1.0,[0.7,1.0]]",
+                "axes.l1=0", "reg.noise=bernoulli,gaussian"]
+        sel = "record.act_var={epochs: [0, -1], steps: [0, 3]}"
+        spec = self.spec("av")
+        a, b, plain = self.out("av1.h5"), self.out("av2.h5"), self.out("av0.h5")
+        run("run", spec, "-o", a, *over, sel, env={"OMP_NUM_THREADS": "1"}, check=0)
+        run("run", spec, "-o", b, *over, sel, env={"OMP_NUM_THREADS": "2"}, check=0)
+        run("run", spec, "-o", plain, *over, check=0)
+        d = h5diff(a, b)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        x, _, _, _ = sin_data(seed=3, n_train=64, n_test=50, noise=0.5)
+        p = float(np.float32(0.7))
+        with h5py.File(a, "r") as f, h5py.File(plain, "r") as fp:
+            ids = f["jobs/id"].asstr()[()]
+            self.assertEqual(list(ids), list(fp["jobs/id"].asstr()[()]))
+            kinds = f["jobs/reg.noise"].asstr()[()]
+            for job_id, seed, keep, kind in zip(ids, f["jobs/seed"][()],
+                                                f["jobs/keep_prob_1"][()], kinds):
+                g, gp = f["runs"][job_id], fp["runs"][job_id]
+                self.assertNotIn("act_var", gp)
+                for name in ("weights/final/W0", "weights/final/W1", "weights/final/W2",
+                             "curves/test_loss", "curves/train_loss_dropout"):
+                    np.testing.assert_array_equal(g[name][()], gp[name][()], name)
+                if keep < 1 and kind == "bernoulli":
+                    np.testing.assert_array_equal(g["masks/layer0"][()],
+                                                  gp["masks/layer0"][()])
+                av = g["act_var"]
+                self.assertEqual(av.attrs["noise"], kind)
+                v = (1 - p) / p if keep < 1 else 0.0
+                np.testing.assert_allclose(av.attrs["noise_var_factor"], [v, 0.0], rtol=1e-15)
+                np.testing.assert_array_equal(av["epoch"][()], [0, 0, E - 1, E - 1])
+                np.testing.assert_array_equal(av["step"][()], [0, 3, 0, 3])
+                np.testing.assert_array_equal(av["n_rows"][()], [16] * 4)
+                self.assertEqual(av["noise_var"].shape, (4, 2))
+                self.assertEqual(av["noise_var"].attrs["units"], "1")
+                self.assertIn("(a - h)^2", av["noise_var"].attrs["description"])
+                np.testing.assert_array_equal(av["noise_var"][:, 1], 0.0)
+                np.testing.assert_array_equal(av["noise_var_theory"][:, 1], 0.0)
+                np.testing.assert_array_equal(av["clean_var"][:, 1], av["dropout_var"][:, 1])
+                # epoch 0, step 0: rows 0..15 (no shuffle), the initial weights
+                W = [g[f"weights/init/W{l}"][()].astype(np.float64) for l in range(3)]
+                bias = [g[f"weights/init/b{l}"][()].astype(np.float64) for l in range(3)]
+                h0 = np.maximum(x[:16] @ W[0] + bias[0], 0)
+                m0 = (philox_np.noise_multipliers(kind, int(seed), 0, 0, 0, 16, 16, keep)
+                      if keep < 1 else np.ones((16, 16)))
+                a0 = h0 * m0
+                h1 = np.maximum(a0 @ W[1] + bias[1], 0)
+                mine = {"clean_var": [h0.var(), h1.var()],
+                        "dropout_var": [a0.var(), h1.var()],
+                        "noise_var": [np.mean((a0 - h0) ** 2), 0.0],
+                        "noise_var_theory": [v * np.mean(h0 ** 2), 0.0]}
+                for name, want in mine.items():
+                    np.testing.assert_allclose(av[name][0], want, rtol=1e-5, atol=1e-9,
+                                               err_msg=f"{job_id} {name}")
+                if keep < 1:
+                    self.assertGreater(av["noise_var"][0, 0], 0.0)
+        p = run("rerun", a, "--job", "7", check=0)   # gaussian, keep 0.7
+        self.assertIn("bit-identical", p.stdout)
+
     ALL = ("reg: {l1_mode: proximal, max_norm: 1.5, input_noise_sd: 0.1, "
            "noise: three_point, dropconnect_keep_prob: 0.8}\n")
 

@@ -45,7 +45,8 @@ train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
 reg.dropconnect_keep_prob reg.early_stopping_patience
 record.masks record.masks.epochs record.masks.steps record.train_eval
-record.zero_frac record.mc_dropout_samples
+record.zero_frac record.mc_dropout_samples record.act_var
+record.act_var.epochs record.act_var.steps
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
 axes.dataset.n_train axes.dataset.n_test axes.dataset.n_val
 axes.dataset.noise_sd axes.dataset.classes axes.dataset.max_train
@@ -167,8 +168,8 @@ _regsweep_override()
         train.shuffle | record.train_eval | record.zero_frac) _regsweep_lines compgen -W 'true false' -- "$value" ;;
         reg.l1_mode) _regsweep_lines compgen -W 'subgradient proximal' -- "$value" ;;
         reg.noise) _regsweep_lines compgen -W 'bernoulli three_point gaussian' -- "$value" ;;
-        record.masks) _regsweep_lines compgen -W 'all none' -- "$value" ;;
-        record.masks.epochs | record.masks.steps) _regsweep_lines compgen -W 'all' -- "$value" ;;
+        record.masks | record.act_var) _regsweep_lines compgen -W 'all none' -- "$value" ;;
+        record.masks.epochs | record.masks.steps | record.act_var.epochs | record.act_var.steps) _regsweep_lines compgen -W 'all' -- "$value" ;;
         dataset.dir)
             _regsweep_lines compgen -d -- "$value"
             compopt -o filenames 2>/dev/null
