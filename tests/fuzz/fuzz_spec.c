@@ -86,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   strncmp(err.path, "command-line override", 21) == 0);
     } else {
         check(s.n_seeds && s.n_keep && s.n_l2 && s.n_l1);
-        check(s.n_jobs == (uint64_t)s.n_seeds * s.n_keep * s.n_l2 * s.n_l1);
+        check(s.n_combos >= 1);
+        check(s.n_jobs == (uint64_t)s.n_seeds * s.n_keep * s.n_l2 * s.n_l1 *
+                              s.n_combos);
         check(s.n_jobs <= RS_SPEC_MAX_JOBS);
         check(s.settings.epochs >= 1 && s.settings.lr > 0.0f);
         check_job(&s, 0);
