@@ -467,7 +467,8 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     static const char *const keys[] = {"l1_mode", "max_norm",
                                        "input_noise_sd", "noise",
                                        "dropconnect_keep_prob",
-                                       "early_stopping_patience", NULL};
+                                       "early_stopping_patience",
+                                       "early_stopping_min_delta", NULL};
     static const char *const l1_modes[] = {"subgradient", "proximal", NULL};
     static const char *const noises[] = {"bernoulli", "three_point",
                                          "gaussian", NULL};
@@ -509,6 +510,9 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
                                 "watches the validation loss; set "
                                 "dataset.n_val (a validation split) too");
     }
+    if ((v = rs_yt_get(n, "early_stopping_min_delta")))
+        TRY(get_f64(v, "reg.early_stopping_min_delta", R_NONNEG,
+                    &r->early_stopping_min_delta, err));
     return RS_OK;
 }
 
@@ -859,7 +863,8 @@ enum setting {
     X_N_TRAIN, X_N_TEST, X_N_VAL, X_NOISE_SD, X_CLASSES, X_MAX_TRAIN,
     X_MAX_TEST, X_LAYERS, X_ACTIVATION, X_INIT, X_INIT_SD, X_LOSS, X_LR,
     X_EPOCHS, X_BATCH_SIZE, X_SHUFFLE, X_L1_MODE, X_MAX_NORM,
-    X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_PATIENCE, X_REFUSED
+    X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_PATIENCE, X_MIN_DELTA,
+    X_REFUSED
 };
 
 typedef struct axis_key {
@@ -899,6 +904,7 @@ static const axis_key_t axis_keys[] = {
     AX_TXT("reg.noise", X_NOISE, SEC_REG),
     AX_NUM("reg.dropconnect_keep_prob", X_DROPCONNECT, SEC_REG, 1),
     AX_NUM("reg.early_stopping_patience", X_PATIENCE, SEC_REG, 0),
+    AX_NUM("reg.early_stopping_min_delta", X_MIN_DELTA, SEC_REG, 1),
     AX_NO("dataset.kind", SEC_DATASET, "the kind decides which dataset keys "
           "exist and what the model is; write one spec per kind"),
     AX_NO("dataset.seed", SEC_DATASET, "it is a Philox key: it fixes one data "
@@ -1232,6 +1238,7 @@ static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
     case X_NOISE: t->reg.noise = (rs_noise_kind)u; break;
     case X_DROPCONNECT: t->reg.dropconnect_keep_prob = f; break;
     case X_PATIENCE: t->reg.early_stopping_patience = u; break;
+    case X_MIN_DELTA: t->reg.early_stopping_min_delta = v->num; break;
     default: break;
     }
 }

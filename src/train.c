@@ -664,7 +664,8 @@ static void record_zero_frac(const rs_arch_t *a, const float *params,
 
 /* Early stopping after epoch e (Goodfellow, Bengio and Courville 2016,
  * algorithm 7.1): *best is the first epoch with the smallest validation
- * loss so far (epoch 0, the initial model, included), and ws->best holds
+ * loss so far (epoch 0, the initial model, included; a later epoch counts
+ * as smaller only by more than early_stopping_min_delta), and ws->best holds
  * its parameters.  Once e - *best reaches the patience before the last
  * epoch, the parameters of *best are restored, the curves after e are
  * filled with that model's (the same evaluation of the same weights gives
@@ -674,7 +675,8 @@ static int early_stop(const rs_train_settings_t *s, workspace_t *ws,
 {
     rs_curves_t *c = &out->curves;
     const size_t P = out->n_params;
-    if (e == 0 || c->val_loss[e] < c->val_loss[*best]) {
+    if (e == 0 ||
+        c->val_loss[e] < c->val_loss[*best] - s->reg.early_stopping_min_delta) {
         *best = e;
         memcpy(ws->best, ws->params, P * sizeof(float));
         return 0;

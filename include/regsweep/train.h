@@ -51,6 +51,10 @@ typedef struct rs_reg_settings {
                                 return the best epoch's weights (see
                                 rs_job_result_t); needs a validation split;
                                 0: off */
+    double early_stopping_min_delta; /* >= 0: an epoch improves on the best
+                                only if its validation loss is below the
+                                best minus this (Keras's min_delta); 0:
+                                any decrease counts */
 } rs_reg_settings_t;
 
 /* Which (epoch, step) pairs get their dropout masks recorded. */

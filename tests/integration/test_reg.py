@@ -346,6 +346,46 @@ class Reg(unittest.TestCase):
         p = run("rerun", a, "--job", str(stopped_index), check=0)
         self.assertIn("bit-identical", p.stdout)
 
+    def test_early_stopping_min_delta(self):
+        """With a min_delta above any loss no epoch beats epoch 0: every job
+        stops after exactly `patience` epochs and returns the initial
+        model; min_delta 0 is today's rule (the same file as without the
+        key); as an axis, each job follows its own value."""
+        spec = self.spec("md", "reg: {early_stopping_patience: 5, "
+                               "early_stopping_min_delta: 1000}\n")
+        over = ["dataset.n_val=64", "train.epochs=40", "train.lr=0.05"]
+        out = self.out("md.h5")
+        run("run", spec, "-o", out, *over, check=0)
+        with h5py.File(out, "r") as f:
+            for job_id, *_ in jobs(f):
+                g = f["runs"][job_id]
+                self.assertEqual(int(g.attrs["stopped_epoch"]), 5)
+                self.assertEqual(int(g.attrs["returned_epoch"]), 0)
+                np.testing.assert_array_equal(g["weights/final/W0"][()],
+                                              g["weights/init/W0"][()])
+        plain = self.spec("md0", "reg: {early_stopping_patience: 5}\n")
+        zero = self.spec("md1", "reg: {early_stopping_patience: 5, "
+                                "early_stopping_min_delta: 0}\n")
+        a, b = self.out("md0.h5"), self.out("md1.h5")
+        run("run", plain, "-o", a, *over, check=0)
+        run("run", zero, "-o", b, *over, check=0)
+        with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+            for job_id, *_ in jobs(fa):
+                ga, gb = fa["runs"][job_id], fb["runs"][job_id]
+                for name in ("weights/final/W0", "weights/final/W1",
+                             "curves/val_loss", "curves/test_loss"):
+                    np.testing.assert_array_equal(ga[name][()], gb[name][()])
+                self.assertEqual(ga.attrs.get("stopped_epoch"), gb.attrs.get("stopped_epoch"))
+        p = run("run", plain, "-o", self.out("md2.h5"), *over,
+                "reg.early_stopping_min_delta=0,1000", check=0)
+        with h5py.File(self.out("md2.h5"), "r") as f:
+            deltas = f["jobs/reg.early_stopping_min_delta"][()]
+            for (job_id, *_), d in zip(jobs(f), deltas):
+                g = f["runs"][job_id]
+                if d == 1000:
+                    self.assertEqual(int(g.attrs["returned_epoch"]), 0)
+        self.assertIn("md2.h5", p.stderr)
+
     def test_mc_dropout_is_the_documented_average(self):
         """curves/test_loss_mc at the last epoch, recomputed in float64
         numpy from weights/final: T passes with the masks (Bernoulli) or

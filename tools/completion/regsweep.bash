@@ -43,7 +43,7 @@ dataset.max_train dataset.max_test
 model.layers model.activation model.init model.init_sd model.loss
 train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
-reg.dropconnect_keep_prob reg.early_stopping_patience
+reg.dropconnect_keep_prob reg.early_stopping_patience reg.early_stopping_min_delta
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac record.mc_dropout_samples record.act_var
 record.act_var.epochs record.act_var.steps
