@@ -2417,16 +2417,20 @@ typedef struct merge_src {
     const uint16_t *src;
 } merge_src;
 
-/* Opens job i of a merge's part: its job file, else its /runs copy. */
-static int open_part_job(const merge_src *m, uint64_t i, const rs_spec_t *spec,
-                         const rs_job_t *job, job_loc *jl, rs_error_t *err)
+/* Opens job from a results file `where` (OUT.h5 or a part): its job file
+ * in the journal beside it, else its /runs copy.  0, 1 (in neither), -1. */
+static int open_job_anywhere(const char *where, const rs_spec_t *spec,
+                             const rs_job_t *job, job_loc *jl, int verify,
+                             rs_error_t *err)
 {
-    const char *part = m->parts[m->src[i] - 1];
     char dir[RS_PATH_BUF];
-    if (rs_store_jobs_dir(part, dir, sizeof dir))
-        return rs_error_set(err, RS_EINPUT, part, 0, 0, "path too long"), -1;
-    int rc = open_job(dir, 0, spec, job, jl, err);
-    return rc == 1 ? open_job(part, 1, spec, job, jl, err) : rc;
+    if (rs_store_jobs_dir(where, dir, sizeof dir))
+        return rs_error_set(err, RS_EINPUT, where, 0, 0, "path too long"), -1;
+    struct stat sb;
+    int rc = open_job_how(dir, 0, spec, job, jl, verify, err);
+    if (rc == 1 && stat(where, &sb) == 0 && S_ISREG(sb.st_mode))
+        rc = open_job_how(where, 1, spec, job, jl, verify, err);
+    return rc;
 }
 
 static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
@@ -2452,8 +2456,9 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
         from_file[i] = rc == 0;
         if (rc == 1 && old_path)
             rc = open_job(old_path, 1, spec, &job, &jl, &jerr);
-        if (rc == 1 && m && m->src[i])
-            rc = open_part_job(m, i, spec, &job, &jl, &jerr);
+        if (rc == 1 && m && m->src[i])   /* a merge: from its part */
+            rc = open_job_anywhere(m->parts[m->src[i] - 1], spec, &job, &jl,
+                                   1, &jerr);
         if (rc == 1) {
             /* it was there when the job finished: something removed it */
             char path[RS_PATH_JOIN];
@@ -2728,14 +2733,9 @@ static rs_status store_read_spec_unguarded(const char *out_path, rs_spec_t *spec
 static int stored_digest(const char *where, const rs_spec_t *spec,
                          const rs_job_t *job, char hex[65], rs_error_t *err)
 {
-    char dir[RS_PATH_BUF];
     job_loc jl;
     hex[0] = '\0';
-    if (rs_store_jobs_dir(where, dir, sizeof dir))
-        return rs_error_set(err, RS_EINPUT, where, 0, 0, "path too long"), -1;
-    int rc = open_job_how(dir, 0, spec, job, &jl, 0, err);
-    if (rc == 1 && file_bytes(where))
-        rc = open_job_how(where, 1, spec, job, &jl, 0, err);
+    int rc = open_job_anywhere(where, spec, job, &jl, 0, err);
     if (rc)
         return rc < 0 ? -1 : 0;
     if (read_attr_str(jl.loc, "content_sha256", hex, 65)) {
@@ -3278,7 +3278,57 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Appends to dir/name the lines of from/name it lacks. */
+/* The set of a text's lines, to ask whether it holds a line: open
+ * addressing over pointers to the lines' starts (linear probing). */
+typedef struct line_set {
+    const char **slot;
+    size_t mask;
+} line_set;
+
+static size_t line_len(const char *l)
+{
+    const char *e = strchr(l, '\n');
+    return e ? (size_t)(e - l) : strlen(l);
+}
+
+static uint64_t line_hash(const char *l, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)l[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Finds l's slot: the one holding an equal line, or the empty one where
+ * it would go. */
+static const char **line_slot(const line_set *set, const char *l, size_t n)
+{
+    size_t i = (size_t)line_hash(l, n) & set->mask;
+    while (set->slot[i] && !(line_len(set->slot[i]) == n &&
+                             memcmp(set->slot[i], l, n) == 0))
+        i = (i + 1) & set->mask;
+    return &set->slot[i];
+}
+
+/* The lines of text (may be NULL); -1 out of memory. */
+static int line_set_build(line_set *set, const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p; p += line_len(p) + (p[line_len(p)] != 0))
+        n++;
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    set->mask = cap - 1;
+    if (!(set->slot = calloc(cap, sizeof *set->slot)))
+        return -1;
+    for (const char *p = text; p && *p; p += line_len(p) + (p[line_len(p)] != 0))
+        *line_slot(set, p, line_len(p)) = p;
+    return 0;
+}
+
+/* Appends to dir/name the complete lines of from/name it lacks (a merge
+ * run again adds nothing).  Linear in the two files' sizes. */
 static rs_status adopt_lines(const char *dir, const char *from, const char *name,
                              rs_error_t *err)
 {
@@ -3287,28 +3337,31 @@ static rs_status adopt_lines(const char *dir, const char *from, const char *name
     snprintf(dst, sizeof dst, "%s/%s", dir, name);
     size_t n_new = 0, n_old = 0;
     char *add = slurp(src, &n_new), *have = slurp(dst, &n_old);
+    line_set set = {NULL, 0};
     rs_status st = RS_OK;
-    int fd = add ? open(dst, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
-    if (add && fd < 0)
+    if (add && line_set_build(&set, have))
+        st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    int fd = add && !st ? open(dst, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                        : -1;
+    if (add && !st && fd < 0)
         st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot open: %s",
                           strerror(errno));
-    for (char *line = add; !st && line && *line;) {
-        char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
-        char save = line[len];
-        line[len] = '\0';
-        int known = have && strstr(have, line) != NULL;
-        if (end && !known && write(fd, line, len) != (ssize_t)len)
+    for (const char *line = add; !st && line && *line;) {
+        size_t len = line_len(line);
+        int complete = line[len] == '\n';
+        const char **slot = line_slot(&set, line, len);
+        if (complete && !*slot &&
+            write(fd, line, len + 1) != (ssize_t)(len + 1))
             st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot append: %s",
                               strerror(errno));
-        line[len] = save;
-        line += len;
+        line += len + complete;
     }
     if (fd >= 0 && fsync(fd) != 0 && !st)
         st = rs_error_set(err, RS_EIO, dst, 0, 0, "cannot fsync: %s",
                           strerror(errno));
     if (fd >= 0)
         close(fd);
+    free(set.slot);
     free(add);
     free(have);
     return st;

@@ -480,6 +480,62 @@ static int should_stop(const sweep_state *s)
     return (s->o->stop && *s->o->stop) || s->local_stop;
 }
 
+/* Trains one job: its own data unless the sweep shares one dataset.  The
+ * same for every worker, local or on another MPI rank. */
+static rs_status train_one(const rs_spec_t *spec, const rs_job_t *job,
+                           const rs_dataset_t *shared,
+                           const rs_kernels_t *kernels, int threads,
+                           volatile sig_atomic_t *abort_jobs,
+                           rs_job_result_t *res, rs_error_t *err)
+{
+    rs_dataset_t own;
+    rs_status st = RS_OK;
+    memset(res, 0, sizeof *res);   /* freed by the caller whatever happens */
+    if (!shared && (st = rs_spec_load_job_data(spec, job, &own, err)))
+        return st;
+    st = rs_train_job(&job->settings, &job->hp, shared ? shared : &own,
+                      kernels, threads, abort_jobs, res, err);
+    if (!shared)
+        rs_data_free(&own);
+    return st;
+}
+
+/* The first write error stops every worker (call under rs_index). */
+static void set_fatal(sweep_state *s, rs_status st, const rs_error_t *err)
+{
+    if (s->fatal == RS_OK) {
+        s->fatal = st;
+        s->fatal_err = *err;
+        s->local_stop = 1;
+    }
+}
+
+/* A job saved as its job file: counted, logged, reported (call under
+ * rs_index). */
+static void count_finished(sweep_state *s, const rs_job_t *job,
+                           const rs_job_summary_t *row, double wall,
+                           int worker, int threads)
+{
+    s->rows[job->index] = *row;
+    s->done += row->status == RS_JOB_DONE;
+    s->diverged += row->status == RS_JOB_DIVERGED;
+    rs_store_log_job(s->jobs_dir, job, wall, worker, threads, NULL);
+    report(s, row->status == RS_JOB_DIVERGED ? RS_EV_JOB_DIVERGED
+                                             : RS_EV_JOB_DONE,
+           job, NULL, wall);
+}
+
+/* A job that failed: retried by --resume (call under rs_index). */
+static void count_failed(sweep_state *s, const rs_job_t *job,
+                         const rs_error_t *err, double wall)
+{
+    s->rows[job->index].status = RS_JOB_FAILED;
+    s->failed++;
+    report(s, RS_EV_JOB_FAILED, job, err, wall);
+    if (s->o->fail_fast)
+        s->local_stop = 1;
+}
+
 /* Runs job todo[k] on this thread; called by each worker in turn. */
 static void run_one(sweep_state *s, uint64_t k, int worker)
 {
@@ -488,20 +544,9 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
     rs_error_t err;
     rs_error_clear(&err);
     double t = now_s();
-    rs_dataset_t own;
-    const rs_dataset_t *data = s->shared_data;
-    rs_status st = RS_OK;
-    if (!data) {
-        st = rs_spec_load_job_data(s->spec, &job, &own, &err);
-        data = &own;
-    }
     rs_job_result_t res;
-    memset(&res, 0, sizeof res);
-    if (!st)
-        st = rs_train_job(&job.settings, &job.hp, data, &s->kernels,
-                          s->inner, s->o->abort_jobs, &res, &err);
-    if (!s->shared_data && data == &own)
-        rs_data_free(&own);
+    rs_status st = train_one(s->spec, &job, s->shared_data, &s->kernels,
+                             s->inner, s->o->abort_jobs, &res, &err);
     double wall = now_s() - t;
     /* HDF5 (not thread-safe) builds the job file in memory under one lock;
      * writing it and its fsync run in parallel; only the index update is
@@ -518,38 +563,22 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
             rs_store_image_free(&img);
         if (st != RS_OK && st != RS_EINTR) {
 #pragma omp critical(rs_index)
-            if (s->fatal == RS_OK) {
-                s->fatal = st;
-                s->fatal_err = err;
-                s->local_stop = 1;
-            }
+            set_fatal(s, st, &err);
             st = RS_EINTR;   /* not the job's failure: the store's */
         }
         if (st == RS_OK) {
+            rs_job_summary_t row;
+            rs_store_summarise(&res, &row);
 #pragma omp critical(rs_index)
-            {
-                rs_store_summarise(&res, &s->rows[job.index]);
-                s->done += !res.diverged;
-                s->diverged += res.diverged;
-                rs_store_log_job(s->jobs_dir, &job, wall, worker, s->inner, NULL);
-                report(s, res.diverged ? RS_EV_JOB_DIVERGED : RS_EV_JOB_DONE,
-                       &job, NULL, wall);
-            }
+            count_finished(s, &job, &row, wall, worker, s->inner);
         }
         rs_job_result_free(&res);
         return;
     }
+    /* RS_EINTR: abandoned by a second signal, not a failure, not written */
+    if (st != RS_EINTR) {
 #pragma omp critical(rs_index)
-    {
-        if (st == RS_EINTR) {
-            /* abandoned by a second signal: not a failure, not written */
-        } else {
-            s->rows[job.index].status = RS_JOB_FAILED;
-            s->failed++;
-            report(s, RS_EV_JOB_FAILED, &job, &err, wall);
-            if (s->o->fail_fast)
-                s->local_stop = 1;
-        }
+        count_failed(s, &job, &err, wall);
     }
     rs_job_result_free(&res);
 }
@@ -1218,11 +1247,7 @@ static void take_result(sweep_state *s, uint64_t index, void *bytes, size_t n,
     rs_status st = rs_store_save_job(&img, &err);
     if (st) {
 #pragma omp critical(rs_index)
-        if (s->fatal == RS_OK) {
-            s->fatal = st;
-            s->fatal_err = err;
-            s->local_stop = 1;
-        }
+        set_fatal(s, st, &err);
         return;
     }
     rs_job_summary_t row;
@@ -1230,23 +1255,14 @@ static void take_result(sweep_state *s, uint64_t index, void *bytes, size_t n,
     st = rs_store_read_summary(s->jobs_dir, 0, s->spec, &job, &row, &err);
     if (st == RS_OK && !rs_job_finished(row.status))
         st = rs_error_set(&err, RS_EIO, img.final, 0, 0, "vanished");
+    if (st != RS_OK)   /* not to be trusted: a failure, rerun by --resume */
+        unlink(img.final);
 #pragma omp critical(rs_index)
     {
-        if (st == RS_OK) {
-            s->rows[index] = row;
-            s->done += row.status == RS_JOB_DONE;
-            s->diverged += row.status == RS_JOB_DIVERGED;
-            rs_store_log_job(s->jobs_dir, &job, wall, worker, 1, NULL);
-            report(s, row.status == RS_JOB_DIVERGED ? RS_EV_JOB_DIVERGED
-                                                    : RS_EV_JOB_DONE,
-                   &job, NULL, wall);
-        } else {
-            /* not to be trusted: a failure of this job, rerun by --resume */
-            unlink(img.final);
-            s->rows[index].status = RS_JOB_FAILED;
-            s->failed++;
-            report(s, RS_EV_JOB_FAILED, &job, &err, wall);
-        }
+        if (st == RS_OK)
+            count_finished(s, &job, &row, wall, worker, 1);
+        else
+            count_failed(s, &job, &err, wall);
     }
 }
 
@@ -1258,13 +1274,7 @@ static void take_failure(sweep_state *s, uint64_t index, const char *msg,
     rs_error_t err;
     rs_error_set(&err, RS_EINPUT, NULL, 0, 0, "%s", msg ? msg : "failed");
 #pragma omp critical(rs_index)
-    {
-        s->rows[index].status = RS_JOB_FAILED;
-        s->failed++;
-        report(s, RS_EV_JOB_FAILED, &job, &err, wall);
-        if (s->o->fail_fast)
-            s->local_stop = 1;
-    }
+    count_failed(s, &job, &err, wall);
 }
 
 /* One request: take what it carries, answer with the next job or stop. */
@@ -1360,20 +1370,9 @@ static void rank_job(rank_worker *w, uint64_t index, uint64_t *kind,
     rs_error_t err;
     rs_error_clear(&err);
     double t = now_s();
-    rs_dataset_t own;
-    const rs_dataset_t *data = w->shared_data;
-    rs_status st = RS_OK;
-    if (!data) {
-        st = rs_spec_load_job_data(w->spec, &job, &own, &err);
-        data = &own;
-    }
     rs_job_result_t res;
-    memset(&res, 0, sizeof res);
-    if (!st)
-        st = rs_train_job(&job.settings, &job.hp, data, &w->kernels, 1,
-                          w->o->abort_jobs, &res, &err);
-    if (!w->shared_data && data == &own)
-        rs_data_free(&own);
+    rs_status st = train_one(w->spec, &job, w->shared_data, &w->kernels, 1,
+                             w->o->abort_jobs, &res, &err);
     rs_job_image_t img;
     memset(&img, 0, sizeof img);
     if (!st) {

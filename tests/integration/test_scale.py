@@ -202,6 +202,11 @@ class Shards(unittest.TestCase):
         self.shard(2, 4)
         run("merge", self.out("m.h5"), check=0)
         self.assert_same(self.out("m.h5"))
+        # three merges took each shard's history once
+        with h5py.File(self.out("m.h5"), "r") as f:
+            hist = list(f["provenance/history/command"].asstr()[()])
+        for i in range(1, 5):
+            self.assertEqual(sum(f"{i}/4" in c for c in hist), 1, hist)
         # or: run --resume on a partial merge finishes it in one process
         run("merge", self.out("n.h5"), self.out("m.shard-1-of-4.h5"), check=1)
         run("run", self.spec, "-o", self.out("n.h5"), "--resume", env=no_slurm_env(),
