@@ -460,12 +460,56 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
+/* reg.dropconnect_keep: one keep probability for every hidden layer's
+ * outgoing weights, or a list of one per hidden layer (as keep_prob);
+ * dropconnect_keep_prob, its older spelling, takes a number only. */
+static rs_status parse_dropconnect(const yt_node *n, rs_spec_t *s,
+                                   rs_error_t *err)
+{
+    const yt_node *v = rs_yt_get(n, "dropconnect_keep");
+    const yt_node *old = rs_yt_get(n, "dropconnect_keep_prob");
+    float *keep = s->settings.reg.dropconnect_keep;
+    int h = rs_spec_n_hidden(s);
+    double x;
+    if (v && old)
+        return rs_error_set(err, RS_EINPUT, old->src, old->line, old->col,
+                            "reg.dropconnect_keep_prob is the older spelling "
+                            "of reg.dropconnect_keep (line %d): keep one",
+                            v->line);
+    if (old) {
+        TRY(get_f64(old, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &x, err));
+        for (int l = 0; l < h; l++)
+            keep[l] = (float)x;
+        return RS_OK;
+    }
+    if (!v)
+        return RS_OK;
+    if (v->type != YT_SEQ) {
+        TRY(get_f64(v, "reg.dropconnect_keep (1: off)", R_KEEP, &x, err));
+        for (int l = 0; l < h; l++)
+            keep[l] = (float)x;
+        return RS_OK;
+    }
+    if ((int)v->n != h)
+        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                            "reg.dropconnect_keep: a per-layer list needs %d "
+                            "values (one per hidden layer: the weights it "
+                            "feeds), got %zu", h, v->n);
+    for (int l = 0; l < h; l++) {
+        TRY(get_f64(v->kids[l], "reg.dropconnect_keep (1: off)", R_KEEP, &x,
+                    err));
+        keep[l] = (float)x;
+    }
+    return RS_OK;
+}
+
 /* The `reg` section: regularisers fixed for the whole sweep.  Absent keys
  * keep today's training (t->reg is zeroed by rs_spec_parse). */
 static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"l1_mode", "max_norm",
                                        "input_noise_sd", "noise",
+                                       "dropconnect_keep",
                                        "dropconnect_keep_prob",
                                        "early_stopping_patience",
                                        "early_stopping_min_delta", NULL};
@@ -496,11 +540,7 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(get_enum(v, "reg.noise", noises, &x, err));
         r->noise = (rs_noise_kind)x;
     }
-    if ((v = rs_yt_get(n, "dropconnect_keep_prob"))) {
-        double keep;
-        TRY(get_f64(v, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &keep, err));
-        r->dropconnect_keep_prob = (float)keep;
-    }
+    TRY(parse_dropconnect(n, s, err));
     if ((v = rs_yt_get(n, "early_stopping_patience"))) {
         TRY(get_u32(v, "reg.early_stopping_patience (0: off)", 0,
                     RS_SPEC_MAX_EPOCHS, &r->early_stopping_patience, err));
@@ -606,7 +646,8 @@ static rs_status parse_selection(const yt_node *v, const char *what,
 static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"masks", "train_eval", "zero_frac",
-                                       "mc_dropout_samples", "act_var", NULL};
+                                       "mc_dropout_samples", "act_var",
+                                       "dropconnect_masks", NULL};
     rs_train_settings_t *t = &s->settings;
     const yt_node *v;
     TRY(want_map(n, "record", err));
@@ -628,6 +669,10 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(parse_selection(v, "record.masks", t->epochs, &t->record_masks,
                             &t->mask_sel, &s->mask_epochs, &s->mask_steps,
                             err));
+    if ((v = rs_yt_get(n, "dropconnect_masks")))
+        TRY(parse_selection(v, "record.dropconnect_masks", t->epochs,
+                            &t->record_dc_masks, &t->dc_mask_sel,
+                            &s->dc_mask_epochs, &s->dc_mask_steps, err));
     return RS_OK;
 }
 
@@ -863,7 +908,8 @@ enum setting {
     X_N_TRAIN, X_N_TEST, X_N_VAL, X_NOISE_SD, X_CLASSES, X_MAX_TRAIN,
     X_MAX_TEST, X_LAYERS, X_ACTIVATION, X_INIT, X_INIT_SD, X_LOSS, X_LR,
     X_EPOCHS, X_BATCH_SIZE, X_SHUFFLE, X_L1_MODE, X_MAX_NORM,
-    X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_PATIENCE, X_MIN_DELTA,
+    X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_DC_KEEP, X_PATIENCE,
+    X_MIN_DELTA,
     X_REFUSED
 };
 
@@ -902,6 +948,8 @@ static const axis_key_t axis_keys[] = {
     AX_NUM("reg.max_norm", X_MAX_NORM, SEC_REG, 1),
     AX_NUM("reg.input_noise_sd", X_INPUT_NOISE_SD, SEC_REG, 1),
     AX_TXT("reg.noise", X_NOISE, SEC_REG),
+    /* a number (f64 column) unless a value is a per-layer list (str) */
+    {"reg.dropconnect_keep", X_DC_KEEP, SEC_REG, RS_AXIS_NUMBER, 1, NULL},
     AX_NUM("reg.dropconnect_keep_prob", X_DROPCONNECT, SEC_REG, 1),
     AX_NUM("reg.early_stopping_patience", X_PATIENCE, SEC_REG, 0),
     AX_NUM("reg.early_stopping_min_delta", X_MIN_DELTA, SEC_REG, 1),
@@ -1132,12 +1180,38 @@ static rs_status find_axes(parse_ctx *cx, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
+/* The shortest %g text that reads back as x: 0.8, not 0.80000000000000004
+ * (one spelling per value, so job ids do not depend on how it was typed). */
+static void fmt_shortest(double x, char *buf, size_t n)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
 /* Fills v from a section parsed with the value node n (into tmp). */
 static void axis_value_from(const axis_key_t *x, const rs_spec_t *tmp,
                             const yt_node *n, rs_axis_value_t *v)
 {
     const rs_train_settings_t *t = &tmp->settings;
     memset(v, 0, sizeof *v);
+    if (x->id == X_DC_KEEP || x->id == X_DROPCONNECT)
+        for (int l = 0; l < t->arch.n_layers - 1; l++)
+            v->keep[l] = t->reg.dropconnect_keep[l];
+    if (x->id == X_DC_KEEP && n->type == YT_SEQ) {
+        /* per hidden layer: 0.8/0.5, as report labels write keep_prob */
+        for (size_t l = 0; l < n->n; l++) {
+            size_t len = strlen(v->text);
+            char num[32];
+            fmt_shortest(strtod(n->kids[l]->value, NULL), num, sizeof num);
+            snprintf(v->text + len, sizeof v->text - len, "%s%s",
+                     l ? "/" : "", num);
+        }
+        v->num = NAN;
+        return;
+    }
     if (x->type == RS_AXIS_NUMBER) {
         /* the section's parser accepted it: a decimal number */
         v->num = strtod(n->value, NULL);
@@ -1180,7 +1254,13 @@ static void axis_value_from(const axis_key_t *x, const rs_spec_t *tmp,
 static void axis_value_key(const axis_key_t *x, const rs_axis_value_t *v,
                            char *buf, size_t n)
 {
-    if (x->is_float)
+    if (x->id == X_DC_KEEP) {
+        /* per layer as trained: 0.5 and [0.5, 0.5] are one setting */
+        size_t k = (size_t)snprintf(buf, n, "d");
+        for (int l = 0; l + 1 < RS_MAX_LAYERS && k < n; l++)
+            k += (size_t)snprintf(buf + k, n - k, "%08llx",
+                                  (unsigned long long)float32_key(v->keep[l]));
+    } else if (x->is_float)
         snprintf(buf, n, "f%08llx", (unsigned long long)float32_key(v->num));
     else
         snprintf(buf, n, "%s", v->text);
@@ -1225,6 +1305,10 @@ static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
             t->act_var_sel.epochs = v->act_var_epochs;
             t->act_var_sel.n_epochs = v->n_act_var_epochs;
         }
+        if (v->dc_mask_epochs) {
+            t->dc_mask_sel.epochs = v->dc_mask_epochs;
+            t->dc_mask_sel.n_epochs = v->n_dc_mask_epochs;
+        }
         break;
     case X_BATCH_SIZE: t->batch_size = u; break;
     case X_SHUFFLE: t->shuffle = (int)u; break;
@@ -1236,7 +1320,11 @@ static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
     case X_MAX_NORM: t->reg.max_norm = f; break;
     case X_INPUT_NOISE_SD: t->reg.input_noise_sd = f; break;
     case X_NOISE: t->reg.noise = (rs_noise_kind)u; break;
-    case X_DROPCONNECT: t->reg.dropconnect_keep_prob = f; break;
+    case X_DROPCONNECT:
+    case X_DC_KEEP:
+        for (int l = 0; l < RS_MAX_LAYERS; l++)
+            t->reg.dropconnect_keep[l] = (float)v->keep[l];
+        break;
     case X_PATIENCE: t->reg.early_stopping_patience = u; break;
     case X_MIN_DELTA: t->reg.early_stopping_min_delta = v->num; break;
     default: break;
@@ -1320,6 +1408,10 @@ static rs_status parse_extra_axis(const parse_ctx *cx, rs_spec_t *s, int a,
                                 "which curves and /jobs columns the sweep "
                                 "has), got %s", what, n->value);
     }
+    /* reg.dropconnect_keep with a per-layer list: a str column */
+    for (size_t j = 0; j < count; j++)
+        if (x->id == X_DC_KEEP && isnan(ax->values[j].num))
+            ax->type = RS_AXIS_TEXT;
     key_entry *e = calloc(count, sizeof *e);
     if (!e)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
@@ -1344,20 +1436,22 @@ static rs_status parse_extra_axis(const parse_ctx *cx, rs_spec_t *s, int a,
     free(e);
     if (dup < count) {
         const yt_node *n = axis_value_node(v, (uint32_t)dup);
-        if (x->is_float)
+        if (x->is_float && x->id != X_DC_KEEP)
             return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
                                 "%s: value %s repeats an earlier value "
                                 "(equal as float32)", what, n->value);
         return rs_error_set(err, RS_EINPUT, n->src, n->line, n->col,
-                            "%s: entry %zu (%s) repeats entry %zu", what,
-                            dup + 1, ax->values[dup].text, earlier + 1);
+                            "%s: entry %zu (%s) repeats entry %zu%s", what,
+                            dup + 1, ax->values[dup].text, earlier + 1,
+                            x->id == X_DC_KEEP ? " (equal as float32 in "
+                                                 "every layer)" : "");
     }
     return RS_OK;
 }
 
-/* With train.epochs as an axis, record.masks.epochs and
- * record.act_var.epochs (which may count from the end) are resolved for
- * each number of epochs. */
+/* With train.epochs as an axis, record.masks.epochs,
+ * record.act_var.epochs and record.dropconnect_masks.epochs (which may
+ * count from the end) are resolved for each number of epochs. */
 static rs_status resolve_sel_epochs(const parse_ctx *cx, rs_spec_t *s,
                                     const char *key, rs_error_t *err)
 {
@@ -1368,7 +1462,7 @@ static rs_status resolve_sel_epochs(const parse_ctx *cx, rs_spec_t *s,
     const yt_node *e = m && m->type == YT_MAP ? rs_yt_get(m, "epochs") : NULL;
     if (!e || (e->type == YT_SCALAR && !e->quoted && !strcmp(e->value, "all")))
         return RS_OK;
-    const int is_masks = !strcmp(key, "masks");
+    const int which = !strcmp(key, "masks") ? 0 : !strcmp(key, "act_var") ? 1 : 2;
     for (int a = 0; a < s->n_axes; a++) {
         rs_axis_t *ax = &s->axes[a];
         if (axis_keys[ax->setting].id != X_EPOCHS)
@@ -1376,10 +1470,13 @@ static rs_status resolve_sel_epochs(const parse_ctx *cx, rs_spec_t *s,
         for (uint32_t j = 0; j < ax->n; j++) {
             rs_axis_value_t *v = &ax->values[j];
             int all = 0;
-            rs_status st = parse_index_list(
-                e, what, (uint32_t)v->num, 1,
-                is_masks ? &v->mask_epochs : &v->act_var_epochs,
-                is_masks ? &v->n_mask_epochs : &v->n_act_var_epochs, &all, err);
+            uint32_t **list[3] = {&v->mask_epochs, &v->act_var_epochs,
+                                  &v->dc_mask_epochs};
+            uint32_t *n_list[3] = {&v->n_mask_epochs, &v->n_act_var_epochs,
+                                   &v->n_dc_mask_epochs};
+            rs_status st = parse_index_list(e, what, (uint32_t)v->num, 1,
+                                            list[which], n_list[which], &all,
+                                            err);
             if (st) {
                 if (err && st == RS_EINPUT) {
                     size_t len = strlen(err->msg);
@@ -1423,6 +1520,7 @@ static rs_status parse_extra_axes(const parse_ctx *cx, rs_spec_t *s,
         s->axis_by_key[j] = a;
     }
     TRY(resolve_sel_epochs(cx, s, "masks", err));
+    TRY(resolve_sel_epochs(cx, s, "dropconnect_masks", err));
     return resolve_sel_epochs(cx, s, "act_var", err);
 }
 
@@ -1537,26 +1635,45 @@ static rs_status parse_report(const parse_ctx *cx, const yt_node *n,
 /* Mask bytes one job would record: refused above this (per job). */
 #define RS_MAX_MASK_BYTES (256ull << 20)
 
-/* The mask bytes a job with these settings records. */
-static uint64_t mask_volume(const rs_spec_t *s, const rs_job_t *job)
+/* An upper bound of the steps sel selects (steps per epoch given). */
+static uint64_t sel_steps(const rs_record_sel_t *sel, uint32_t epochs,
+                          uint64_t steps)
+{
+    uint64_t n_e = sel->all || sel->epochs_all ? epochs : sel->n_epochs;
+    uint64_t n_s = sel->all || sel->steps_all ? steps : sel->n_steps;
+    return n_e * n_s;
+}
+
+/* The mask bytes a job with these settings records: dropout masks (batch
+ * rows x units bits a step) and DropConnect masks (a bit per weight of each
+ * masked matrix a step: large, hence their own selection). */
+static uint64_t mask_volume(const rs_spec_t *s, const rs_job_t *job,
+                            uint64_t *dc_bytes)
 {
     const rs_train_settings_t *t = &job->settings;
     int h = t->arch.n_layers - 1;
-    if (!t->record_masks || h == 0)
+    *dc_bytes = 0;
+    if (h == 0)
         return 0;
     uint64_t n_train = s->data_kind == RS_DATA_SIN ? job->sin.n_train : 60000;
     if (s->data_kind == RS_DATA_IDX && job->idx.max_train)
         n_train = job->idx.max_train;
     uint64_t B = t->batch_size < n_train ? t->batch_size : n_train;
     uint64_t steps = (n_train + B - 1) / B;
-    uint64_t n_e = t->mask_sel.all || t->mask_sel.epochs_all ? t->epochs
-                                                             : t->mask_sel.n_epochs;
-    uint64_t n_s = t->mask_sel.all || t->mask_sel.steps_all ? steps
-                                                            : t->mask_sel.n_steps;
-    uint64_t row = 0;
-    for (int l = 0; l < h; l++)
+    uint64_t row = 0, weights = 0;
+    for (int l = 0; l < h; l++) {
         row += (t->arch.sizes[l + 1] + 7) / 8;
-    return n_e * n_s * B * row;
+        float keep = t->reg.dropconnect_keep[l];
+        if (keep > 0.0f && keep < 1.0f)
+            weights += (uint64_t)t->arch.sizes[l + 1] *
+                       ((t->arch.sizes[l + 2] + 7) / 8);
+    }
+    if (t->record_dc_masks)
+        *dc_bytes = sel_steps(&t->dc_mask_sel, t->epochs, steps) * weights;
+    uint64_t drop = t->record_masks
+                        ? sel_steps(&t->mask_sel, t->epochs, steps) * B * row
+                        : 0;
+    return drop + *dc_bytes;
 }
 
 /* Every combination of the extra axes records at most RS_MAX_MASK_BYTES
@@ -1567,7 +1684,7 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
     for (uint64_t c = 0; c < s->n_combos; c++) {
         rs_job_t job;
         job_settings(s, c, &job);
-        uint64_t bytes = mask_volume(s, &job);
+        uint64_t dc = 0, bytes = mask_volume(s, &job, &dc);
         if (bytes <= RS_MAX_MASK_BYTES)
             continue;
         char with[512] = "";
@@ -1578,6 +1695,16 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
         }
         const yt_node *r = rs_yt_get(root, "record");
         const yt_node *at = r ? r : root;
+        if (dc)
+            return rs_error_set(err, RS_EINPUT, at->src, at->line, at->col,
+                                "record: recording these masks takes %.0f "
+                                "MiB per job%s (cap %llu MiB), %.0f MiB of "
+                                "them DropConnect masks (a bit per masked "
+                                "weight a step); choose epochs and steps, "
+                                "e.g. record: {dropconnect_masks: {epochs: "
+                                "[0, %u], steps: [0]}}", bytes / 1048576.0,
+                                with, RS_MAX_MASK_BYTES >> 20, dc / 1048576.0,
+                                job.settings.epochs - 1);
         return rs_error_set(err, RS_EINPUT, at->src, at->line, at->col,
                             "record.masks: recording these masks takes %.0f "
                             "MiB per job%s (cap %llu MiB); choose epochs and "
@@ -1977,6 +2104,8 @@ void rs_spec_free(rs_spec_t *s)
     free(s->mask_steps);
     free(s->act_var_epochs);
     free(s->act_var_steps);
+    free(s->dc_mask_epochs);
+    free(s->dc_mask_steps);
     free(s->seeds);
     free(s->keep);
     free(s->l2);
@@ -1986,6 +2115,7 @@ void rs_spec_free(rs_spec_t *s)
         {
             free(s->axes[a].values[j].mask_epochs);
             free(s->axes[a].values[j].act_var_epochs);
+            free(s->axes[a].values[j].dc_mask_epochs);
         }
         free(s->axes[a].values);
     }
@@ -2212,6 +2342,37 @@ int rs_spec_axis_find(const rs_spec_t *s, const char *key)
     return -1;
 }
 
+/* The value of a reg.dropconnect_keep axis written as text: a number (every
+ * layer) or one per hidden layer, as 0.8/0.5, 0.8,0.5 or [0.8, 0.5];
+ * compared as float32, as training uses them. */
+static int dc_keep_index(const rs_spec_t *s, const rs_axis_t *ax,
+                         const char *text)
+{
+    int h = rs_spec_n_hidden(s), n = 0;
+    double keep[RS_MAX_LAYERS];
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *t = strtok_r(buf, "[]/, ", &save); t;
+         t = strtok_r(NULL, "[]/, ", &save)) {
+        if (n == h || !looks_decimal(t))
+            return -1;
+        keep[n++] = strtod(t, NULL);
+    }
+    if (n == 1)
+        for (int l = 1; l < h; l++)
+            keep[l] = keep[0];
+    else if (n != h)
+        return -1;
+    for (uint32_t j = 0; j < ax->n; j++) {
+        int l = 0;
+        while (l < h && float32_key(keep[l]) == float32_key(ax->values[j].keep[l]))
+            l++;
+        if (l == h)
+            return (int)j;
+    }
+    return -1;
+}
+
 int rs_spec_axis_value_index(const rs_spec_t *s, int a, const char *text)
 {
     if (a < 0 || a >= s->n_axes)
@@ -2220,6 +2381,8 @@ int rs_spec_axis_value_index(const rs_spec_t *s, int a, const char *text)
     const axis_key_t *x = &axis_keys[ax->setting];
     char norm[128];
     size_t k = 0;
+    if (x->id == X_DC_KEEP)
+        return dc_keep_index(s, ax, text);
     if (x->type == RS_AXIS_NUMBER) {
         if (!looks_decimal(text))
             return -1;

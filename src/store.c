@@ -306,6 +306,14 @@ static const ds_meta_t ds_metas[] = {
                         "record"},
     {"masks/n_rows", "1", "rows of the batch of each mask record (later rows "
                           "are zero padding)"},
+    {"dropconnect_masks/W*", "1", "DropConnect masks of the weights W_l: "
+                                  "records x n[l] x ceil(n[l+1]/8) bytes, "
+                                  "bit u%8 of byte u/8 of row i is weight "
+                                  "(i, u), 1 = kept"},
+    {"dropconnect_masks/epoch", "1", "the epoch (0-based) of each "
+                                     "DropConnect mask record"},
+    {"dropconnect_masks/step", "1", "the step within its epoch (0-based) of "
+                                    "each DropConnect mask record"},
     {"act_var/epoch", "1", "the epoch (0-based) of each activation-variance "
                            "record"},
     {"act_var/step", "1", "the step within its epoch (0-based) of each "
@@ -364,9 +372,16 @@ static const ds_meta_t ds_metas[] = {
     {"jobs/reg.input_noise_sd", "1", "axis: sd of Gaussian input noise, 0 "
                                      "off (reg.input_noise_sd)"},
     {"jobs/reg.noise", "", "axis: dropout noise kind (reg.noise)"},
+    {"jobs/reg.dropconnect_keep", "", "axis: DropConnect keep probability "
+                                      "of every hidden layer's outgoing "
+                                      "weights (a number), or per hidden "
+                                      "layer (0.8/0.5); 1 off "
+                                      "(reg.dropconnect_keep)"},
     {"jobs/reg.dropconnect_keep_prob", "1", "axis: DropConnect keep "
                                             "probability, 1 off "
-                                            "(reg.dropconnect_keep_prob)"},
+                                            "(reg.dropconnect_keep_prob, the "
+                                            "older spelling of "
+                                            "reg.dropconnect_keep)"},
     {"jobs/reg.early_stopping_patience", "1", "axis: early-stopping patience "
                                               "in epochs, 0 off "
                                               "(reg.early_stopping_patience)"},
@@ -950,6 +965,54 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
     H5Gclose(g);
 }
 
+/* record.dropconnect_masks (docs/FORMAT.md): the group dropconnect_masks
+ * with the record index and one dataset W<l> per masked weight matrix;
+ * written only when the spec records them and some layer is masked. */
+static void write_dc_masks(h5w *w, hid_t file, const rs_job_t *job,
+                           const rs_job_result_t *r)
+{
+    const rs_mask_record_t *first = NULL;
+    for (int h = 0; h < r->n_hidden && !first; h++)
+        if (r->dc_masks[h].bits)
+            first = &r->dc_masks[h];
+    if (!job->settings.record_dc_masks || !first)
+        return;
+    hid_t g = h5w_group(w, file, "dropconnect_masks");
+    if (g < 0)
+        return;
+    attr_str(w, g, "bit_order", "little");
+    attr_str(w, g, "layout", "W<l>: records x n[l] x ceil(n[l+1]/8) bytes; "
+                             "bit u%8 of byte u/8 of row i is weight (i, u) "
+                             "of W<l>, 1 = kept");
+    hsize_t n_rec = first->n_records;
+    if (n_rec) {
+        h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
+                    &n_rec, first->epoch);
+        h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
+                    &n_rec, first->step);
+    }
+    for (int h = 0; h < r->n_hidden && n_rec && !w->st; h++) {
+        const rs_mask_record_t *m = &r->dc_masks[h];
+        if (!m->bits)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "W%d", h + 1);
+        hsize_t dims[3] = {m->n_records, m->rows, m->row_bytes};
+        h5w_dataset(w, g, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 3, dims,
+                    m->bits);
+        if (w->st)
+            break;
+        float keep = job->settings.reg.dropconnect_keep[h];
+        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+        attr_i32(w, d, "layer", h + 1);
+        attr_u64(w, d, "n_units", m->n_units);
+        attr_f64(w, d, "keep_prob", keep);
+        attr_u64(w, d, "threshold", rs_keep_threshold(keep));
+        H5Dclose(d);
+    }
+    H5Gclose(g);
+}
+
 /* The names of the act_var statistics, in rs_act_var's RS_AV_* order. */
 static const char *const act_var_names[RS_AV_N] = {
     "clean_var", "dropout_var", "noise_var", "noise_var_theory"};
@@ -1131,6 +1194,7 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         H5Gclose(gw);
     }
     write_masks(&w, f, spec, job, r);
+    write_dc_masks(&w, f, job, r);
     write_act_var(&w, f, job, r);
     /* the checksum of what was just written, read back from the file */
     char content[65];
@@ -2162,13 +2226,15 @@ typedef struct shared_obj {
 typedef struct pack {
     h5w *w;
     hid_t f;
-    hid_t g_kind[2];          /* /init, /masks (created when first used) */
-    uint64_t n_kind[2];
+    hid_t g_kind[3];          /* /init, /masks, /dropconnect_masks
+                                 (created when first used)               */
+    uint64_t n_kind[3];
     shared_obj_t *objs;       /* open-addressing table by hash            */
     size_t cap, n;
 } pack_t;
 
-static const char *const shared_kinds[2] = {"init", "masks"};
+static const char *const shared_kinds[3] = {"init", "masks",
+                                            "dropconnect_masks"};
 
 static int copy_attrs(h5w *w, hid_t src, hid_t dst, int skip_scale)
 {
@@ -2261,7 +2327,7 @@ static int link_shared(pack_t *p, int kind, hid_t src, const char *name,
             H5Gclose(g);
         return -1;
     }
-    hash[0] ^= (uint8_t)kind;   /* init and masks never match each other */
+    hash[0] ^= (uint8_t)kind;   /* the kinds never match each other */
     if (2 * (p->n + 1) > p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 1024;
         shared_obj_t *t = calloc(cap, sizeof *t);
@@ -2342,8 +2408,9 @@ static int copy_tree(pack_t *p, hid_t src, hid_t dst, const char *rel)
         char sub[160];
         snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
         if (oi.type == H5O_TYPE_GROUP) {
-            int kind = !strcmp(sub, "weights/init") ? 0
-                       : !strcmp(sub, "masks")      ? 1 : -1;
+            int kind = !strcmp(sub, "weights/init")        ? 0
+                       : !strcmp(sub, "masks")             ? 1
+                       : !strcmp(sub, "dropconnect_masks") ? 2 : -1;
             if (kind >= 0) {
                 rc = link_shared(p, kind, src, names[i], dst);
                 continue;
@@ -2441,7 +2508,7 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
     hid_t g = h5w_group(w, f, "runs");
     if (g < 0)
         return;
-    pack_t p = {.w = w, .f = f, .g_kind = {-1, -1}};
+    pack_t p = {.w = w, .f = f, .g_kind = {-1, -1, -1}};
     for (uint64_t i = 0; i < spec->n_jobs && !w->st; i++) {
         if (!rs_job_finished(rows[i].status))
             continue;
@@ -2482,14 +2549,17 @@ static void pack_runs(h5w *w, hid_t f, const rs_spec_t *spec,
             H5Gclose(d);
         close_job(&jl);
     }
-    for (int k = 0; k < 2; k++) {
+    static const char *const kind_text[3] = {
+        "initial weights, each distinct set once; /runs/<id>/weights/init "
+        "is a hard link to one",
+        "recorded dropout masks, each distinct set once; /runs/<id>/masks "
+        "is a hard link to one",
+        "recorded DropConnect masks, each distinct set once; "
+        "/runs/<id>/dropconnect_masks is a hard link to one"};
+    for (int k = 0; k < 3; k++) {
         if (p.g_kind[k] < 0)
             continue;
-        attr_str(w, p.g_kind[k], "description",
-                 k == 0 ? "initial weights, each distinct set once; "
-                          "/runs/<id>/weights/init is a hard link to one"
-                        : "recorded dropout masks, each distinct set once; "
-                          "/runs/<id>/masks is a hard link to one");
+        attr_str(w, p.g_kind[k], "description", kind_text[k]);
         H5Gclose(p.g_kind[k]);
     }
     free(p.objs);
@@ -3072,20 +3142,27 @@ static rs_status compare_curves(hid_t f, const char *path, unsigned q,
     return RS_OK;
 }
 
+/* The recorded masks of every hidden layer, bit for bit: dropout masks
+ * (masks/layer<l>) or DropConnect masks (dropconnect_masks/W<l+1>). */
 static rs_status compare_masks(hid_t f, const char *path,
-                               const rs_job_result_t *r, rs_error_t *err)
+                               const rs_job_result_t *r, int dropconnect,
+                               rs_error_t *err)
 {
+    const char *group = dropconnect ? "dropconnect_masks" : "masks";
     for (int l = 0; l < r->n_hidden; l++) {
-        const rs_mask_record_t *m = &r->masks[l];
+        const rs_mask_record_t *m = dropconnect ? &r->dc_masks[l] : &r->masks[l];
         char name[64];
-        snprintf(name, sizeof name, "masks/layer%d", l);
-        htri_t exists = H5Lexists(f, "masks", H5P_DEFAULT) > 0 &&
+        if (dropconnect)
+            snprintf(name, sizeof name, "dropconnect_masks/W%d", l + 1);
+        else
+            snprintf(name, sizeof name, "masks/layer%d", l);
+        htri_t exists = H5Lexists(f, group, H5P_DEFAULT) > 0 &&
                         H5Lexists(f, name, H5P_DEFAULT) > 0;
         if (!m->n_records) {
             if (exists)
                 return rs_error_set(err, RS_EMISMATCH, path, 0, 0,
                                     "%s is stored but the rerun records no "
-                                    "mask for layer %d", name, l);
+                                    "mask for it", name);
             continue;
         }
         if (!exists)
@@ -3208,7 +3285,9 @@ static rs_status store_compare_job_unguarded(const char *where, int from_top,
         st = compare_curves(jl.loc, jl.path, spec_quantities(spec), &r->curves,
                             buf, err);
     if (!st)
-        st = compare_masks(jl.loc, jl.path, r, err);
+        st = compare_masks(jl.loc, jl.path, r, 0, err);
+    if (!st)
+        st = compare_masks(jl.loc, jl.path, r, 1, err);
     if (!st)
         st = compare_act_var(jl.loc, jl.path, r, err);
     if (!st)
@@ -3830,7 +3909,7 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
      * once per combination of the extra axes, which is the slowest-varying
      * part of the index */
     uint64_t per_combo = spec->n_jobs / spec->n_combos;
-    uint64_t P = 0, curves = 0, records = 0, B = 0, act_var = 0;
+    uint64_t P = 0, curves = 0, records = 0, B = 0, act_var = 0, dc = 0;
     for (uint64_t i = 0; i < spec->n_jobs; i++) {
         rs_job_t job;
         rs_spec_job(spec, i, &job);
@@ -3850,6 +3929,19 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
                                 (12 + 32 * (uint64_t)(a->n_layers - 1))
                           : 0;
             curves += act_var;
+            /* record.dropconnect_masks: a bit per masked weight a record */
+            dc = 0;
+            uint64_t dc_rec = s->record_dc_masks
+                                  ? selected_records(&s->dc_mask_sel, s->epochs,
+                                                     steps) : 0;
+            for (int l = 0; dc_rec && l + 1 < a->n_layers; l++)
+                if (s->reg.dropconnect_keep[l] > 0.0f &&
+                    s->reg.dropconnect_keep[l] < 1.0f)
+                    dc += dc_rec * (a->sizes[l + 1] *
+                                    (uint64_t)((a->sizes[l + 2] + 7) / 8));
+            dc += dc ? 8 * dc_rec : 0;
+            if (dc > e->dc_masks_max)
+                e->dc_masks_max = dc;
             if (2 * P * 4 > e->weights_per_job)
                 e->weights_per_job = 2 * P * 4;
             if (curves > e->curves_per_job)
@@ -3861,7 +3953,7 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
         for (int l = 0; l + 1 < a->n_layers; l++)
             if (job.hp.keep_prob[l] < 1.0f)
                 masks += records * (B * ((a->sizes[l + 1] + 7) / 8) + 12);
-        uint64_t bytes = 2 * P * 4 + curves + masks + JOB_OVERHEAD;
+        uint64_t bytes = 2 * P * 4 + curves + masks + dc + JOB_OVERHEAD;
         e->all_job_files += bytes;
         if (!rows || !rs_job_finished(rows[i].status)) {
             e->todo_job_files += bytes;
@@ -3877,7 +3969,7 @@ void rs_store_estimate(const rs_spec_t *spec, const uint32_t *n_train,
         e->packed += P * 4 + curves + JOB_OVERHEAD + 512;   /* + its row */
         if (k % ((uint64_t)spec->n_l1 * spec->n_l2 * spec->n_seeds) <
             spec->n_seeds)
-            e->packed += masks + (k < spec->n_seeds ? P * 4 : 0);
+            e->packed += masks + (k < spec->n_seeds ? P * 4 + dc : 0);
     }
     e->packed += (64u << 10) + spec->text_len;   /* spec, provenance */
     e->peak = e->todo_job_files + e->packed;

@@ -166,11 +166,20 @@ static size_t gemm_work_max(const rs_arch_t *a, uint32_t R, int n_threads)
     return w;
 }
 
-/* DropConnect is on for keep probabilities strictly between 0 and 1. */
+/* DropConnect masks hidden layer h's outgoing weights W_{h+1} for a keep
+ * probability strictly between 0 and 1. */
+static int dropconnect_layer_on(const rs_train_settings_t *s, int h)
+{
+    float keep = s->reg.dropconnect_keep[h];
+    return keep > 0.0f && keep < 1.0f;
+}
+
 static int dropconnect_on(const rs_train_settings_t *s)
 {
-    return s->reg.dropconnect_keep_prob > 0.0f &&
-           s->reg.dropconnect_keep_prob < 1.0f && s->arch.n_layers > 1;
+    for (int h = 0; h + 1 < s->arch.n_layers; h++)
+        if (dropconnect_layer_on(s, h))
+            return 1;
+    return 0;
 }
 
 static rs_status workspace_alloc(workspace_t *ws, const rs_train_settings_t *s,
@@ -481,10 +490,46 @@ static uint32_t count_records(const rs_train_settings_t *s,
     return n;
 }
 
+/* Bytes of hidden layer h's recorded DropConnect masks (0 when its
+ * weights are not masked). */
+static size_t dc_mask_bytes(const rs_train_settings_t *s, int h, uint32_t n_dc)
+{
+    if (!dropconnect_layer_on(s, h))
+        return 0;
+    const rs_arch_t *a = &s->arch;
+    size_t row_bytes = (a->sizes[h + 2] + 7) / 8;
+    return (size_t)n_dc * a->sizes[h + 1] * row_bytes +
+           2 * (size_t)n_dc * sizeof(uint32_t) + 3;   /* + alignment */
+}
+
+/* cp rounded up to a multiple of 4 (record indices follow mask bytes). */
+static char *align4(char *cp)
+{
+    return cp + ((4 - (uintptr_t)cp % 4) % 4);
+}
+
+/* Points hidden layer h's DropConnect record into cp; returns the end. */
+static char *dc_mask_carve(const rs_train_settings_t *s, int h, uint32_t n_dc,
+                           rs_mask_record_t *m, char *cp)
+{
+    const rs_arch_t *a = &s->arch;
+    m->rows = a->sizes[h + 1];
+    m->n_units = a->sizes[h + 2];
+    m->row_bytes = (m->n_units + 7) / 8;
+    if (!n_dc || !dropconnect_layer_on(s, h))
+        return cp;
+    m->n_records = n_dc;
+    m->epoch = (uint32_t *)align4(cp);
+    m->step = m->epoch + n_dc;
+    m->bits = (uint8_t *)(m->step + n_dc);
+    return (char *)m->bits + (size_t)n_dc * m->rows * m->row_bytes;
+}
+
 /* Allocates the result arrays in one block. */
 static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
                               const rs_hparams_t *hp, uint32_t B,
-                              uint32_t n_records, uint32_t n_av, rs_error_t *err)
+                              uint32_t n_records, uint32_t n_av, uint32_t n_dc,
+                              rs_error_t *err)
 {
     const rs_arch_t *a = &s->arch;
     memset(r, 0, sizeof *r);
@@ -509,8 +554,11 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
         if (hp->keep_prob[l] >= 1.0f || !recordable)
             continue;
         size_t row_bytes = (a->sizes[l + 1] + 7) / 8;
-        n_bytes += (size_t)n_records * B * row_bytes + 3 * (size_t)n_records * sizeof(uint32_t);
+        n_bytes += (size_t)n_records * B * row_bytes +
+                   3 * (size_t)n_records * sizeof(uint32_t) + 3;
     }
+    for (int l = 0; l < r->n_hidden; l++)
+        n_bytes += dc_mask_bytes(s, l, n_dc);
     char *p = calloc(1, n_bytes + 64);
     if (!p)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
@@ -572,13 +620,15 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
         if (hp->keep_prob[l] >= 1.0f || !recordable)
             continue;  /* every unit kept, or not binary: nothing to record */
         m->n_records = n_records;
-        m->epoch = (uint32_t *)cp;
+        m->epoch = (uint32_t *)align4(cp);
         m->step = m->epoch + n_records;
         m->n_rows = m->step + n_records;
         cp = (char *)(m->n_rows + n_records);
         m->bits = (uint8_t *)cp;
         cp += (size_t)n_records * B * m->row_bytes;
     }
+    for (int l = 0; l < r->n_hidden; l++)
+        cp = dc_mask_carve(s, l, n_dc, &r->dc_masks[l], cp);
     return RS_OK;
 }
 
@@ -612,24 +662,46 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
     return NULL;
 }
 
-/* DropConnect for one step: the masks of W_1 .. W_{L-1} from their
- * counters and the masked copies Wm = W * mask (one float product each),
- * which this step's forward and backward use. */
+/* Record `record` of m: which weights of the float mask were kept, one
+ * bit each (bit u%8 of byte u/8 of row i: weight (i, u)). */
+static void dc_mask_pack(rs_mask_record_t *m, uint32_t record, uint32_t epoch,
+                         uint32_t step, const float *mask)
+{
+    uint8_t *bits = m->bits + (size_t)record * m->rows * m->row_bytes;
+    memset(bits, 0, (size_t)m->rows * m->row_bytes);
+    for (uint32_t i = 0; i < m->rows; i++)
+        for (uint32_t u = 0; u < m->n_units; u++)
+            if (mask[(size_t)i * m->n_units + u] != 0.0f)
+                bits[(size_t)i * m->row_bytes + u / 8] |= (uint8_t)(1u << (u % 8));
+    m->epoch[record] = epoch;
+    m->step[record] = step;
+}
+
+/* DropConnect for one step: the mask of each masked W_l (l = h + 1 for
+ * hidden layer h) from its counters and the masked copy Wm = W * mask (one
+ * float product each), which this step's forward and backward use; with
+ * record >= 0 the masks go to record `record` of out->dc_masks. */
 static void dropconnect_step(const rs_train_settings_t *s, workspace_t *ws,
-                             rs_key_t key, uint32_t epoch, uint32_t step)
+                             rs_key_t key, uint32_t epoch, uint32_t step,
+                             int64_t record, rs_job_result_t *out)
 {
     const rs_arch_t *a = &s->arch;
-    const float keep = s->reg.dropconnect_keep_prob;
-    const uint32_t threshold = rs_keep_threshold(keep);
-    const float scale = 1.0f / keep;
-    for (int l = 1; l < a->n_layers; l++) {
+    for (int h = 0; h + 1 < a->n_layers; h++) {
+        int l = h + 1;
+        ws->dc_on[l] = dropconnect_layer_on(s, h);
+        if (!ws->dc_on[l])
+            continue;
+        const float keep = s->reg.dropconnect_keep[h];
         size_t off = rs_arch_weight_offset(a, l);
         uint64_t n_w = (uint64_t)a->sizes[l] * a->sizes[l + 1];
-        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, n_w, threshold,
-                                scale, ws->wmask + off);
+        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, n_w,
+                                rs_keep_threshold(keep), 1.0f / keep,
+                                ws->wmask + off);
         for (uint64_t i = 0; i < n_w; i++)
             ws->wdc[off + i] = ws->params[off + i] * ws->wmask[off + i];
-        ws->dc_on[l] = 1;
+        if (record >= 0 && out->dc_masks[h].bits)
+            dc_mask_pack(&out->dc_masks[h], (uint32_t)record, epoch, step,
+                         ws->wmask + off);
     }
 }
 
@@ -725,7 +797,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                                          : 0;
     uint32_t n_av = s->record_act_var ? count_records(s, &s->act_var_sel, steps)
                                       : 0;
-    if ((st = result_alloc(out, s, hp, B, n_records, n_av, err))) {
+    uint32_t n_dc = dc && s->record_dc_masks
+                        ? count_records(s, &s->dc_mask_sel, steps) : 0;
+    if ((st = result_alloc(out, s, hp, B, n_records, n_av, n_dc, err))) {
         free(ws.block);
         return st;
     }
@@ -744,7 +818,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
     rs_train_init_params(s, hp->seed, ws.params);
     memcpy(out->params_init, ws.params, out->n_params * sizeof(float));
     rs_curves_t *c = &out->curves;
-    uint32_t record = 0, av_record = 0, best_epoch = 0;
+    uint32_t record = 0, av_record = 0, dc_record = 0, best_epoch = 0;
     rs_act_var_record_t *av = &out->act_var;
 
     for (uint32_t e = 0; e <= s->epochs; e++) {
@@ -795,8 +869,13 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                                           hp->keep_prob[l], ws.mask[l], bits);
                 }
                 record += (uint32_t)rec;
-                if (dc)
-                    dropconnect_step(s, &ws, key, epoch, step);
+                if (dc) {
+                    int dc_rec = n_dc &&
+                                 rs_record_selected(&s->dc_mask_sel, epoch, step);
+                    dropconnect_step(s, &ws, key, epoch, step,
+                                     dc_rec ? (int64_t)dc_record : -1, out);
+                    dc_record += (uint32_t)dc_rec;
+                }
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);
                 if (av->n_records &&
                     rs_record_selected(&s->act_var_sel, epoch, step)) {
@@ -855,6 +934,9 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
             out->masks[l].n_records = record;
     if (av->n_records)
         av->n_records = av_record;
+    for (int l = 0; l < n_hidden; l++)
+        if (out->dc_masks[l].bits)
+            out->dc_masks[l].n_records = dc_record;
     memcpy(out->params_final, ws.params, out->n_params * sizeof(float));
     free(ws.block);
     return RS_OK;

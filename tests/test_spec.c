@@ -333,11 +333,73 @@ Test(spec, reg_section_parses_and_keeps_job_ids)
     cr_assert_eq(b.settings.reg.max_norm, 3.5f);
     cr_assert_eq(b.settings.reg.input_noise_sd, 0.0f);
     cr_assert_eq(b.settings.reg.noise, RS_NOISE_BERNOULLI);
-    cr_assert_eq(b.settings.reg.dropconnect_keep_prob, 0.0f, "0: off");
+    cr_assert_eq(b.settings.reg.dropconnect_keep[0], 0.0f, "0: off");
     cr_assert_eq(b.settings.reg.early_stopping_patience, 0);
     cr_assert_eq(b.settings.mc_samples, 0);
     rs_spec_free(&b);
     rs_spec_free(&a);
+}
+
+/* reg.dropconnect_keep: one number for every hidden layer or one per
+ * hidden layer; dropconnect_keep_prob (the older spelling) means the
+ * same; as an axis a value may be either, its /jobs column is f64 while
+ * every value is a number and str ("0.8/0.5") once one is a list, and
+ * 0.5 and [0.5, 0.5] are one setting. */
+Test(spec, dropconnect_keep_per_layer_and_as_axis)
+{
+    rs_spec_t a, b;
+    rs_error_t err;
+    char text[4096];
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep: [0.8, 0.5]}\n", BASE);
+    cr_assert_eq(parse(text, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.settings.reg.dropconnect_keep[0], 0.8f);
+    cr_assert_eq(a.settings.reg.dropconnect_keep[1], 0.5f);
+    rs_spec_free(&a);
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep_prob: 0.7}\n", BASE);
+    cr_assert_eq(parse(text, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.settings.reg.dropconnect_keep[0], 0.7f);
+    cr_assert_eq(a.settings.reg.dropconnect_keep[1], 0.7f);
+    rs_spec_free(&a);
+
+    snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [1, 0.5]\n", BASE);
+    cr_assert_eq(parse(text, &a, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(a.n_axes, 1);
+    cr_assert_eq(a.axes[0].type, RS_AXIS_NUMBER);
+    rs_job_t j;
+    rs_spec_job(&a, a.n_jobs - 1, &j);
+    cr_assert_eq(j.settings.reg.dropconnect_keep[0], 0.5f);
+    cr_assert_eq(j.settings.reg.dropconnect_keep[1], 0.5f);
+    cr_assert(strstr(j.id, "") && j.id[12] == '\0');
+    char canon[512];
+    rs_job_canonical(&a, &j, canon, sizeof canon);
+    cr_assert(strstr(canon, ";reg.dropconnect_keep=0.5"), "%s", canon);
+    rs_spec_free(&a);
+
+    snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [1, [0.8, 0.50], 0.5]\n",
+             BASE);
+    cr_assert_eq(parse(text, &b, &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(b.axes[0].type, RS_AXIS_TEXT);
+    cr_assert_str_eq(b.axes[0].values[1].text, "0.8/0.5");
+    cr_assert_str_eq(b.axes[0].values[2].text, "0.5");
+    uint64_t per = b.n_jobs / 3;
+    rs_spec_job(&b, per, &j);      /* the first job of the second value */
+    cr_assert_eq(j.settings.reg.dropconnect_keep[0], 0.8f);
+    cr_assert_eq(j.settings.reg.dropconnect_keep[1], 0.5f);
+    rs_job_canonical(&b, &j, canon, sizeof canon);
+    cr_assert(strstr(canon, ";reg.dropconnect_keep=0.8/0.5"), "%s", canon);
+    int a0 = rs_spec_axis_find(&b, "reg.dropconnect_keep");
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.8/0.5"), 1);
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "[0.8, 0.5]"), 1);
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.5"), 2);
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.5/0.5"), 2);
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.8"), -1);
+    cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.8/0.5/1"), -1);
+    rs_spec_free(&b);
+
+    snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [0.5, [0.5, 0.5]]\n", BASE);
+    expect_error(text, 15, 31, "entry 2 (0.5/0.5) repeats entry 1 (equal as float32 in every layer)");
+    snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [[0.5, 0.5, 1]]\n", BASE);
+    expect_error(text, 15, 26, "a per-layer list needs 2 values");
 }
 
 Test(spec, reg_section_errors_say_where)
@@ -357,6 +419,14 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 15, 14, "reg.noise: expected one of bernoulli, three_point, gaussian");
     snprintf(text, sizeof text, "%sreg: {dropconnect_keep_prob: 0}\n", BASE);
     expect_error(text, 15, 30, "reg.dropconnect_keep_prob (1: off): expected a number in (0, 1]");
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep: [0.5]}\n", BASE);
+    expect_error(text, 15, 25, "reg.dropconnect_keep: a per-layer list needs 2 values");
+    snprintf(text, sizeof text, "%sreg: {dropconnect_keep: [0.5, 1.5]}\n", BASE);
+    expect_error(text, 15, 31, "reg.dropconnect_keep (1: off): expected a number in (0, 1], got 1.5");
+    snprintf(text, sizeof text, "%sreg:\n  dropconnect_keep: 0.5\n  dropconnect_keep_prob: 0.5\n", BASE);
+    expect_error(text, 17, 26, "older spelling of reg.dropconnect_keep (line 16)");
+    snprintf(text, sizeof text, "%srecord: {dropconnect_masks: sometimes}\n", BASE);
+    expect_error(text, 15, 29, "record.dropconnect_masks: expected none, all");
     snprintf(text, sizeof text, "%sreg: {early_stopping_patience: 3}\n", BASE);
     expect_error(text, 15, 32, "set dataset.n_val");
     snprintf(text, sizeof text, "%sreg: {early_stopping_patience: -1}\n", BASE);

@@ -226,6 +226,15 @@ static void assert_same_result(const rs_job_result_t *a, const rs_job_result_t *
                             (size_t)ma->n_records * ma->rows * ma->row_bytes),
                      0, "%s: masks of layer %d differ", what, l);
     }
+    for (int l = 0; l < a->n_hidden; l++) {
+        const rs_mask_record_t *ma = &a->dc_masks[l], *mb = &b->dc_masks[l];
+        cr_assert_eq(ma->n_records, mb->n_records);
+        if (!ma->n_records)
+            continue;
+        cr_assert_eq(memcmp(ma->bits, mb->bits,
+                            (size_t)ma->n_records * ma->rows * ma->row_bytes),
+                     0, "%s: DropConnect masks of W%d differ", what, l + 1);
+    }
 }
 
 /* The same job on every SIMD path this CPU has and on 1, 2 and 3 threads:
@@ -616,10 +625,11 @@ Test(train, input_noise_counter_overflow_is_refused)
     cr_assert_eq(rs_train_check(&s, &d, &err), RS_OK, "%s", err.msg);
 }
 
-/* reg.dropconnect_keep_prob in whole jobs: bit-identical on every SIMD
- * path and thread count; keep 1 is off (the same bits as no setting);
- * it changes training but neither the initial weights nor the dropout
- * masks (its draws have their own purpose). */
+/* reg.dropconnect_keep in whole jobs: bit-identical on every SIMD path
+ * and thread count (per-layer keeps, recorded masks included); keep 1 is
+ * off (the same bits as no setting); it changes training but neither the
+ * initial weights nor the dropout masks (its draws have their own
+ * purpose). */
 Test(train, dropconnect_reproducible_and_off_at_keep_one)
 {
     rs_train_settings_t s = small_settings(RS_ACT_RELU, 0);
@@ -633,12 +643,16 @@ Test(train, dropconnect_reproducible_and_off_at_keep_one)
     rs_hparams_t hp = {.seed = 30, .keep_prob = {0.8f, 0.9f}, .l2 = 1e-3f};
     rs_job_result_t plain, ref, other;
     run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &plain);
-    s.reg.dropconnect_keep_prob = 1.0f;
+    s.reg.dropconnect_keep[0] = s.reg.dropconnect_keep[1] = 1.0f;
     run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &other);
     assert_same_result(&plain, &other, "dropconnect keep 1");
     rs_job_result_free(&other);
-    s.reg.dropconnect_keep_prob = 0.6f;
+    s.reg.dropconnect_keep[0] = 0.6f;
+    s.reg.dropconnect_keep[1] = 0.9f;
+    s.record_dc_masks = 1;
+    s.dc_mask_sel.all = 1;
     run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &ref);
+    cr_assert_eq(ref.dc_masks[0].n_records, 3 * 3, "every step of 3 epochs");
     cr_assert(!ref.diverged);
     rs_simd best = rs_simd_detect();
     for (int simd = RS_SIMD_SCALAR; simd <= (int)best; simd++)
@@ -655,6 +669,76 @@ Test(train, dropconnect_reproducible_and_off_at_keep_one)
                                 ref.masks[l].row_bytes), 0);
     rs_job_result_free(&ref);
     rs_job_result_free(&plain);
+    rs_data_free(&d);
+}
+
+/* record.dropconnect_masks: record r of W_l's masks is the pattern of
+ * rs_dropconnect_mask_ref at the (epoch, step) the record names, for the
+ * layer's own keep; a layer kept whole (keep 1) records nothing and leaves
+ * the other layer's draws unchanged (they depend on the layer index, not
+ * on the other layers' settings); the selection records only its steps. */
+Test(train, dropconnect_masks_recorded_per_layer)
+{
+    rs_train_settings_t s = small_settings(RS_ACT_TANH, 0);
+    s.arch.sizes[1] = 12;
+    s.arch.sizes[2] = 10;
+    s.epochs = 2;
+    s.batch_size = 10;
+    rs_sin_params_t sp = {.n_train = 40, .n_test = 8, .noise_sd = 0.5f, .seed = 5};
+    rs_dataset_t d;
+    cr_assert_eq(rs_data_sin(&sp, &d, NULL), RS_OK);
+    rs_hparams_t hp = {.seed = 9, .keep_prob = {1.0f, 1.0f}};
+    s.reg.dropconnect_keep[0] = 0.7f;
+    s.reg.dropconnect_keep[1] = 1.0f;
+    s.record_dc_masks = 1;
+    s.dc_mask_sel.all = 1;
+    rs_job_result_t one, both;
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &one);
+    const rs_mask_record_t *m = &one.dc_masks[0];
+    cr_assert_eq(m->n_records, 2 * 4);   /* 40 rows, batch 10: 4 steps */
+    cr_assert_eq(one.dc_masks[1].n_records, 0);
+    cr_assert_eq(m->rows, 12);
+    cr_assert_eq(m->n_units, 10);
+    cr_assert_eq(m->row_bytes, 2);
+    float mask[120];
+    rs_key_t key = rs_key_from_seed(9);
+    size_t kept = 0;
+    for (uint32_t r = 0; r < m->n_records; r++) {
+        cr_assert_eq(m->epoch[r], r / 4);
+        cr_assert_eq(m->step[r], r % 4);
+        rs_dropconnect_mask_ref(key, 1, m->epoch[r], m->step[r], 120,
+                                rs_keep_threshold(0.7f), 1.0f / 0.7f, mask);
+        for (uint32_t i = 0; i < 12; i++)
+            for (uint32_t u = 0; u < 10; u++) {
+                int bit = m->bits[(size_t)r * 24 + i * 2 + u / 8] >> (u % 8) & 1;
+                cr_assert_eq(bit, mask[i * 10 + u] != 0.0f,
+                             "record %u weight (%u, %u)", r, i, u);
+                kept += (size_t)bit;
+            }
+        for (uint32_t i = 0; i < 12; i++)   /* padding bits stay 0 */
+            cr_assert_eq(m->bits[(size_t)r * 24 + i * 2 + 1] & 0xfc, 0);
+    }
+    /* 960 Bernoulli(0.7) draws: 672 expected, sd 14.2 */
+    cr_assert(kept > 672 - 72 && kept < 672 + 72, "kept %zu of 960", kept);
+    s.reg.dropconnect_keep[1] = 0.5f;
+    uint32_t epochs[1] = {1}, steps[2] = {0, 3};
+    s.dc_mask_sel = (rs_record_sel_t){.epochs = epochs, .n_epochs = 1,
+                                      .steps = steps, .n_steps = 2};
+    run_job(&s, &hp, &d, RS_SIMD_SCALAR, 1, &both);
+    cr_assert_eq(both.dc_masks[0].n_records, 2);
+    cr_assert_eq(both.dc_masks[1].n_records, 2);
+    cr_assert_eq(both.dc_masks[1].rows, 10);
+    cr_assert_eq(both.dc_masks[1].n_units, 1);
+    for (uint32_t r = 0; r < 2; r++) {
+        cr_assert_eq(both.dc_masks[0].epoch[r], 1);
+        cr_assert_eq(both.dc_masks[0].step[r], steps[r]);
+        cr_assert_eq(memcmp(both.dc_masks[0].bits + r * 24,
+                            m->bits + (4 + steps[r]) * 24, 24), 0,
+                     "W1's masks do not depend on W2's keep");
+    }
+    cr_assert_neq(memcmp(both.params_final, one.params_final, one.n_params * 4), 0);
+    rs_job_result_free(&one);
+    rs_job_result_free(&both);
     rs_data_free(&d);
 }
 

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         s.reg.max_norm = 1.5f;
         s.reg.input_noise_sd = 0.1f;
         s.reg.noise = RS_NOISE_GAUSSIAN;
-        s.reg.dropconnect_keep_prob = 0.8f;
+        s.reg.dropconnect_keep[0] = s.reg.dropconnect_keep[1] = 0.8f;
         s.record_zero_frac = 1;
     }
     rs_hparams_t hp = {.seed = 7, .keep_prob = {0.7f, 0.9f}, .l2 = 1e-3f, .l1 = 1e-4f};

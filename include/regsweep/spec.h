@@ -43,8 +43,9 @@ typedef enum rs_data_kind { RS_DATA_SIN = 0, RS_DATA_IDX = 1 } rs_data_kind;
 typedef enum rs_axis_type {
     RS_AXIS_NUMBER = 0,   /* a number: f64 column; canonical "%.17g" of the
                              value as written                              */
-    RS_AXIS_TEXT = 1      /* a name (relu, bernoulli, true, full) or a list
-                             of layer sizes ("1-64-64-1"): str column      */
+    RS_AXIS_TEXT = 1      /* a name (relu, bernoulli, true, full), a list
+                             of layer sizes ("1-64-64-1") or of per-layer
+                             DropConnect keeps ("0.8/0.5"): str column     */
 } rs_axis_type;
 
 /* One value of an extra axis, validated as its key is in its section. */
@@ -58,8 +59,10 @@ typedef struct rs_axis_value {
     /* train.epochs with record.masks.epochs (record.act_var.epochs): the
      * selection resolved for this many epochs (negative indices count
      * from the end; owned)                                               */
-    uint32_t *mask_epochs, *act_var_epochs;
-    uint32_t n_mask_epochs, n_act_var_epochs;
+    uint32_t *mask_epochs, *act_var_epochs, *dc_mask_epochs;
+    uint32_t n_mask_epochs, n_act_var_epochs, n_dc_mask_epochs;
+    /* reg.dropconnect_keep (and its older spelling): per hidden layer    */
+    double keep[RS_MAX_LAYERS];
 } rs_axis_value_t;
 
 /* An axis over any scalar or list key of dataset, model, train or reg. */
@@ -93,6 +96,7 @@ typedef struct rs_spec {
     rs_train_settings_t settings;
     uint32_t *mask_epochs, *mask_steps;
     uint32_t *act_var_epochs, *act_var_steps;  /* record.act_var's lists */
+    uint32_t *dc_mask_epochs, *dc_mask_steps;  /* record.dropconnect_masks */
     /* where model.layers was given, for errors found once the data are
      * known (a size that does not match them): file (or override), line,
      * column */

@@ -153,6 +153,7 @@ rs_status rs_store_read_rows(const char *out_path, const rs_spec_t *spec,
  * the combinations. */
 typedef struct rs_size_estimate {
     uint64_t weights_per_job, curves_per_job, masks_max, records;
+    uint64_t dc_masks_max;    /* record.dropconnect_masks, per job        */
     uint64_t all_job_files;   /* the journal of the whole sweep           */
     uint64_t todo_job_files;  /* ... of the jobs not finished in rows     */
     uint64_t n_todo;

@@ -42,10 +42,10 @@ typedef struct rs_reg_settings {
     rs_noise_kind noise;     /* the dropout multipliers (rs_noise_mask_ref);
                                 masks are recorded for bernoulli and
                                 three_point (nonzero pattern) only */
-    float dropconnect_keep_prob; /* in (0, 1): DropConnect on W_1 .. W_{L-1}
-                                (the weights fed by hidden units), one
-                                rs_dropconnect_mask_ref per layer and step;
-                                0 or 1: off */
+    float dropconnect_keep[RS_MAX_LAYERS]; /* per hidden layer h: in (0, 1):
+                                DropConnect on W_{h+1} (the weights fed by
+                                hidden layer h), one rs_dropconnect_mask_ref
+                                per step; 0 or 1: off for that layer */
     uint32_t early_stopping_patience; /* > 0: stop once the validation loss
                                 has not improved for this many epochs and
                                 return the best epoch's weights (see
@@ -85,6 +85,9 @@ typedef struct rs_train_settings {
     int record_act_var;      /* 0: none, 1: fill rs_job_result_t.act_var
                                 at the steps act_var_sel selects          */
     rs_record_sel_t act_var_sel;
+    int record_dc_masks;     /* 0: none, 1: record the DropConnect masks
+                                at the steps dc_mask_sel selects          */
+    rs_record_sel_t dc_mask_sel;
 } rs_train_settings_t;
 
 /* One job's hyperparameters. */
@@ -121,7 +124,9 @@ typedef struct rs_curves {
 
 /* The recorded masks of one hidden layer: n_records x rows x row_bytes
  * bytes (rows = batch size; a short last batch is zero-padded), and for each
- * record its epoch, step and number of valid rows. */
+ * record its epoch, step and number of valid rows.  DropConnect masks use
+ * the same record: rows = the weight matrix's inputs, n_units its outputs
+ * (bit u%8 of byte u/8 of row i: weight (i, u) kept), n_rows NULL. */
 typedef struct rs_mask_record {
     uint32_t n_records, rows, row_bytes, n_units;
     uint8_t *bits;
@@ -147,6 +152,9 @@ typedef struct rs_job_result {
     rs_curves_t curves;
     int n_hidden;
     rs_mask_record_t masks[RS_MAX_LAYERS];
+    /* record.dropconnect_masks: dc_masks[h] is W_{h+1}'s (hidden layer h's
+     * outgoing weights); n_records 0 where not recorded or not masked */
+    rs_mask_record_t dc_masks[RS_MAX_LAYERS];
     rs_act_var_record_t act_var; /* n_records 0 without record_act_var  */
     uint64_t steps_done;
     /* Divergence: after epoch diverged_epoch (0: the initial model) a loss

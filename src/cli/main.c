@@ -675,12 +675,17 @@ static int cmd_expand(int argc, char **argv)
     } else {
         rs_size_estimate_t e;
         rs_store_estimate(&spec, n_train, NULL, &e);
+        char dc[64] = "";
+        if (e.dc_masks_max)
+            snprintf(dc, sizeof dc, ", DropConnect masks %.0f KiB",
+                     e.dc_masks_max / 1024.0);
         printf("writes:   about %.1f MiB of job files while it runs (%.0f KiB "
                "a job at most: weights %.0f KiB, curves %.0f KiB, masks %.0f "
-               "KiB)\n", e.all_job_files / 1048576.0,
-               (e.weights_per_job + e.curves_per_job + e.masks_max) / 1024.0 + 20,
+               "KiB%s)\n", e.all_job_files / 1048576.0,
+               (e.weights_per_job + e.curves_per_job + e.masks_max +
+                e.dc_masks_max) / 1024.0 + 20,
                e.weights_per_job / 1024.0, e.curves_per_job / 1024.0,
-               e.masks_max / 1024.0);
+               e.masks_max / 1024.0, dc);
         printf("keeps:    a results file of at most %.1f MiB (shared initial "
                "weights and masks, before compression); peak on disk about "
                "%.1f MiB, when it is packed\n", e.packed / 1048576.0,

@@ -310,6 +310,70 @@ class Reg(unittest.TestCase):
         p = run("rerun", out, "--job", "1", check=0)
         self.assertIn("bit-identical", p.stdout)
 
+    def test_dropconnect_per_layer_masks_recorded(self):
+        """reg.dropconnect_keep per hidden layer as an axis, with
+        record.dropconnect_masks at selected steps: every stored W<l> mask
+        is the pattern philox_np regenerates from docs/FORMAT.md (purpose 8,
+        the layer's own keep); a layer kept whole stores none and leaves W1's
+        draws unchanged; jobs differing only in l2 share one stored copy
+        (/dropconnect_masks/<k>); the /jobs column is the per-layer text;
+        1 and 2 threads give the same file and rerun reproduces a job."""
+        path = os.path.join(self.dir, "dcl.yaml")
+        with open(path, "w") as f:
+            f.write("dataset: {kind: sin, n_train: 64, n_test: 50, noise_sd: 0.5, seed: 3}\n"
+                    "model: {layers: [1, 16, 12, 1], activation: tanh}\n"
+                    "train: {lr: 0.05, epochs: 4, batch_size: 16}\n"
+                    "record: {masks: none, dropconnect_masks: {epochs: [0, -1], steps: [0, 3]}}\n"
+                    "axes:\n"
+                    "  seed: [2, 3]\n"
+                    "  l2: [0, 0.001]\n"
+                    "  reg.dropconnect_keep: [[0.8, 0.5], [0.8, 1]]\n")
+        out, out2 = self.out("dcl.h5"), self.out("dcl2.h5")
+        run("run", path, "-o", out, env={"OMP_NUM_THREADS": "1"}, check=0)
+        run("run", path, "-o", out2, env={"OMP_NUM_THREADS": "2"}, check=0)
+        d = h5diff(out, out2)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        sizes = [1, 16, 12, 1]
+        with h5py.File(out, "r") as f:
+            cols = f["jobs/reg.dropconnect_keep"].asstr()[()]
+            self.assertEqual(sorted(set(cols)), ["0.8/0.5", "0.8/1"])
+            ids = f["jobs/id"].asstr()[()]
+            seeds, l2s = f["jobs/seed"][()], f["jobs/l2"][()]
+            w1 = {}
+            for job_id, seed, l2, keep in zip(ids, seeds, l2s, cols):
+                g = f["runs"][job_id]["dropconnect_masks"]
+                np.testing.assert_array_equal(g["epoch"][()], [0, 0, 3, 3])
+                np.testing.assert_array_equal(g["step"][()], [0, 3, 0, 3])
+                keeps = [float(k) for k in keep.split("/")]
+                self.assertEqual("W2" in g, keeps[1] < 1)
+                for l in (1, 2):
+                    if keeps[l - 1] == 1:
+                        continue
+                    n_in, n_out = sizes[l], sizes[l + 1]
+                    stored = g[f"W{l}"]
+                    self.assertEqual(stored.shape, (4, n_in, (n_out + 7) // 8))
+                    self.assertEqual(stored.attrs["layer"], l)
+                    bits = np.unpackbits(stored[()], axis=-1, bitorder="little")[:, :, :n_out]
+                    for r in range(4):
+                        mine = philox_np.dropconnect_keep(int(seed), l, int(g["epoch"][r]),
+                                                          int(g["step"][r]), n_in * n_out,
+                                                          keeps[l - 1])
+                        np.testing.assert_array_equal(bits[r], mine.reshape(n_in, n_out))
+                    pad = np.unpackbits(stored[()], axis=-1, bitorder="little")[:, :, n_out:]
+                    self.assertFalse(pad.any())
+                w1.setdefault(int(seed), []).append(g["W1"][()])
+                # CRN: l2 changes no draw, so the packed file keeps one copy
+                other = [i for i, (s2, k2, l22) in enumerate(zip(seeds, cols, l2s))
+                         if s2 == seed and k2 == keep and l22 != l2][0]
+                self.assertEqual(f["runs"][ids[other]]["dropconnect_masks"], g)
+            for seed, masks in w1.items():
+                self.assertEqual(len(masks), 4)
+                for m in masks[1:]:
+                    np.testing.assert_array_equal(m, masks[0])
+            self.assertEqual(len(f["dropconnect_masks"]), 4)   # 2 seeds x 2 keeps
+        p = run("rerun", out, "--job", "5", check=0)
+        self.assertIn("bit-identical", p.stdout)
+
     def test_early_stopping(self):
         """Jobs stop once the validation loss has not improved for the
         patience; they keep the best epoch's weights and curves, which the

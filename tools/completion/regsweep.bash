@@ -43,17 +43,18 @@ dataset.max_train dataset.max_test
 model.layers model.activation model.init model.init_sd model.loss
 train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
-reg.dropconnect_keep_prob reg.early_stopping_patience reg.early_stopping_min_delta
+reg.dropconnect_keep reg.early_stopping_patience reg.early_stopping_min_delta
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac record.mc_dropout_samples record.act_var
-record.act_var.epochs record.act_var.steps
+record.act_var.epochs record.act_var.steps record.dropconnect_masks
+record.dropconnect_masks.epochs record.dropconnect_masks.steps
 axes.seed axes.seed.from axes.seed.to axes.keep_prob axes.l2 axes.l1
 axes.dataset.n_train axes.dataset.n_test axes.dataset.n_val
 axes.dataset.noise_sd axes.dataset.classes axes.dataset.max_train
 axes.dataset.max_test axes.model.layers axes.model.activation axes.model.init
 axes.model.init_sd axes.model.loss axes.train.lr axes.train.epochs
 axes.train.batch_size axes.train.shuffle axes.reg.l1_mode axes.reg.max_norm
-axes.reg.input_noise_sd axes.reg.noise axes.reg.dropconnect_keep_prob
+axes.reg.input_noise_sd axes.reg.noise axes.reg.dropconnect_keep
 axes.reg.early_stopping_patience
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
@@ -168,8 +169,9 @@ _regsweep_override()
         train.shuffle | record.train_eval | record.zero_frac) _regsweep_lines compgen -W 'true false' -- "$value" ;;
         reg.l1_mode) _regsweep_lines compgen -W 'subgradient proximal' -- "$value" ;;
         reg.noise) _regsweep_lines compgen -W 'bernoulli three_point gaussian' -- "$value" ;;
-        record.masks | record.act_var) _regsweep_lines compgen -W 'all none' -- "$value" ;;
-        record.masks.epochs | record.masks.steps | record.act_var.epochs | record.act_var.steps) _regsweep_lines compgen -W 'all' -- "$value" ;;
+        record.masks | record.act_var | record.dropconnect_masks) _regsweep_lines compgen -W 'all none' -- "$value" ;;
+        record.masks.epochs | record.masks.steps | record.act_var.epochs | record.act_var.steps | \
+        record.dropconnect_masks.epochs | record.dropconnect_masks.steps) _regsweep_lines compgen -W 'all' -- "$value" ;;
         dataset.dir)
             _regsweep_lines compgen -d -- "$value"
             compopt -o filenames 2>/dev/null
