@@ -1212,6 +1212,12 @@ static void axis_value_from(const axis_key_t *x, const rs_spec_t *tmp,
         v->num = NAN;
         return;
     }
+    if (x->id == X_DC_KEEP) {
+        /* shortest text: the column is str once another value is a list */
+        v->num = strtod(n->value, NULL);
+        fmt_shortest(v->num, v->text, sizeof v->text);
+        return;
+    }
     if (x->type == RS_AXIS_NUMBER) {
         /* the section's parser accepted it: a decimal number */
         v->num = strtod(n->value, NULL);

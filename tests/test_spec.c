@@ -396,6 +396,11 @@ Test(spec, dropconnect_keep_per_layer_and_as_axis)
     cr_assert_eq(rs_spec_axis_value_index(&b, a0, "0.8/0.5/1"), -1);
     rs_spec_free(&b);
 
+    /* one spelling per value: the shortest decimal, in ids and columns */
+    snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [0.80, [0.8, 0.5]]\n", BASE);
+    cr_assert_eq(parse(text, &b, &err), RS_OK, "%s", err.msg);
+    cr_assert_str_eq(b.axes[0].values[0].text, "0.8");
+    rs_spec_free(&b);
     snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [0.5, [0.5, 0.5]]\n", BASE);
     expect_error(text, 15, 31, "entry 2 (0.5/0.5) repeats entry 1 (equal as float32 in every layer)");
     snprintf(text, sizeof text, "%s  reg.dropconnect_keep: [[0.5, 0.5, 1]]\n", BASE);

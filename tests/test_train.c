@@ -86,19 +86,30 @@ static void check_network_gradient_full(rs_act act, int classify,
                             1.0f / 0.7f, w1m);
     rs_dropconnect_mask_ref(rs_key_from_seed(5), 2, 0, 1, 7 * n_out, rs_keep_threshold(0.7f),
                             1.0f / 0.7f, w2m);
-    float *wmasks_[3] = {NULL, w1m, w2m};
+    /* dropconnect 2: per layer, W1 kept whole (reg.dropconnect_keep [1, p]) */
+    float *wmasks_[3] = {NULL, dropconnect == 2 ? NULL : w1m, w2m};
     float *const *wmasks = dropconnect ? wmasks_ : NULL;
     cr_assert_eq(rs_train_batch_grad_dropconnect(&s, &k, p, x, y, lab, NB, masks, wmasks, g,
                                                  &loss, NULL), RS_OK);
     if (dropconnect) {
-        /* a dropped weight has no gradient at all */
-        size_t off = rs_arch_weight_offset(&s.arch, 1), n_zero = 0;
-        for (size_t i = 0; i < 9 * 7; i++)
-            if (w1m[i] == 0.0f) {
-                cr_assert_eq(g[off + i], 0.0f, "dropped weight %zu", i);
+        /* a dropped weight has no gradient at all; an unmasked layer's
+         * weights all have one */
+        int l = dropconnect == 2 ? 2 : 1;
+        const float *wm = l == 1 ? w1m : w2m;
+        size_t off = rs_arch_weight_offset(&s.arch, l), n_zero = 0;
+        size_t n_w = (size_t)s.arch.sizes[l] * s.arch.sizes[l + 1];
+        for (size_t i = 0; i < n_w; i++)
+            if (wm[i] == 0.0f) {
+                cr_assert_eq(g[off + i], 0.0f, "dropped weight %zu of W%d", i, l);
                 n_zero++;
             }
-        cr_assert_gt(n_zero, 5);
+        cr_assert_gt(n_zero, 1);
+        if (dropconnect == 2) {
+            size_t off1 = rs_arch_weight_offset(&s.arch, 1), nonzero = 0;
+            for (size_t i = 0; i < 9 * 7; i++)
+                nonzero += g[off1 + i] != 0.0f;
+            cr_assert_gt(nonzero, 9 * 7 / 2, "W1 is not masked");
+        }
     }
     const float h = 2e-3f;
     for (size_t i = 0; i < P; i++) {
@@ -147,6 +158,11 @@ Test(train, gradient_sigmoid_softmax_with_dropconnect)
 Test(train, gradient_tanh_softmax_with_dropconnect_and_gaussian_noise)
 {
     check_network_gradient_full(RS_ACT_TANH, 1, RS_NOISE_GAUSSIAN, 1);
+}
+/* reg.dropconnect_keep per layer: W2 masked, W1 not */
+Test(train, gradient_tanh_softmax_with_dropconnect_on_w2_only)
+{
+    check_network_gradient_full(RS_ACT_TANH, 1, RS_NOISE_BERNOULLI, 2);
 }
 
 Test(train, gradient_tanh_mse_with_dropout) { check_network_gradient(RS_ACT_TANH, 0); }
