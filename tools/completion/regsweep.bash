@@ -134,7 +134,7 @@ _regsweep_option_values()
         --at) _regsweep_lines compgen -W 'final best' -- "$cur" ;;
         --format) _regsweep_lines compgen -W 'text md csv json' -- "$cur" ;;
         --rank-by) _regsweep_lines compgen -W 'test_loss gap abs_gap' -- "$cur" ;;
-        --table) _regsweep_lines compgen -W 'configs comparisons trajectory' -- "$cur" ;;
+        --table) _regsweep_lines compgen -W 'configs comparisons trajectory mc_dropout' -- "$cur" ;;
         -o | --output) _regsweep_files "$cur" h5 hdf5 ;;
         --baseline)
             # key=value,key=value: complete the key after the last comma
