@@ -128,6 +128,7 @@ static void summarise_configs(const rs_spec_t *s, const rs_job_summary_t *rows,
         g->combo = job.combo;
         memcpy(g->i_axis, job.i_axis, sizeof g->i_axis);
         g->epochs = job.settings.epochs;
+        g->mc_samples = job.settings.mc_samples;
         config_label(s, g, g->label, sizeof g->label);
         g->n_seeds = s->n_seeds;
         for (uint32_t i = 0; i < s->n_seeds; i++) {
@@ -468,66 +469,248 @@ static rs_status compare_all(const rs_spec_t *s, const rs_job_summary_t *rows,
     return RS_OK;
 }
 
-/* The mean gap per config and epoch over the seeds whose gap is finite;
- * a config's epochs are its own (train.epochs may be an axis). */
-static rs_status trajectory(const rs_spec_t *s, const rs_job_summary_t *rows,
-                            rs_analysis_result_t *a, rs_curves_reader read,
-                            void *ctx, rs_error_t *err)
+/* ---- weight scaling against MC dropout ----------------------------------- */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+rs_status rs_analysis_mc_compare(const double *ws, const double *mc,
+                                 size_t n_seeds, double level,
+                                 rs_mc_row_t *x, rs_error_t *err)
 {
-    uint32_t E1 = 0;
+    x->reason = NULL;
+    x->notes = 0;
+    x->n = 0;
+    x->mean_ws = x->mean_mc = x->mean_diff = x->sd_diff = NAN;
+    x->ci_lo = x->ci_hi = x->t = x->df = x->p = x->p_holm = NAN;
+    if (!(level > 0 && level < 1))
+        return rs_error_set(err, RS_EINPUT, NULL, 0, 0,
+                            "confidence level %g is not in (0, 1)", level);
+    double *a = malloc((2 * n_seeds + 1) * sizeof *a), *b = a + n_seeds;
+    if (!a)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    size_t n = 0;
+    double sum_a = 0, sum_b = 0;
+    for (size_t i = 0; i < n_seeds; i++)
+        if (isfinite(ws[i]) && isfinite(mc[i])) {
+            sum_a += a[n] = ws[i];
+            sum_b += b[n] = mc[i];
+            n++;
+        }
+    x->n = n;
+    rs_status st = RS_OK;
+    rs_paired_t pr;
+    if (n == 0) {
+        x->notes = RS_NOTE_FEW;
+        x->reason = "no seed has both values: no estimate";
+    } else if (!(st = rs_paired_compare(a, b, n, level, NULL, &pr, err))) {
+        x->mean_ws = sum_a / (double)n;
+        x->mean_mc = sum_b / (double)n;
+        x->mean_diff = pr.mean_diff;
+        x->sd_diff = pr.sd_diff;
+        x->ci_lo = pr.ttest.ci_lo;
+        x->ci_hi = pr.ttest.ci_hi;
+        if (n < RS_ANALYSIS_MIN_PAIRS) {
+            x->notes = RS_NOTE_FEW;
+            x->reason = "fewer than " STR(RS_ANALYSIS_MIN_PAIRS)
+                        " seeds with both values: no test";
+        } else if (pr.ttest.flags & RS_STATS_CONSTANT) {
+            /* e.g. accuracies that the average changes on no test row */
+            x->notes = RS_NOTE_CONSTANT;
+            x->reason = "every difference is the same: no test";
+        } else {
+            x->reason = "one-sample t of the per-seed differences (same job)";
+            x->t = pr.ttest.t;
+            x->df = pr.ttest.df;
+            x->p = pr.ttest.p;
+        }
+    }
+    free(a);
+    return st;
+}
+
+/* Seed i's values at the report's epoch: v[0], v[1] the test loss by
+ * weight scaling and by MC dropout, v[2], v[3] the accuracies (NaN for
+ * regression, and where the job has no best epoch under at_best). */
+static void mc_values(const rs_analysis_result_t *a, const rs_job_summary_t *row,
+                      const rs_curves_t *cv, uint32_t i, double *const v[4])
+{
+    uint32_t e = a->at_best ? row->best_epoch : cv->n - 1;
+    int ok = e < cv->n;   /* RS_NO_EPOCH: no finite validation loss */
+    v[0][i] = ok ? cv->test_loss[e] : NAN;
+    v[1][i] = ok ? cv->test_loss_mc[e] : NAN;
+    v[2][i] = ok && a->classifier ? cv->test_acc[e] : NAN;
+    v[3][i] = ok && a->classifier ? cv->test_acc_mc[e] : NAN;
+}
+
+/* Appends config c's rows of the MC-dropout table. */
+static rs_status mc_rows(rs_analysis_result_t *a, uint32_t c,
+                         double *const v[4], size_t n_seeds, rs_error_t *err)
+{
+    for (int k = 0; k < (a->classifier ? 2 : 1); k++) {
+        rs_mc_row_t *x = &a->mc[a->n_mc];
+        x->config = c;
+        x->metric = k ? RS_M_TEST_ACC : RS_M_TEST_LOSS;
+        x->mc_samples = a->configs[c].mc_samples;
+        rs_status st = rs_analysis_mc_compare(v[2 * k], v[2 * k + 1], n_seeds,
+                                              a->level, x, err);
+        if (st)
+            return st;
+        a->n_mc++;
+    }
+    return RS_OK;
+}
+
+/* Holm over the MC-dropout rows with a p (their own family). */
+static rs_status mc_holm(rs_analysis_result_t *a, rs_error_t *err)
+{
+    double *p = malloc((a->n_mc + 1) * sizeof *p);
+    if (!p)
+        return rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
+    a->n_family_mc = 0;
+    for (uint32_t i = 0; i < a->n_mc; i++) {
+        p[i] = a->mc[i].p;
+        a->n_family_mc += !isnan(p[i]);
+    }
+    rs_status st = rs_holm_adjust(p, a->n_mc, p, err);
+    for (uint32_t i = 0; !st && i < a->n_mc; i++)
+        a->mc[i].p_holm = p[i];
+    free(p);
+    return st;
+}
+
+/* ---- the curves pass: trajectory and MC dropout ---------------------------- */
+
+/* Config c's trajectory rows from the gaps of its n jobs read (n x e1). */
+static void trajectory_rows(rs_analysis_result_t *a, uint32_t c,
+                            const double *gaps, uint32_t n, uint32_t e1,
+                            double *col, size_t *row)
+{
+    for (uint32_t e = 0; e < e1; e++) {
+        rs_trajectory_row_t *t = &a->trajectory[(*row)++];
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (isfinite(gaps[(size_t)i * e1 + e]))
+                col[k++] = gaps[(size_t)i * e1 + e];
+        rs_summary_t sm = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN};
+        if (k)
+            rs_summarize(col, k, a->level, &sm, NULL);
+        *t = (rs_trajectory_row_t){c, e, k, sm.mean, sm.ci_lo, sm.ci_hi};
+    }
+}
+
+/* Scratch of the curves pass, sized for the longest config. */
+typedef struct pass_buf {
+    double *cbuf;     /* 9 curves of E1 entries: one job's              */
+    double *gaps;     /* n_seeds x E1                                    */
+    double *col;      /* n_seeds                                         */
+    double *v[4];     /* n_seeds each: mc_values                         */
+} pass_buf;
+
+/* Whether config c's jobs evaluate MC dropout with noise to draw: with
+ * keep_prob 1 in every hidden layer each of the T passes is the network
+ * itself (no noise kind draws at keep 1), so d would be float rounding
+ * and its rows would only grow the Holm family. */
+static int config_has_mc(const rs_spec_t *s, const rs_config_row_t *g)
+{
+    int h = rs_spec_n_hidden(s), width = h > 0 ? h : 1, noisy = 0;
+    for (int l = 0; l < h; l++)
+        noisy |= s->keep[(size_t)g->i_keep * width + l] < 1.0;
+    return g->mc_samples > 0 && noisy;
+}
+
+/* The sizes of the outputs: trajectory rows (when asked) and MC rows;
+ * the longest config's epochs + 1 into *E1. */
+static void pass_sizes(const rs_spec_t *s, rs_analysis_result_t *a,
+                       int want_traj, uint32_t *E1, size_t *n_mc)
+{
+    *E1 = 0;
+    *n_mc = 0;
     a->n_trajectory = 0;
     for (uint32_t c = 0; c < a->n_configs; c++) {
         uint32_t e1 = a->configs[c].epochs + 1;
-        a->n_trajectory += e1;
-        E1 = e1 > E1 ? e1 : E1;
+        a->n_trajectory += want_traj ? e1 : 0;
+        *E1 = e1 > *E1 ? e1 : *E1;
+        *n_mc += config_has_mc(s, &a->configs[c]) ? (a->classifier ? 2 : 1) : 0;
     }
-    a->trajectory = calloc(a->n_trajectory + 1, sizeof *a->trajectory);
-    double *gaps = malloc(((size_t)s->n_seeds * E1 + 1) * sizeof *gaps);
-    double *cbuf = malloc(7 * (size_t)E1 * sizeof *cbuf);
-    double *col = malloc((s->n_seeds + 1) * sizeof *col);
+}
+
+/* Reads config c's done jobs once each: the gaps for the trajectory, the
+ * values for the MC-dropout table. */
+static rs_status pass_config(const rs_spec_t *s, const rs_job_summary_t *rows,
+                             rs_analysis_result_t *a, uint32_t c, int want_traj,
+                             rs_curves_reader read, void *ctx, pass_buf *b,
+                             size_t *row, rs_error_t *err)
+{
+    uint32_t e1 = a->configs[c].epochs + 1;
+    int want_mc = config_has_mc(s, &a->configs[c]);
+    if (!want_traj && !want_mc)
+        return RS_OK;   /* nothing to read it for */
+    rs_curves_t cv = {.n = e1};
+    double **slots[9] = {&cv.train_loss, &cv.test_loss, &cv.val_loss,
+                         &cv.train_acc, &cv.test_acc, &cv.val_acc,
+                         &cv.train_loss_dropout, &cv.test_loss_mc,
+                         &cv.test_acc_mc};
+    for (int i = 0; i < (want_mc ? 9 : 7); i++)
+        *slots[i] = b->cbuf + (size_t)i * e1;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_seeds; i++) {
+        uint64_t idx = (uint64_t)c * s->n_seeds + i;
+        for (int k = 0; k < 4; k++)
+            b->v[k][i] = NAN;
+        if (rows[idx].status != RS_JOB_DONE)
+            continue;
+        rs_job_t job;
+        rs_spec_job(s, idx, &job);
+        rs_status st = read(ctx, &job, &cv, err);
+        if (st)
+            return st;
+        for (uint32_t e = 0; want_traj && e < e1; e++)
+            b->gaps[(size_t)n * e1 + e] = cv.test_loss[e] - cv.train_loss[e];
+        n++;
+        if (want_mc)
+            mc_values(a, &rows[idx], &cv, i, b->v);
+    }
+    if (want_traj)
+        trajectory_rows(a, c, b->gaps, n, e1, b->col, row);
+    return want_mc ? mc_rows(a, c, b->v, s->n_seeds, err) : RS_OK;
+}
+
+/* The trajectory (when asked: the mean gap per config and epoch over the
+ * seeds whose gap is finite; a config's epochs are its own, train.epochs
+ * may be an axis) and the MC-dropout table, from the curves of the done
+ * jobs, each read once. */
+static rs_status curves_pass(const rs_spec_t *s, const rs_job_summary_t *rows,
+                             rs_analysis_result_t *a, int want_traj,
+                             rs_curves_reader read, void *ctx, rs_error_t *err)
+{
+    uint32_t E1;
+    size_t n_mc, ns = s->n_seeds;
+    pass_sizes(s, a, want_traj, &E1, &n_mc);
+    if (!want_traj && !n_mc)
+        return RS_OK;
+    pass_buf b = {malloc(9 * (size_t)E1 * sizeof(double)),
+                  malloc((ns * E1 + 1) * sizeof(double)),
+                  malloc((5 * ns + 1) * sizeof(double)), {NULL}};
+    if (want_traj)
+        a->trajectory = calloc(a->n_trajectory + 1, sizeof *a->trajectory);
+    a->mc = calloc(n_mc + 1, sizeof *a->mc);
     rs_status st = RS_OK;
-    if (!a->trajectory || !gaps || !cbuf || !col) {
+    if (!b.cbuf || !b.gaps || !b.col || !a->mc || (want_traj && !a->trajectory)) {
         st = rs_error_set(err, RS_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
+    for (int k = 0; k < 4; k++)
+        b.v[k] = b.col + (size_t)(k + 1) * ns;
     size_t row = 0;
-    for (uint32_t c = 0; c < a->n_configs; c++) {
-        uint32_t e1 = a->configs[c].epochs + 1;
-        rs_curves_t cv = {.n = e1};
-        double **slots[7] = {&cv.train_loss, &cv.test_loss, &cv.val_loss,
-                             &cv.train_acc, &cv.test_acc, &cv.val_acc,
-                             &cv.train_loss_dropout};
-        for (int i = 0; i < 7; i++)
-            *slots[i] = cbuf + (size_t)i * e1;
-        uint32_t n = 0;
-        for (uint32_t i = 0; i < s->n_seeds; i++) {
-            uint64_t idx = (uint64_t)c * s->n_seeds + i;
-            if (rows[idx].status != RS_JOB_DONE)
-                continue;
-            rs_job_t job;
-            rs_spec_job(s, idx, &job);
-            if ((st = read(ctx, &job, &cv, err)))
-                goto out;
-            for (uint32_t e = 0; e < e1; e++)
-                gaps[(size_t)n * e1 + e] = cv.test_loss[e] - cv.train_loss[e];
-            n++;
-        }
-        for (uint32_t e = 0; e < e1; e++) {
-            rs_trajectory_row_t *t = &a->trajectory[row++];
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < n; i++)
-                if (isfinite(gaps[(size_t)i * e1 + e]))
-                    col[k++] = gaps[(size_t)i * e1 + e];
-            rs_summary_t sm = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN};
-            if (k)
-                rs_summarize(col, k, a->level, &sm, NULL);
-            *t = (rs_trajectory_row_t){c, e, k, sm.mean, sm.ci_lo, sm.ci_hi};
-        }
-    }
+    for (uint32_t c = 0; c < a->n_configs && !st; c++)
+        st = pass_config(s, rows, a, c, want_traj, read, ctx, &b, &row, err);
+    if (!st)
+        st = mc_holm(a, err);
 out:
-    free(gaps);
-    free(cbuf);
-    free(col);
+    free(b.cbuf);
+    free(b.gaps);
+    free(b.col);
     return st;
 }
 
@@ -583,7 +766,7 @@ rs_status rs_analysis_run(const rs_spec_t *s, const rs_job_summary_t *rows,
     if ((st = compare_all(s, rows, a, scratch, err)))
         goto out;
     if (read_curves)
-        st = trajectory(s, rows, a, read_curves, ctx, err);
+        st = curves_pass(s, rows, a, !o->no_trajectory, read_curves, ctx, err);
 out:
     free(scratch);
     if (st)
@@ -599,6 +782,7 @@ void rs_analysis_free(rs_analysis_result_t *a)
     free(a->order);
     free(a->comparisons);
     free(a->trajectory);
+    free(a->mc);
     memset(a, 0, sizeof *a);
     a->baseline = -1;
 }

@@ -309,6 +309,13 @@ static const range R_POS = {0, INFINITY, 1, 1, "> 0"};
 static const range R_NONNEG = {0, INFINITY, 0, 1, ">= 0"};
 static const range R_KEEP = {0, 1, 1, 0, "in (0, 1]"};
 
+/* MC-dropout passes per test evaluation (eval.mc_samples): each multiplies
+ * the test evaluation's cost */
+#define RS_MC_SAMPLES_MAX 10000
+/* its two spellings: the older is kept so stored specs parse */
+#define NEW_MC_KEY "eval.mc_samples"
+#define OLD_MC_KEY "record.mc_dropout_samples"
+
 #define TRY(x)               \
     do {                     \
         rs_status st_ = (x); \
@@ -556,6 +563,20 @@ static rs_status parse_reg(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
+/* The `eval` section: how the test split is evaluated besides the weight-
+ * scaled network.  Optional; absent keys evaluate as before it existed. */
+static rs_status parse_eval(const yt_node *n, rs_spec_t *s, rs_error_t *err)
+{
+    static const char *const keys[] = {"mc_samples", NULL};
+    const yt_node *v;
+    TRY(want_map(n, "eval", err));
+    TRY(check_keys(n, "eval", keys, err));
+    if ((v = rs_yt_get(n, "mc_samples")))
+        TRY(get_u32(v, "eval.mc_samples (0: off)", 0, RS_MC_SAMPLES_MAX,
+                    &s->settings.mc_samples, err));
+    return RS_OK;
+}
+
 /* A list of distinct non-negative integers below limit, or "all". */
 static rs_status parse_index_list(const yt_node *n, const char *what,
                                   uint32_t limit, int allow_negative,
@@ -658,9 +679,11 @@ static rs_status parse_record(const yt_node *n, rs_spec_t *s, rs_error_t *err)
         TRY(get_bool(v, "record.zero_frac", &t->record_zero_frac, err));
         s->zero_frac_set = 1;
     }
+    /* the older spelling of eval.mc_samples, kept: stored results keep
+     * their spec text, and verify and rerun parse it again */
     if ((v = rs_yt_get(n, "mc_dropout_samples")))
-        TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0, 10000,
-                    &t->mc_samples, err));
+        TRY(get_u32(v, "record.mc_dropout_samples (0: off)", 0,
+                    RS_MC_SAMPLES_MAX, &t->mc_samples, err));
     if ((v = rs_yt_get(n, "act_var")))
         TRY(parse_selection(v, "record.act_var", t->epochs, &t->record_act_var,
                             &t->act_var_sel, &s->act_var_epochs,
@@ -890,7 +913,7 @@ static rs_status parse_keep(const yt_node *n, rs_spec_t *s, rs_error_t *err)
     return RS_OK;
 }
 
-/* ---- extra axes: any key of dataset, model, train or reg ----------------- *
+/* ---- extra axes: any key of dataset, model, train, reg or eval ---------- *
  *
  * An extra axis names a key by its dotted path (train.lr) and lists values
  * for it.  Each value is validated by the section's own parser, run on the
@@ -900,17 +923,17 @@ static rs_status parse_keep(const yt_node *n, rs_spec_t *s, rs_error_t *err)
  * settings are the spec's (parsed with every axis at its first value) with
  * the job's axis values applied (axis_apply). */
 
-enum section { SEC_DATASET, SEC_MODEL, SEC_TRAIN, SEC_REG, N_SECTIONS };
+enum section { SEC_DATASET, SEC_MODEL, SEC_TRAIN, SEC_REG, SEC_EVAL,
+               N_SECTIONS };
 static const char *const section_names[N_SECTIONS] = {"dataset", "model",
-                                                      "train", "reg"};
+                                                      "train", "reg", "eval"};
 
 enum setting {
     X_N_TRAIN, X_N_TEST, X_N_VAL, X_NOISE_SD, X_CLASSES, X_MAX_TRAIN,
     X_MAX_TEST, X_LAYERS, X_ACTIVATION, X_INIT, X_INIT_SD, X_LOSS, X_LR,
     X_EPOCHS, X_BATCH_SIZE, X_SHUFFLE, X_L1_MODE, X_MAX_NORM,
     X_INPUT_NOISE_SD, X_NOISE, X_DROPCONNECT, X_DC_KEEP, X_PATIENCE,
-    X_MIN_DELTA,
-    X_REFUSED
+    X_MIN_DELTA, X_MC_SAMPLES, X_REFUSED
 };
 
 typedef struct axis_key {
@@ -953,6 +976,7 @@ static const axis_key_t axis_keys[] = {
     AX_NUM("reg.dropconnect_keep_prob", X_DROPCONNECT, SEC_REG, 1),
     AX_NUM("reg.early_stopping_patience", X_PATIENCE, SEC_REG, 0),
     AX_NUM("reg.early_stopping_min_delta", X_MIN_DELTA, SEC_REG, 1),
+    AX_NUM("eval.mc_samples", X_MC_SAMPLES, SEC_EVAL, 0),
     AX_NO("dataset.kind", SEC_DATASET, "the kind decides which dataset keys "
           "exist and what the model is; write one spec per kind"),
     AX_NO("dataset.seed", SEC_DATASET, "it is a Philox key: it fixes one data "
@@ -1011,8 +1035,8 @@ static rs_status parse_section_at(const parse_ctx *cx, int sec,
     for (int a = 0; a < s->n_axes; a++)
         here += axis_section(s, a) == sec;
     if (!here) {
-        if (!base && sec == SEC_REG)
-            return RS_OK;
+        if (!base && (sec == SEC_REG || sec == SEC_EVAL))
+            return RS_OK;   /* optional sections */
         if (!base)
             return rs_error_set(err, RS_EINPUT, cx->root->src, cx->root->line,
                                 cx->root->col, "missing required key '%s' in "
@@ -1058,7 +1082,8 @@ static rs_status parse_section(int sec, const yt_node *n, rs_spec_t *s,
     case SEC_DATASET: return parse_dataset(n, s, err);
     case SEC_MODEL: return parse_model(n, s, err);
     case SEC_TRAIN: return parse_train(n, s, err);
-    default: return parse_reg(n, s, err);
+    case SEC_REG: return parse_reg(n, s, err);
+    default: return parse_eval(n, s, err);
     }
 }
 
@@ -1099,6 +1124,7 @@ static rs_status find_axes(parse_ctx *cx, rs_spec_t *s, rs_error_t *err)
                                         sec == SEC_MODEL ? "model.layers"
                                         : sec == SEC_TRAIN ? "train.lr"
                                         : sec == SEC_REG ? "reg.noise"
+                                        : sec == SEC_EVAL ? "eval.mc_samples"
                                                          : "dataset.n_train");
             continue;   /* a short name: parse_axes checks it */
         }
@@ -1107,12 +1133,16 @@ static rs_status find_axes(parse_ctx *cx, rs_spec_t *s, rs_error_t *err)
                (strlen(section_names[sec]) != (size_t)(dot - k->value) ||
                 strncmp(section_names[sec], k->value, (size_t)(dot - k->value))))
             sec++;
+        if (sec == N_SECTIONS && !strcmp(k->value, OLD_MC_KEY))
+            return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
+                                "axes: %s cannot be an axis; its current "
+                                "name %s can", OLD_MC_KEY, NEW_MC_KEY);
         if (sec == N_SECTIONS)
             return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
                                 "axes: '%s' cannot be an axis: only keys of "
-                                "dataset, model, train and reg can (record, "
-                                "report and name are the same for every job "
-                                "of a sweep)", k->value);
+                                "dataset, model, train, reg and eval can "
+                                "(record, report and name are the same for "
+                                "every job of a sweep)", k->value);
         size_t x = 0;
         while (x < N_AXIS_KEYS && strcmp(axis_keys[x].key, k->value))
             x++;
@@ -1124,7 +1154,7 @@ static rs_status find_axes(parse_ctx *cx, rs_spec_t *s, rs_error_t *err)
                                     "'%s'?)", k->value, best);
             return rs_error_set(err, RS_EINPUT, k->src, k->line, k->col,
                                 "unknown key '%s' in axes: an axis names a "
-                                "key of dataset, model, train or reg "
+                                "key of dataset, model, train, reg or eval "
                                 "(docs/SPEC.md lists them)", k->value);
         }
         if (axis_keys[x].refused)
@@ -1333,6 +1363,7 @@ static void axis_apply(const rs_spec_t *s, int a, const rs_axis_value_t *v,
         break;
     case X_PATIENCE: t->reg.early_stopping_patience = u; break;
     case X_MIN_DELTA: t->reg.early_stopping_min_delta = v->num; break;
+    case X_MC_SAMPLES: t->mc_samples = u; break;
     default: break;
     }
 }
@@ -1722,11 +1753,38 @@ static rs_status check_mask_volume(const yt_node *root, rs_spec_t *s,
     return RS_OK;
 }
 
+/* The key node of map's entry key (for its location), or NULL. */
+static const yt_node *key_node(const yt_node *map, const char *key)
+{
+    for (size_t i = 0; map && map->type == YT_MAP && i + 1 < map->n; i += 2)
+        if (map->kids[i]->type == YT_SCALAR && !strcmp(map->kids[i]->value, key))
+            return map->kids[i];
+    return NULL;
+}
+
+/* record.mc_dropout_samples and eval.mc_samples (in eval or as an axis)
+ * are one setting: a spec gives it once, or which one counts would depend
+ * on the order the sections are read in. */
+static rs_status check_mc_spellings(const yt_node *root, rs_error_t *err)
+{
+    const yt_node *old = key_node(rs_yt_get(root, "record"), "mc_dropout_samples");
+    const yt_node *now = key_node(rs_yt_get(root, "eval"), "mc_samples");
+    if (!now)
+        now = key_node(rs_yt_get(root, "axes"), NEW_MC_KEY);
+    if (!old || !now)
+        return RS_OK;
+    return rs_error_set(err, RS_EINPUT, old->src, old->line, old->col,
+                        "%s is the older name of %s, which is given too (%s, "
+                        "line %d, column %d): keep one", OLD_MC_KEY,
+                        NEW_MC_KEY, now->src ? now->src : "?", now->line,
+                        now->col);
+}
+
 static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
 {
     static const char *const keys[] = {"name", "dataset", "model", "train",
-                                       "reg", "record", "axes", "report",
-                                       NULL};
+                                       "reg", "eval", "record", "axes",
+                                       "report", NULL};
     const yt_node *v;
     if (!root)
         return rs_error_set(err, RS_EINPUT, s->path, 1, 1,
@@ -1734,6 +1792,7 @@ static rs_status parse_root(const yt_node *root, rs_spec_t *s, rs_error_t *err)
                             "model, train and axes");
     TRY(want_map(root, "the spec", err));
     TRY(check_keys(root, "the spec", keys, err));
+    TRY(check_mc_spellings(root, err));
     if ((v = rs_yt_get(root, "name"))) {
         TRY(get_string(v, "name", s->name, sizeof s->name, err));
         /* the name becomes a file name (results/<name>.h5 without -o) */
@@ -1803,7 +1862,8 @@ static int top_level_comma(const char *v)
     return 0;
 }
 
-/* The section (dataset, model, train, reg) a dotted key belongs to, or -1. */
+/* The section (dataset, model, train, reg, eval) a dotted key belongs to,
+ * or -1. */
 static int key_section(const char *key)
 {
     const char *dot = strchr(key, '.');
@@ -1835,10 +1895,32 @@ static rs_status child_map(yt_node *root, const char *name, const char *label,
     return RS_OK;
 }
 
+/* An override of a setting that has two names (eval.mc_samples and its
+ * older record.mc_dropout_samples) removes the other name's entry, in its
+ * section or as an axis: the last word on the setting is the command
+ * line's, as it is for a key with one name. */
+static void drop_other_name(yt_node *root, const char *key)
+{
+    static const char *const pairs[][2] = {{NEW_MC_KEY, OLD_MC_KEY}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        for (int j = 0; j < 2; j++) {
+            if (strcmp(key, pairs[i][j]))
+                continue;
+            const char *other = pairs[i][1 - j], *dot = strchr(other, '.');
+            char sec[32];
+            snprintf(sec, sizeof sec, "%.*s", (int)(dot - other), other);
+            yt_node *m = rs_yt_get(root, sec), *axes = rs_yt_get(root, "axes");
+            if (m)
+                rs_yt_remove(m, dot + 1);
+            if (axes)
+                rs_yt_remove(axes, other);
+        }
+}
+
 /* key=value on the command line.  The value is YAML; one with a comma at
  * its top level is a list (Hydra's sweep syntax).  axes.<key>=... sets
  * the axis <key> (a dotted key such as train.lr stays one key); a list
- * for a key of dataset, model, train or reg makes that key an axis:
+ * for a key of dataset, model, train, reg or eval makes that key an axis:
  * train.lr=0.1,0.5 is axes: {train.lr: [0.1, 0.5]}.  Either way the key
  * leaves its section, and a single value for such a key (train.lr=0.1)
  * removes its axis: the last word on a key is the command line's. */
@@ -1879,6 +1961,7 @@ static rs_status apply_override(yt_node *root, const char *arg,
                             "no value after '=' in '%s'", arg);
     const char *axis = !strncmp(key, "axes.", 5) && key[5] ? key + 5
                      : is_list && key_section(key) >= 0 ? key : NULL;
+    drop_other_name(root, axis ? axis : key);
     if (axis) {
         yt_node *axes = NULL;
         if ((st = child_map(root, "axes", label, arg, &axes, err))) {

@@ -1639,7 +1639,9 @@ static int open_job(const char *where, int from_top, const rs_spec_t *spec,
     return open_job_how(where, from_top, spec, job, jl, 1, err);
 }
 
-/* The curves a job of a spec with quantities q has; the others are NaN. */
+/* The curves a job of a spec with quantities q has; the others are NaN.
+ * The MC-dropout curves only when the caller gives their arrays (the job
+ * must have them: eval.mc_samples > 0); regression has no accuracy. */
 static int read_curves(hid_t f, unsigned q, rs_curves_t *c)
 {
     hid_t g = H5Gopen2(f, "curves", H5P_DEFAULT);
@@ -1654,6 +1656,15 @@ static int read_curves(hid_t f, unsigned q, rs_curves_t *c)
         else
             for (uint32_t e = 0; e < c->n; e++)
                 v[i][e] = NAN;
+    }
+    if (rc == 0 && c->test_loss_mc)
+        rc = read_ds(g, "test_loss_mc", H5T_NATIVE_DOUBLE, c->test_loss_mc, c->n);
+    if (rc == 0 && c->test_acc_mc) {
+        if (has_quantities(q, Q_ACC))
+            rc = read_ds(g, "test_acc_mc", H5T_NATIVE_DOUBLE, c->test_acc_mc, c->n);
+        else
+            for (uint32_t e = 0; e < c->n; e++)
+                c->test_acc_mc[e] = NAN;
     }
     H5Gclose(g);
     return rc;

@@ -334,3 +334,167 @@ Test(analysis, extra_axes_make_configs_and_baselines)
     cr_assert(strstr(err.msg, "not an axis"), "%s", err.msg);
     rs_spec_free(&s);
 }
+
+/* ---- weight scaling against MC dropout ------------------------------------ *
+ *
+ * By hand: ws = 0.30 0.32 0.29 0.35 0.31 (seed 5: none), mc = 0.27 0.30
+ * 0.28 0.31 0.28 (0.5) -> d = ws - mc = 0.03 0.02 0.01 0.04 0.03, n = 5,
+ * mean 0.026, deviations 0.004 -0.006 -0.016 0.014 0.004, squares summing
+ * to 5.2e-4, sd = sqrt(5.2e-4 / 4) = sqrt(1.3e-4) = 0.011401754250991379,
+ * se = sqrt(2.6e-5), t = 0.026 / sqrt(2.6e-5) = sqrt(26), df 4.  With 4
+ * degrees of freedom the t law has the closed form F(t) = 1/2 + 3a/4 -
+ * a^3/4, a = t / sqrt(4 + t^2) (here a^2 = 26/30 = 13/15), so p = 2 (1 -
+ * F) = 1 - (16/15) sqrt(13/15) = 0.0069873746653197335 (scipy's
+ * ttest_1samp agrees).  Means: 1.57 / 5 = 0.314 and 1.44 / 5 = 0.288.  The
+ * interval 0.026 -+ t_{0.975,4} sqrt(2.6e-5), t_{0.975,4} =
+ * 2.7764451051977943 (the root of t.sf(x, 4) = 0.025): [0.011842852230177274,
+ * 0.040157147769822724]. */
+static const double MC_WS[6] = {0.30, 0.32, 0.29, 0.35, 0.31, NAN};
+static const double MC_MC[6] = {0.27, 0.30, 0.28, 0.31, 0.28, 0.5};
+
+Test(analysis_mc, one_sample_t_on_the_per_seed_differences)
+{
+    rs_mc_row_t x;
+    rs_error_t err;
+    cr_assert_eq(rs_analysis_mc_compare(MC_WS, MC_MC, 6, 0.95, &x, &err), RS_OK,
+                 "%s", err.msg);
+    cr_assert_eq(x.n, 5);
+    cr_assert_eq(x.notes, 0);
+    NEAR(x.mean_ws, 0.314, 1e-15);
+    NEAR(x.mean_mc, 0.288, 1e-15);
+    NEAR(x.mean_diff, 0.026, 1e-15);
+    NEAR(x.sd_diff, 0.011401754250991379, 1e-15);
+    NEAR(x.t, sqrt(26.0), 1e-12);
+    NEAR(x.df, 4, 0);
+    NEAR(x.p, 1 - 16.0 / 15.0 * sqrt(13.0 / 15.0), 1e-13);
+    NEAR(x.ci_lo, 0.011842852230177274, 1e-13);
+    NEAR(x.ci_hi, 0.040157147769822724, 1e-13);
+    cr_assert(isnan(x.p_holm), "Holm is the caller's");
+}
+
+/* Four seeds: the estimate and its interval, no test (t_{0.975,3} =
+ * 3.1824463052837095: d = 0.03 0.02 0.01 0.04, mean 0.025, sd =
+ * sqrt(5e-4 / 3), interval 0.025 -+ 3.18244630528371 sd / 2 =
+ * [0.0044573974323912115, 0.045542602567608795]); equal differences: no
+ * test; no pair: no estimate; a bad level is refused. */
+Test(analysis_mc, too_few_constant_and_empty)
+{
+    rs_mc_row_t x;
+    rs_error_t err;
+    cr_assert_eq(rs_analysis_mc_compare(MC_WS, MC_MC, 4, 0.95, &x, &err), RS_OK);
+    cr_assert_eq(x.n, 4);
+    cr_assert_eq(x.notes, RS_NOTE_FEW);
+    cr_assert(strstr(x.reason, "fewer than 5 seeds"), "%s", x.reason);
+    NEAR(x.mean_diff, 0.025, 1e-15);
+    NEAR(x.ci_lo, 0.0044573974323912115, 1e-13);
+    NEAR(x.ci_hi, 0.045542602567608795, 1e-13);
+    cr_assert(isnan(x.p) && isnan(x.t));
+    const double same[5] = {0.3, 0.2, 0.4, 0.3, 0.1};
+    cr_assert_eq(rs_analysis_mc_compare(same, same, 5, 0.95, &x, &err), RS_OK);
+    cr_assert_eq(x.notes, RS_NOTE_CONSTANT);
+    cr_assert_eq(x.mean_diff, 0.0);
+    cr_assert(isnan(x.p));
+    const double none[3] = {NAN, NAN, NAN};
+    cr_assert_eq(rs_analysis_mc_compare(none, MC_MC, 3, 0.95, &x, &err), RS_OK);
+    cr_assert_eq(x.n, 0);
+    cr_assert_eq(x.notes, RS_NOTE_FEW);
+    cr_assert(isnan(x.mean_diff) && isnan(x.mean_ws));
+    cr_assert_eq(rs_analysis_mc_compare(MC_WS, MC_MC, 6, 1.5, &x, &err), RS_EINPUT);
+}
+
+/* Through rs_analysis_run: 6 seeds (seed 5 missing) x keep {1, 0.5} x
+ * eval.mc_samples {0, 3}; a reader that makes up each job's curves.  Only
+ * the config with mc_samples 3 and keep 0.5 gets a row (at keep 1 every
+ * thinned network is the network), its jobs' MC curves are the only ones
+ * read; without the trajectory only its 5 done jobs are read, with it
+ * each of the 20 done jobs once; the final epoch gives the
+ * hand-computed row above; at_best reads the best epoch (1), where every d
+ * is 0.05. */
+static const char *MC_SPEC =
+    "name: mc\n"
+    "dataset: {kind: sin, n_train: 8, n_test: 8, n_val: 4, seed: 1}\n"
+    "model: {layers: [1, 4, 1]}\n"
+    "train: {lr: 0.1, epochs: 2}\n"
+    "axes: {seed: {from: 0, to: 5}, keep_prob: [1.0, 0.5], eval.mc_samples: [0, 3]}\n";
+
+static int mc_reads;
+
+static rs_status fake_curves(void *ctx, const rs_job_t *job, rs_curves_t *c,
+                             rs_error_t *err)
+{
+    (void)ctx;
+    (void)err;
+    mc_reads++;
+    cr_assert_eq(c->n, 3);
+    cr_assert_eq(c->test_loss_mc != NULL,
+                 job->settings.mc_samples > 0 && job->keep[0] < 1.0,
+                 "MC curves asked for exactly the jobs that have them and drop");
+    uint32_t i = job->i_seed;
+    for (uint32_t e = 0; e < c->n; e++) {
+        c->train_loss[e] = 0.1;
+        c->test_loss[e] = MC_WS[i] - 0.01 * (2 - e);
+        if (!c->test_loss_mc)
+            continue;
+        double d = e == 2 ? MC_WS[i] - MC_MC[i] : 0.05;
+        c->test_loss_mc[e] = c->test_loss[e] - d;
+        c->test_acc_mc[e] = NAN;
+    }
+    return RS_OK;
+}
+
+Test(analysis_mc, rows_for_the_configs_with_mc_curves)
+{
+    rs_spec_t s;
+    rs_error_t err;
+    cr_assert_eq(rs_spec_parse(MC_SPEC, strlen(MC_SPEC), "mc.yaml", 0, NULL, &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_jobs, 24);
+    static rs_job_summary_t r[24];
+    for (uint32_t i = 0; i < 24; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].status = i % 6 == 5 ? RS_JOB_MISSING : RS_JOB_DONE;
+        r[i].test_loss = r[i].gap = r[i].best_test_loss = r[i].best_gap = 0.3;
+        r[i].train_acc = r[i].test_acc = r[i].gap_acc = NAN;
+        r[i].best_train_acc = r[i].best_test_acc = r[i].best_gap_acc = NAN;
+        r[i].best_epoch = 1;
+        r[i].diverged_epoch = RS_NO_EPOCH;
+    }
+    rs_analysis_result_t a;
+    rs_analysis_opts_t o = {.level = 0.95, .no_trajectory = 1};
+    mc_reads = 0;
+    cr_assert_eq(rs_analysis_run(&s, r, &o, fake_curves, NULL, &a, &err), RS_OK,
+                 "%s", err.msg);
+    cr_assert_eq(mc_reads, 5, "the MC config's done jobs, each once");
+    cr_assert_null(a.trajectory);
+    cr_assert_eq(a.n_mc, 1, "regression: test loss only, config 3 only");
+    const rs_mc_row_t *x = &a.mc[0];
+    cr_assert_eq(x->config, 3);
+    cr_assert_eq(x->mc_samples, 3);
+    cr_assert_eq(x->metric, RS_M_TEST_LOSS);
+    cr_assert_eq(x->n, 5);
+    NEAR(x->mean_diff, 0.026, 1e-12);
+    NEAR(x->t, sqrt(26.0), 1e-9);
+    NEAR(x->p, 1 - 16.0 / 15.0 * sqrt(13.0 / 15.0), 1e-10);
+    cr_assert_eq(a.n_family_mc, 1);
+    cr_assert_eq(x->p_holm, x->p, "a family of one");
+    rs_analysis_free(&a);
+    /* at the best-validation epoch (1): d = 0.05 for every seed */
+    o = (rs_analysis_opts_t){.level = 0.95, .at_best = 1};
+    mc_reads = 0;
+    cr_assert_eq(rs_analysis_run(&s, r, &o, fake_curves, NULL, &a, &err), RS_OK,
+                 "%s", err.msg);
+    cr_assert_eq(mc_reads, 20, "each done job once, for both tables");
+    cr_assert_not_null(a.trajectory, "asked for (no_trajectory 0)");
+    cr_assert_eq(a.n_mc, 1);
+    NEAR(a.mc[0].mean_diff, 0.05, 1e-12);
+    NEAR(a.mc[0].mean_ws, 0.314 - 0.01, 1e-12);
+    cr_assert_eq(a.mc[0].notes, RS_NOTE_CONSTANT);
+    cr_assert_eq(a.n_family_mc, 0);
+    rs_analysis_free(&a);
+    /* no reader: no table */
+    cr_assert_eq(rs_analysis_run(&s, r, &o, NULL, NULL, &a, &err), RS_OK);
+    cr_assert_eq(a.n_mc, 0);
+    cr_assert_null(a.mc);
+    rs_analysis_free(&a);
+    rs_spec_free(&s);
+}

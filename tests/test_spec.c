@@ -444,7 +444,7 @@ Test(spec, reg_section_errors_say_where)
     expect_error(text, 15, 21, "record.zero_frac");
 }
 
-/* ---- extra axes: any key of dataset, model, train or reg ---------------- */
+/* ---- extra axes: any key of dataset, model, train, reg or eval ---------- */
 
 /* Ids that regsweep 0.2.0 (main before extra axes) gave BASE's jobs: a spec
  * without extra axes keeps its ids. */
@@ -608,7 +608,7 @@ Test(spec, extra_axes_errors_say_where)
                  "dataset.seed cannot be an axis: it is a Philox key");
     expect_error(append(AX, "  dataset.dir: [a, b]\n"), 16, 3, "cannot be an axis");
     expect_error(append(AX, "  record.masks: [none, all]\n"), 16, 3,
-                 "only keys of dataset, model, train and reg");
+                 "only keys of dataset, model, train, reg and eval");
     expect_error(append(AX, "  train: {lr: [1]}\n"), 16, 3, "dotted path");
     expect_error(append(AX, "  reg.noise: [bernoulli, uniform]\n"), 16, 26,
                  "reg.noise: expected one of bernoulli, three_point, gaussian");
@@ -805,5 +805,142 @@ Test(spec, act_var_selection)
     rs_spec_job(&s, 18, &j);
     cr_assert_eq(j.settings.act_var_sel.epochs[0], 4);
     cr_assert(j.settings.mask_sel.all, "masks keep their default");
+    rs_spec_free(&s);
+}
+
+/* ---- eval.mc_samples and its older spelling record.mc_dropout_samples ---- */
+
+/* The two spellings give the same settings, the same cost and the ids a
+ * spec without either has (fixed settings are not in a job's id). */
+Test(spec, eval_mc_samples_is_record_mc_dropout_samples)
+{
+    static const char *const ids[] = {"a7cb8c449e16", "ada4685999c1"};
+    static const uint64_t at[] = {0, 7};
+    rs_spec_t now, old, none;
+    rs_error_t err;
+    cr_assert_eq(parse(append(BASE, "eval: {mc_samples: 20}\n"), &now, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(parse(append(BASE, "record: {mc_dropout_samples: 20}\n"), &old,
+                       &err), RS_OK, "%s", err.msg);
+    cr_assert_eq(parse(append(BASE, "eval: {}\n"), &none, &err), RS_OK, "%s",
+                 err.msg);
+    cr_assert_eq(now.settings.mc_samples, 20);
+    cr_assert_eq(old.settings.mc_samples, 20);
+    cr_assert_eq(none.settings.mc_samples, 0);
+    cr_assert_eq(now.n_axes, 0);
+    cr_assert_eq(now.n_jobs, old.n_jobs);
+    for (size_t i = 0; i < 2; i++) {
+        rs_job_t a, b, c;
+        rs_spec_job(&now, at[i], &a);
+        rs_spec_job(&old, at[i], &b);
+        rs_spec_job(&none, at[i], &c);
+        cr_assert_str_eq(a.id, ids[i]);
+        cr_assert_str_eq(b.id, ids[i]);
+        cr_assert_eq(a.settings.mc_samples, 20);
+        cr_assert_eq(b.settings.mc_samples, 20);
+        cr_assert_eq(rs_job_cost(&now, &a), rs_job_cost(&old, &b));
+        /* 500 test rows evaluated 1 + 20 times instead of once */
+        cr_assert_gt(rs_job_cost(&now, &a), rs_job_cost(&none, &c));
+    }
+    rs_spec_free(&now);
+    rs_spec_free(&old);
+    rs_spec_free(&none);
+}
+
+/* BASE ends on line 14: what is appended starts on line 15. */
+Test(spec, eval_section_errors_say_where)
+{
+    expect_error(append(BASE, "eval: {mc_samples: 10001}\n"), 15, 20,
+                 "eval.mc_samples (0: off): expected an integer from 0 to 10000, got 10001");
+    expect_error(append(BASE, "eval: {mc_samples: -1}\n"), 15, 20,
+                 "eval.mc_samples (0: off): expected an integer from 0 to 10000");
+    expect_error(append(BASE, "eval: {mc_samples: 2.5}\n"), 15, 20,
+                 "eval.mc_samples (0: off): expected an integer, got '2.5'");
+    expect_error(append(BASE, "eval: {mc_sample: 3}\n"), 15, 8,
+                 "unknown key 'mc_sample' in eval (did you mean 'mc_samples'?)");
+    expect_error(append(BASE, "eval: 20\n"), 15, 7, "eval: expected a mapping");
+    /* both spellings: at the older one, naming where the other is */
+    expect_error(append(BASE, "eval: {mc_samples: 20}\n"
+                              "record: {mc_dropout_samples: 20}\n"), 16, 10,
+                 "record.mc_dropout_samples is the older name of eval.mc_samples, "
+                 "which is given too (t.yaml, line 15, column 8): keep one");
+    expect_error(append(BASE, "  eval.mc_samples: [0, 20]\n"
+                              "record: {mc_dropout_samples: 20}\n"), 16, 10,
+                 "which is given too (t.yaml, line 15, column 3)");
+}
+
+Test(spec, eval_mc_samples_axis_errors_say_where)
+{
+    expect_error(append(BASE, "  eval.mc_samples: [0, 20000]\n"), 15, 24,
+                 "eval.mc_samples (0: off): expected an integer from 0 to 10000");
+    expect_error(append(BASE, "  eval.mc_samples: [20, 20]\n"), 15, 25,
+                 "axes.eval.mc_samples: entry 2 (20) repeats entry 1");
+    expect_error(append(BASE, "  eval.mc_sample: [0, 20]\n"), 15, 3,
+                 "did you mean 'eval.mc_samples'");
+    expect_error(append(BASE, "  record.mc_dropout_samples: [0, 20]\n"), 15, 3,
+                 "record.mc_dropout_samples cannot be an axis; its current name "
+                 "eval.mc_samples can");
+    expect_error(append(BASE, "  eval.mc_samples: [0, 20]\neval: {mc_samples: 3}\n"),
+                 16, 8, "eval.mc_samples is given in eval and as an axis");
+    expect_error(append(BASE, "  eval: {mc_samples: [0, 20]}\n"), 15, 3,
+                 "name the key by its dotted path, e.g. eval.mc_samples");
+    expect_error(append(BASE, "  record.masks: [none, all]\n"), 15, 3,
+                 "only keys of dataset, model, train, reg and eval can");
+}
+
+/* An axis over eval.mc_samples: the slowest axis, each job with its own
+ * value, named in the id; the command line's comma sweep is the same
+ * axis, and an override of either spelling replaces the other. */
+Test(spec, eval_mc_samples_axis_gives_jobs_their_settings)
+{
+    rs_spec_t s, o;
+    rs_error_t err;
+    cr_assert_eq(parse(append(BASE, "  eval.mc_samples: [0, 20]\n"), &s, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(s.n_axes, 1);
+    cr_assert_str_eq(s.axes[0].key, "eval.mc_samples");
+    cr_assert_eq(s.axes[0].type, RS_AXIS_NUMBER);
+    cr_assert_eq(s.n_jobs, 36);
+    cr_assert_eq(s.settings.mc_samples, 0, "the spec's: the first value");
+    for (uint64_t i = 0; i < s.n_jobs; i++) {
+        rs_job_t j;
+        rs_spec_job(&s, i, &j);
+        cr_assert_eq(j.settings.mc_samples, i < 18 ? 0u : 20u, "job %llu",
+                     (unsigned long long)i);
+        cr_assert_eq(j.i_axis[0], i < 18 ? 0u : 1u);
+    }
+    rs_job_t j;
+    rs_spec_job(&s, 18, &j);
+    char buf[512];
+    rs_job_canonical(&s, &j, buf, sizeof buf);
+    cr_assert_str_eq(buf, "seed=0;keep_prob=1,1;l2=0;l1=0;eval.mc_samples=20");
+    cr_assert_eq(rs_spec_axis_value_index(&s, 0, "20"), 1);
+    char *over[] = {"eval.mc_samples=0,20"};
+    cr_assert_eq(rs_spec_parse(BASE, strlen(BASE), "t.yaml", 1, over, &o, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(o.n_jobs, s.n_jobs);
+    for (uint64_t i = 0; i < s.n_jobs; i++) {
+        rs_job_t a, b;
+        rs_spec_job(&s, i, &a);
+        rs_spec_job(&o, i, &b);
+        cr_assert_str_eq(a.id, b.id);
+        cr_assert_eq(a.settings.mc_samples, b.settings.mc_samples);
+    }
+    rs_spec_free(&o);
+    /* the older spelling on the command line replaces the axis */
+    char *over2[] = {"record.mc_dropout_samples=7"};
+    const char *text = append(BASE, "  eval.mc_samples: [0, 20]\n");
+    cr_assert_eq(rs_spec_parse(text, strlen(text), "t.yaml", 1, over2, &o, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(o.n_axes, 0);
+    cr_assert_eq(o.settings.mc_samples, 7);
+    rs_spec_free(&o);
+    /* and the current one replaces the older */
+    char *over3[] = {"eval.mc_samples=5"};
+    text = append(BASE, "record: {mc_dropout_samples: 20}\n");
+    cr_assert_eq(rs_spec_parse(text, strlen(text), "t.yaml", 1, over3, &o, &err),
+                 RS_OK, "%s", err.msg);
+    cr_assert_eq(o.settings.mc_samples, 5);
+    rs_spec_free(&o);
     rs_spec_free(&s);
 }

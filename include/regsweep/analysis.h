@@ -25,6 +25,18 @@
  *     family), and the Wilcoxon p-values over the paired rows (a second).
  *   - The percentile bootstrap under-covers at small n: it is computed only
  *     from RS_ANALYSIS_MIN_BOOT pairs on (NaN and a note below).
+ *   - Weight scaling against MC dropout (configs whose jobs evaluate
+ *     eval.mc_samples = T > 0 thinned networks and drop something: with
+ *     keep_prob 1 in every hidden layer each pass is the network itself,
+ *     so those configs have no rows): per seed, d = the test
+ *     loss by weight scaling (curves/test_loss) - by MC dropout
+ *     (curves/test_loss_mc) of the same job at the same epoch (final, or
+ *     the best-validation epoch under at_best), and for classifiers the
+ *     same for accuracy.  Both come from one job, so the seeds always
+ *     pair: the one-sample t-test of d from RS_ANALYSIS_MIN_PAIRS seeds
+ *     on, else the estimate and its t-interval only; Holm over these rows
+ *     (a family of its own: they answer another question than the
+ *     comparisons with the baseline).
  */
 #ifndef RS_ANALYSIS_H
 #define RS_ANALYSIS_H
@@ -67,6 +79,8 @@ typedef struct rs_analysis_opts {
                                 else keep 1, l2 0, l1 0 and each extra
                                 axis at its first value; NULL: all of it,
                                 when that config is in the grid          */
+    int no_trajectory;       /* 1: no trajectory even with a curves reader
+                                (which the MC-dropout table needs)        */
 } rs_analysis_opts_t;
 
 typedef struct rs_config_row {
@@ -74,6 +88,8 @@ typedef struct rs_config_row {
     uint64_t combo;                    /* the extra axes' combination and  */
     uint32_t i_axis[RS_SPEC_MAX_AXES]; /* each one's value index           */
     uint32_t epochs;                   /* its jobs' train.epochs           */
+    uint32_t mc_samples;               /* its jobs' eval.mc_samples (0: no
+                                          MC-dropout curves)               */
     char label[512];                   /* "keep 0.8/0.5, L2 0.001, L1 0",
                                           then ", train.lr 0.5" per extra
                                           axis                             */
@@ -121,6 +137,20 @@ typedef struct rs_comparison_row {
     double cohen_dz, prob_superiority;
 } rs_comparison_row_t;
 
+/* Weight scaling against MC dropout for one config and metric. */
+typedef struct rs_mc_row {
+    uint32_t config;            /* index into configs                    */
+    rs_metric metric;           /* RS_M_TEST_LOSS or RS_M_TEST_ACC        */
+    uint32_t mc_samples;        /* T, the thinned networks averaged      */
+    const char *reason;         /* static: the test, or why none         */
+    unsigned notes;             /* RS_NOTE_FEW, RS_NOTE_CONSTANT         */
+    size_t n;                   /* seeds with both values finite         */
+    double mean_ws, mean_mc;    /* the two means over those seeds        */
+    double mean_diff, sd_diff;  /* d = weight scaling - MC dropout        */
+    double ci_lo, ci_hi;        /* t-interval of mean(d); NaN if n < 2   */
+    double t, df, p, p_holm;    /* one-sample t of d; NaN without a test */
+} rs_mc_row_t;
+
 typedef struct rs_trajectory_row {
     uint32_t config, epoch, n;  /* n: seeds with a finite gap            */
     double mean, ci_lo, ci_hi;  /* gap (test - train loss) at the epoch  */
@@ -145,15 +175,23 @@ typedef struct rs_analysis_result {
     rs_trajectory_row_t *trajectory; /* config-major, each config's epochs
                                         0..its train.epochs; NULL when not
                                         asked                            */
+    uint32_t n_mc;              /* rows of mc: the configs with
+                                   mc_samples > 0 and a keep_prob < 1, in
+                                   grid order, test loss then (classifiers)
+                                   accuracy; 0 without a curves reader   */
+    rs_mc_row_t *mc;
+    uint32_t n_family_mc;       /* mc rows with a p (their Holm family)  */
 } rs_analysis_result_t;
 
 /* Reads one finished job's curves into c (arrays of c->n allocated by the
- * caller).  The analysis calls it only for the trajectory. */
+ * caller; the MC-dropout curves too when their arrays are not NULL, as
+ * rs_store_read_curves).  The analysis calls it for the trajectory and the
+ * MC-dropout table, once per done job. */
 typedef rs_status (*rs_curves_reader)(void *ctx, const rs_job_t *job,
                                       rs_curves_t *c, rs_error_t *err);
 
 /* Analyses a sweep: rows has spec->n_jobs entries in job index order (the
- * /jobs table).  read_curves NULL: no trajectory.  On success *out owns its
+ * /jobs table).  read_curves NULL: no trajectory and no MC-dropout table.  On success *out owns its
  * arrays (free with rs_analysis_free).  Errors: RS_EINPUT (a baseline that
  * does not parse or is not in the grid; at_best without a validation
  * split), RS_ENOMEM, and what read_curves returns. */
@@ -161,6 +199,17 @@ rs_status rs_analysis_run(const rs_spec_t *spec, const rs_job_summary_t *rows,
                           const rs_analysis_opts_t *opts,
                           rs_curves_reader read_curves, void *ctx,
                           rs_analysis_result_t *out, rs_error_t *err);
+
+/* One row of the MC-dropout table from per-seed values: ws[i] and mc[i]
+ * are seed i's value by weight scaling and by MC dropout (NaN: none; only
+ * seeds with both count).  Fills n, the means, d's mean, sd and level
+ * t-interval, and the one-sample t-test of d from RS_ANALYSIS_MIN_PAIRS
+ * seeds on (reason and notes say why there is none); leaves config,
+ * metric, mc_samples and p_holm to the caller.  Errors: RS_EINPUT (a level
+ * outside (0, 1)), RS_ENOMEM. */
+rs_status rs_analysis_mc_compare(const double *ws, const double *mc,
+                                 size_t n_seeds, double level,
+                                 rs_mc_row_t *out, rs_error_t *err);
 
 /* Frees what rs_analysis_run allocated; NULL and a zeroed struct are
  * accepted. */

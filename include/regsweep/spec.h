@@ -9,9 +9,9 @@
  * the file, line and column (1-based) of the offending node.
  *
  * The grid is the Cartesian product of the axes: any extra axes (keys of
- * dataset, model, train or reg named by their dotted path, e.g. train.lr),
- * the first given varying slowest, then keep_prob x l2 x l1 x seed, seed
- * varying fastest, so the jobs of one config are contiguous:
+ * dataset, model, train, reg or eval named by their dotted path, e.g.
+ * train.lr), the first given varying slowest, then keep_prob x l2 x l1 x
+ * seed, seed varying fastest, so the jobs of one config are contiguous:
  *   combo = (i_ax0 * n_ax1 + i_ax1) * n_ax2 + ...   (0 without extra axes)
  *   index = (((combo * n_keep + i_keep) * n_l2 + i_l2) * n_l1 + i_l1)
  *           * n_seed + i_seed.
@@ -65,7 +65,8 @@ typedef struct rs_axis_value {
     double keep[RS_MAX_LAYERS];
 } rs_axis_value_t;
 
-/* An axis over any scalar or list key of dataset, model, train or reg. */
+/* An axis over any scalar or list key of dataset, model, train, reg or
+ * eval. */
 typedef struct rs_axis {
     char key[48];          /* its dotted path: "train.lr", "model.layers" */
     int setting;           /* which key (spec.c's table of axis keys)     */

@@ -184,8 +184,11 @@ rs_status rs_store_read_summary(const char *where, int from_top,
                                 rs_job_summary_t *out, rs_error_t *err);
 
 /* Reads a finished job's curves into c (c->n = epochs + 1 and the seven
- * arrays must be allocated by the caller).  RS_EINPUT if the job is
- * missing, foreign or damaged; RS_EMISMATCH as rs_store_read_summary. */
+ * arrays must be allocated by the caller; with c->test_loss_mc and
+ * c->test_acc_mc non-NULL, also the MC-dropout curves, which a job with
+ * eval.mc_samples > 0 has: test_acc_mc NaN for regression; NULL: not
+ * read).  RS_EINPUT if the job is missing, foreign or damaged;
+ * RS_EMISMATCH as rs_store_read_summary. */
 rs_status rs_store_read_curves(const char *where, int from_top,
                                const rs_spec_t *spec, const rs_job_t *job,
                                rs_curves_t *c, rs_error_t *err);

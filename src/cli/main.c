@@ -118,10 +118,11 @@ static const char *const USAGE_RERUN =
 const char *const rs_cli_usage_report =
     "usage: regsweep report OUT.h5 [--baseline key=value,...] [--at final|best]\n"
     "                       [--rank-by test_loss|gap|abs_gap] [--format text|md|csv|json]\n"
-    "                       [--table configs|comparisons|trajectory] [--trajectory]\n"
-    "                       [--no-store]\n"
+    "                       [--table configs|comparisons|trajectory|mc_dropout]\n"
+    "                       [--trajectory] [--no-store]\n"
     "  Generalisation gap (test - train loss; positive = overfitting) per config\n"
     "  over seeds, and each config against a baseline config paired by seed;\n"
+    "  with eval.mc_samples, weight scaling against MC dropout per config;\n"
     "  the tables are also stored under /analysis in OUT.h5.\n"
     "  --baseline K=V,... the baseline config: keep_prob, keep_prob_N, l2, l1 and\n"
     "                     any axis by its key (train.lr=0.1,keep_prob=1); the\n"

@@ -310,7 +310,7 @@ typedef struct report {
     rs_spec_t spec;
     const char *out;
     rs_analysis_result_t a;
-    char desc[3][1200];
+    char desc[4][1200];
 } report;
 
 static const char *test_name(rs_test_kind k)
@@ -560,6 +560,66 @@ static int build_trajectory(const report *r, table_t *t, uint32_t *cfg)
     return 0;
 }
 
+/* Weight scaling against MC dropout: one row per config with MC-dropout
+ * curves and metric (test loss, then accuracy for classifiers). */
+static int build_mc(const report *r, table_t *t, char (*note)[80], char (*mark)[8],
+                    uint32_t *cfg)
+{
+    const rs_analysis_result_t *a = &r->a;
+    t->name = "mc_dropout";
+    t->n_rows = a->n_mc;
+    int same_t = 1;
+    for (size_t i = 0; i < t->n_rows; i++) {
+        cfg[i] = a->mc[i].config;
+        same_t &= a->mc[i].mc_samples == a->mc[0].mc_samples;
+    }
+    col_t *c;
+#define FILL(EXPR) FILL_COL(rs_mc_row_t, a->mc[i], EXPR)
+    c = add_col(t, "config", K_TEXT, "config", 1);
+    FILL(c->text[i] = a->configs[x->config].label);
+    if (add_axis_cols(t, r, cfg))
+        return -1;
+    c = add_col(t, "metric", K_TEXT, NULL, 0);
+    FILL(c->text[i] = rs_metric_name(x->metric));
+    /* the title names T when every config has the same */
+    c = add_col(t, "mc_samples", K_INT, same_t ? NULL : "passes", 1);
+    FILL(c->num[i] = x->mc_samples);
+    c = add_col(t, "test", K_TEXT, NULL, 0);
+    FILL(c->text[i] = test_name(isnan(x->p) ? RS_TEST_NONE : RS_TEST_PAIRED_T));
+    c = add_col(t, "reason", K_TEXT, NULL, 0);
+    FILL(c->text[i] = x->reason ? x->reason : "");
+    c = add_col(t, "notes", K_TEXT, NULL, 0);
+    FILL(c->text[i] = notes_text(x->notes, note[i], sizeof note[i]));
+    c = add_col(t, "n", K_INT, "n", 1);
+    FILL(c->num[i] = (double)x->n);
+    c = add_col(t, "weight_scaling_mean", K_NUM, "weight scaling", 1);
+    FILL(c->num[i] = x->mean_ws);
+    c = add_col(t, "mc_mean", K_NUM, "MC dropout", 1);
+    FILL(c->num[i] = x->mean_mc);
+    c = add_col(t, "mean_diff", K_NUM, "mean d [95% CI]", 1);
+    FILL(c->num[i] = x->mean_diff);
+    if (c)
+        c->ci = 1;
+    c = add_col(t, "ci_lo", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_lo);
+    c = add_col(t, "ci_hi", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->ci_hi);
+    c = add_col(t, "sd_diff", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->sd_diff);
+    c = add_col(t, "t", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->t);
+    c = add_col(t, "df", K_NUM, NULL, 0);
+    FILL(c->num[i] = x->df);
+    c = add_col(t, "p", K_P, "p (t)", 1);
+    FILL(c->num[i] = x->p);
+    c = add_col(t, "p_holm", K_P, "p (t, Holm)", 1);
+    FILL(c->num[i] = x->p_holm);
+    c = add_col(t, "marks", K_TEXT, "notes", 1);
+    FILL(c->text[i] = markers(x->notes, mark[i], sizeof mark[i]));
+#undef FILL
+    return 0;
+}
+
 /* ---- text pieces ------------------------------------------------------------------------- */
 
 static const char *rank_name(rs_rank_by k)
@@ -628,6 +688,47 @@ static void print_comparison_legend(const report *r)
                RS_ANALYSIS_MIN_BOOT);
 }
 
+/* Weight scaling against MC dropout: one table per metric, then what d
+ * and the markers mean. */
+static void print_mc(const report *r, const table_t *t, fmt_t f)
+{
+    const rs_analysis_result_t *a = &r->a;
+    uint8_t *show = calloc(a->n_mc + 1, 1);
+    int same_t = 1;
+    unsigned all = 0;
+    for (uint32_t i = 0; i < a->n_mc; i++) {
+        same_t &= a->mc[i].mc_samples == a->mc[0].mc_samples;
+        all |= a->mc[i].notes;
+    }
+    char passes[48] = "T passes per config";
+    if (same_t)
+        snprintf(passes, sizeof passes, "%u passes", a->mc[0].mc_samples);
+    for (int k = 0; show && k < 2; k++) {
+        rs_metric m = k ? RS_M_TEST_ACC : RS_M_TEST_LOSS;
+        int any = 0;
+        for (uint32_t i = 0; i < a->n_mc; i++)
+            any |= show[i] = a->mc[i].metric == m;
+        if (!any)
+            continue;
+        printf("\nweight scaling vs MC dropout (%s), %s:\n", passes,
+               k ? "test accuracy" : "test loss");
+        print_text_table(t, 1, f, show);
+    }
+    free(show);
+    printf("\nd = weight scaling - MC dropout, per seed: the same job at the same "
+           "epoch.  On the test\nloss d > 0 means the average of the thinned "
+           "networks predicts better%s.\nThe test is the one-sample t-test of d; "
+           "Holm adjusts its p over the %u rows that\nhave one (a family of its "
+           "own).  Configs with keep_prob 1 are left out: there\nevery thinned "
+           "network is the network.\n", a->classifier ? "; on the accuracy,\nd "
+           "> 0 means weight scaling does" : "", a->n_family_mc);
+    if (all & RS_NOTE_FEW)
+        printf("a: fewer than %d seeds with both values: no test (the estimate "
+               "and its t-interval only).\n", RS_ANALYSIS_MIN_PAIRS);
+    if (all & RS_NOTE_CONSTANT)
+        printf("c: every difference is the same: no test.\n");
+}
+
 /* ---- curves for the trajectory ------------------------------------------------------------ */
 
 static rs_status read_curves(void *ctx, const rs_job_t *job, rs_curves_t *c,
@@ -678,9 +779,9 @@ int rs_cli_report(int argc, char **argv)
                                           "--rank-by");
         } else if ((rc = rs_cli_value(argc, argv, &i, "--table", NULL, &v))) {
             if (rc < 0 || (strcmp(v, "configs") && strcmp(v, "comparisons") &&
-                           strcmp(v, "trajectory")))
-                return rs_cli_usage_error("%s needs configs, comparisons or "
-                                          "trajectory", "--table");
+                           strcmp(v, "trajectory") && strcmp(v, "mc_dropout")))
+                return rs_cli_usage_error("%s needs configs, comparisons, "
+                                          "trajectory or mc_dropout", "--table");
             table_name = v;
         } else if ((rc = rs_cli_value(argc, argv, &i, "--format", NULL, &v))) {
             if (rc < 0)
@@ -728,7 +829,7 @@ int rs_cli_report(int argc, char **argv)
     }
     const rs_spec_t *s = &r.spec;
     int code = 0;
-    table_t tc = {0}, tx = {0}, tt = {0};
+    table_t tc = {0}, tx = {0}, tt = {0}, tm = {0};
     char (*nlabels)[24] = NULL, (*notes)[80] = NULL, (*marks)[8] = NULL;
     uint32_t *cfg = NULL;
     rs_job_summary_t *rows = calloc(s->n_jobs + 1, sizeof *rows);
@@ -744,22 +845,28 @@ int rs_cli_report(int argc, char **argv)
         code = rs_cli_fail(&err);
         goto out;
     }
+    /* the curves serve the trajectory and, where the jobs have MC-dropout
+     * curves, its table (the analysis reads only what these need) */
     rs_analysis_opts_t o = {.at_best = at_best, .level = 0.95,
-                            .rank_by = rank_by, .baseline = baseline};
-    if (rs_analysis_run(s, rows, &o, traj || store ? read_curves : NULL, &r,
-                        &r.a, &err)) {
+                            .rank_by = rank_by, .baseline = baseline,
+                            .no_trajectory = !(traj || store)};
+    if (rs_analysis_run(s, rows, &o, read_curves, &r, &r.a, &err)) {
         code = rs_cli_fail(&err);
         goto out;
     }
     const rs_analysis_result_t *a = &r.a;
-    size_t n_cfg_rows = a->n_configs + a->n_comparisons + a->n_trajectory + 1;
+    size_t n_cfg_rows = a->n_configs + a->n_comparisons + a->n_trajectory +
+                        a->n_mc + 1;
+    /* notes and marks: the comparisons' rows, then the MC rows' */
     nlabels = calloc(a->n_configs + 1, sizeof *nlabels);
-    notes = calloc(a->n_comparisons + 1, sizeof *notes);
-    marks = calloc(a->n_comparisons + 1, sizeof *marks);
+    notes = calloc(a->n_comparisons + a->n_mc + 1, sizeof *notes);
+    marks = calloc(a->n_comparisons + a->n_mc + 1, sizeof *marks);
     cfg = calloc(n_cfg_rows, sizeof *cfg);
     if (!nlabels || !notes || !marks || !cfg || build_configs(&r, &tc, nlabels) ||
         build_comparisons(&r, &tx, notes, marks, cfg) ||
-        (a->trajectory && build_trajectory(&r, &tt, cfg + a->n_comparisons))) {
+        (a->trajectory && build_trajectory(&r, &tt, cfg + a->n_comparisons)) ||
+        build_mc(&r, &tm, notes + a->n_comparisons, marks + a->n_comparisons,
+                 cfg + a->n_comparisons + a->n_trajectory)) {
         fprintf(stderr, "regsweep: out of memory\n");
         code = 1;
         goto out;
@@ -784,13 +891,28 @@ int rs_cli_report(int argc, char **argv)
              "mean clean gap (test - train loss) per config and epoch over the "
              "done seeds with a finite gap, with its %d%% t-interval",
              (int)(100 * a->level + 0.5));
+    snprintf(r.desc[3], sizeof r.desc[3],
+             "weight scaling against MC dropout (eval.mc_samples = mc_samples "
+             "thinned networks averaged) per config with MC-dropout curves and "
+             "a keep_prob < 1 (at keep_prob 1 every thinned network is the "
+             "network), at "
+             "%s: d = weight scaling - MC dropout (curves/test_loss - "
+             "curves/test_loss_mc, and test_acc - test_acc_mc for classifiers) "
+             "per done seed, the same job; mean, sd, %d%% t-interval; test: "
+             "one-sample t of d (>= %d seeds), else none (reason); p_holm: "
+             "Holm over the %u rows with a p",
+             at_best ? "each job's epoch of smallest validation loss"
+                     : "the final epoch",
+             (int)(100 * a->level + 0.5), RS_ANALYSIS_MIN_PAIRS, a->n_family_mc);
     tc.description = r.desc[0];
     tx.description = r.desc[1];
     tt.description = r.desc[2];
+    tm.description = r.desc[3];
 
     if (f == F_CSV) {
         const table_t *t = !table_name || !strcmp(table_name, "configs") ? &tc
-                         : !strcmp(table_name, "comparisons") ? &tx : &tt;
+                         : !strcmp(table_name, "comparisons") ? &tx
+                         : !strcmp(table_name, "mc_dropout") ? &tm : &tt;
         print_csv(t);
     } else if (f == F_JSON) {
         printf("{\"name\": ");
@@ -816,6 +938,10 @@ int rs_cli_report(int argc, char **argv)
         if (traj) {
             printf(",\n \"trajectory\": ");
             print_json_rows(&tt);
+        }
+        if (a->n_mc) {
+            printf(",\n \"mc_dropout\": ");
+            print_json_rows(&tm);
         }
         printf("}\n");
     } else {
@@ -848,6 +974,8 @@ int rs_cli_report(int argc, char **argv)
             free(show);
             print_comparison_legend(&r);
         }
+        if (a->n_mc)
+            print_mc(&r, &tm, f);
         if (traj && a->trajectory) {
             /* configs may have their own epochs (train.epochs as an
              * axis): columns up to the longest, n/a past a config's end */
@@ -889,6 +1017,7 @@ int rs_cli_report(int argc, char **argv)
                   store_table(an, &tc, &err) ||
                   (a->baseline >= 0 && store_table(an, &tx, &err)) ||
                   (a->trajectory && store_table(an, &tt, &err)) ||
+                  (a->n_mc && store_table(an, &tm, &err)) ||
                   rs_store_analysis_commit(&an, &err))) {
         rs_store_analysis_abort(&an);
         code = rs_cli_fail(&err);
@@ -898,6 +1027,7 @@ out:
     table_free(&tc);
     table_free(&tx);
     table_free(&tt);
+    table_free(&tm);
     free(nlabels);
     free(notes);
     free(marks);

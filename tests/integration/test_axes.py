@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""End-to-end tests of extra axes (any key of dataset, model, train or reg
-as an axis, docs/SPEC.md "axes"): the /jobs columns, per-job settings in
+"""End-to-end tests of extra axes (any key of dataset, model, train, reg or
+eval as an axis, docs/SPEC.md "axes"): the /jobs columns, per-job settings in
 the job files, rerun, thread counts, common random numbers across an lr
 axis, comma sweeps on the command line, and report --baseline on an axis.
 
@@ -325,6 +325,101 @@ class Expand(unittest.TestCase):
         self.assertEqual(sorted(set(per_config)), [2, 5])
         for config, group in traj.groupby("config"):
             self.assertEqual(list(group["epoch"]), list(range(int(group["train.epochs"].iloc[0]) + 1)))
+
+
+MC_SPEC = """\
+name: mc
+dataset: {kind: sin, n_train: 24, n_test: 30, noise_sd: 0.5, seed: 2}
+model: {layers: [1, 8, 8, 1]}
+train: {lr: 0.05, epochs: 3, batch_size: 8}
+record: {masks: none}
+axes:
+  seed: [0, 1]
+  keep_prob: [1.0, 0.6]
+"""
+
+
+class EvalMcSamples(unittest.TestCase):
+    """eval.mc_samples as an axis: its jobs with 0 have no MC curves, the
+    others have them, and each job is the one a spec with that value fixed
+    computes (training is the same; the MC curves are bit-equal).  The
+    older spelling record.mc_dropout_samples writes the same results."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def sweep(self, name, text, *over):
+        spec = os.path.join(self.dir, name + ".yaml")
+        with open(spec, "w") as f:
+            f.write(text)
+        out = os.path.join(self.dir, name + ".h5")
+        run("run", spec, "-o", out, *over, check=0)
+        return out
+
+    @staticmethod
+    def curves(path):
+        """(seed, keep_prob, mc_samples) -> {curve: values} of every job
+        (mc_samples from the /jobs column, else None)."""
+        df = jobs_table(path)
+        got = {}
+        with h5py.File(path, "r") as f:
+            for _, row in df.iterrows():
+                g = f["runs"][row["id"]]["curves"]
+                mc = int(row["eval.mc_samples"]) if "eval.mc_samples" in row else None
+                got[(int(row["seed"]), float(row["keep_prob_1"]), mc)] = {
+                    k: g[k][()] for k in g}
+        return got
+
+    @staticmethod
+    def datasets(path):
+        got = {}
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    got[name] = obj[()]
+            f["jobs"].visititems(lambda n, o: visit("jobs/" + n, o))
+            f["runs"].visititems(lambda n, o: visit("runs/" + n, o))
+        return got
+
+    def assert_same_curves(self, a, b):
+        self.assertEqual(sorted(a), sorted(b))
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+    def test_axis_jobs_equal_the_fixed_settings(self):
+        axis = self.curves(self.sweep("axis", MC_SPEC + "  eval.mc_samples: [0, 5]\n"))
+        fixed = self.curves(self.sweep("fixed", MC_SPEC + "eval: {mc_samples: 5}\n"))
+        plain = self.curves(self.sweep("plain", MC_SPEC))
+        self.assertEqual(len(axis), 8)
+        self.assertEqual(sorted(k[2] for k in axis), [0, 0, 0, 0, 5, 5, 5, 5])
+        for (seed, keep, mc), c in axis.items():
+            want = fixed[(seed, keep, None)] if mc else plain[(seed, keep, None)]
+            self.assertEqual("test_loss_mc" in c, mc == 5)
+            self.assert_same_curves(c, want)
+        # with keep 0.6, MC dropout is not weight scaling
+        c = fixed[(0, 0.6, None)]
+        self.assertFalse(np.array_equal(c["test_loss_mc"], c["test_loss"]))
+        p = run("rerun", os.path.join(self.dir, "axis.h5"), "--job", "7", check=0)
+        self.assertIn("bit-identical", p.stdout)
+
+    def test_older_spelling_and_comma_sweep_write_the_same(self):
+        new = self.sweep("new", MC_SPEC + "eval: {mc_samples: 5}\n")
+        old = self.sweep("old", MC_SPEC.replace("record: {masks: none}",
+                                                "record: {masks: none, mc_dropout_samples: 5}"))
+        # every dataset of /jobs and /runs (attributes hash the spec's text)
+        a, b = self.datasets(new), self.datasets(old)
+        self.assertEqual(sorted(a), sorted(b))
+        self.assertTrue(any(k.endswith("curves/test_loss_mc") for k in a))
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        swept = jobs_table(self.sweep("swept", MC_SPEC, "eval.mc_samples=0,5"))
+        listed = jobs_table(self.sweep("listed", MC_SPEC + "  eval.mc_samples: [0, 5]\n"))
+        self.assertEqual(swept["id"].tolist(), listed["id"].tolist())
+        self.assertEqual(swept["eval.mc_samples"].tolist(), listed["eval.mc_samples"].tolist())
 
 
 if __name__ == "__main__":

@@ -227,5 +227,139 @@ class Report(unittest.TestCase):
         self.assertEqual(run("report", out, "--rank-by", "nope").returncode, 2)
 
 
+MC_SPEC = """\
+name: mcrep
+dataset: {kind: sin, n_train: 40, n_test: 40, n_val: 30, noise_sd: 0.5, seed: 3}
+model: {layers: [1, 12, 12, 1], activation: relu}
+train: {lr: 0.02, epochs: 20, batch_size: 8}
+record: {masks: none}
+axes:
+  seed: {from: 0, to: 4}
+  keep_prob: [1.0, 0.6]
+  eval.mc_samples: [0, 8]
+"""
+
+# Two-sided 95% quantile of Student's t with 4 degrees of freedom (5 seeds),
+# from a t table; not computed by the code under test.
+T975_DF4 = 2.776445105197793
+
+
+def t_p_df4(t):
+    """Two-sided p of Student's t with 4 degrees of freedom, by its closed
+    form: F(t) = 1/2 + 3a/4 - a^3/4, a = t / sqrt(4 + t^2)."""
+    a = abs(t) / np.sqrt(4 + t * t)
+    return 1 - a * (3 - a * a) / 2
+
+
+def ci_text(m, lo, hi):
+    """The report's "m [lo, hi]": decimals that show the half-width to two
+    significant digits."""
+    d = min(8, max(0, 1 - int(np.floor(np.log10((hi - lo) / 2)))))
+    return f"{m:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
+
+
+class McDropout(unittest.TestCase):
+    """The report's weight scaling vs MC dropout table, recomputed with
+    numpy from the curves in the results file: per config with
+    eval.mc_samples > 0, d = curves/test_loss - curves/test_loss_mc per
+    seed at the report's epoch, its mean, t-interval and t-test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        spec = os.path.join(cls.tmp.name, "mcrep.yaml")
+        with open(spec, "w") as f:
+            f.write(MC_SPEC)
+        cls.out = os.path.join(cls.tmp.name, "mcrep.h5")
+        run("run", spec, "-o", cls.out, check=0)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def expected(self, at_best):
+        """keep_prob -> (ws mean, mc mean, mean d, sd d, ci lo, ci hi, t, p)
+        of the configs with MC curves."""
+        got = {}
+        with h5py.File(self.out, "r") as f:
+            jobs = {k: f["jobs"][k][()] for k in ("keep_prob_1", "eval.mc_samples",
+                                                 "best_epoch")}
+            ids = f["jobs/id"].asstr()[()]
+            for keep in (0.6,):
+                sel = (jobs["keep_prob_1"] == keep) & (jobs["eval.mc_samples"] == 8)
+                ws, mc = [], []
+                for i in np.flatnonzero(sel):
+                    c = f["runs"][ids[i]]["curves"]
+                    e = int(jobs["best_epoch"][i]) if at_best else -1
+                    ws.append(c["test_loss"][e])
+                    mc.append(c["test_loss_mc"][e])
+                ws, mc = np.array(ws), np.array(mc)
+                d = ws - mc
+                self.assertEqual(len(d), 5)
+                m, sd = d.mean(), d.std(ddof=1)
+                half = T975_DF4 * sd / np.sqrt(5)
+                t = m / (sd / np.sqrt(5)) if sd > 0 else np.nan
+                got[keep] = (ws.mean(), mc.mean(), m, sd, m - half, m + half, t,
+                             t_p_df4(t) if sd > 0 else np.nan)
+        return got
+
+    def test_json_and_csv_rows_are_the_numbers_of_the_file(self):
+        for at in ("final", "best"):
+            want = self.expected(at == "best")
+            d = json.loads(run("report", self.out, "--at", at, "--format", "json",
+                               "--no-store", check=0).stdout)
+            rows = d["mc_dropout"]
+            # keep 1 has no row: every thinned network is the network
+            self.assertEqual([(r["keep_prob_1"], r["eval.mc_samples"], r["mc_samples"])
+                              for r in rows], [(0.6, 8, 8)])
+            r = rows[0]
+            w = want[0.6]
+            self.assertEqual((r["metric"], r["n"], r["test"]), ("test_loss", 5, "paired_t"))
+            for k, v in zip(("weight_scaling_mean", "mc_mean", "mean_diff", "sd_diff",
+                             "ci_lo", "ci_hi", "t"), w):
+                self.assertAlmostEqual(r[k], v, delta=1e-12 * max(1, abs(v)), msg=(at, k))
+            self.assertAlmostEqual(r["p"], w[7], delta=1e-10)
+            self.assertAlmostEqual(r["p_holm"], r["p"], delta=0, msg="one row has a p")
+            csv_rows = list(csv.DictReader(io.StringIO(run(
+                "report", self.out, "--at", at, "--format", "csv", "--table",
+                "mc_dropout", "--no-store", check=0).stdout)))
+            self.assertEqual(len(csv_rows), 1)
+            self.assertEqual(float(csv_rows[0]["mean_diff"]), r["mean_diff"])
+
+    def test_text_prints_them(self):
+        want = self.expected(False)
+        text = run("report", self.out, "--no-store", check=0).stdout
+        self.assertIn("weight scaling vs MC dropout (8 passes), test loss:", text)
+        line = [ln for ln in text.splitlines()
+                if ln.startswith("keep 0.6, L2 0, eval.mc_samples 8 ")]
+        # the configs table, the comparisons with the baseline, this one
+        self.assertEqual(len(line), 3, text)
+        ws, mc, m, _, lo, hi, _, p = want[0.6]
+        cells = [c for c in line[2].split("  ") if c.strip()]
+        self.assertEqual([c.strip() for c in cells[1:]],
+                         ["5", f"{ws:.4g}", f"{mc:.4g}", ci_text(m, lo, hi),
+                          "<0.001" if p < 0.001 else f"{p:.3f}",
+                          "<0.001" if p < 0.001 else f"{p:.3f}"], line[2])
+        self.assertIn("d = weight scaling - MC dropout, per seed", text)
+
+    def test_stored_under_analysis(self):
+        run("report", self.out, check=0)
+        with h5py.File(self.out, "r") as f:
+            g = f["analysis/mc_dropout"]
+            self.assertEqual(list(g["metric"].asstr()[()]), ["test_loss"])
+            self.assertAlmostEqual(g["mean_diff"][0], self.expected(False)[0.6][2],
+                                   delta=1e-12)
+            self.assertIn("d = weight scaling - MC dropout", g.attrs["description"])
+        # without MC curves there is no such table or section
+        plain = os.path.join(self.tmp.name, "plain.h5")
+        spec = os.path.join(self.tmp.name, "plain.yaml")
+        with open(spec, "w") as f:
+            f.write(MC_SPEC.replace("  eval.mc_samples: [0, 8]\n", ""))
+        run("run", spec, "-o", plain, check=0)
+        self.assertNotIn("MC dropout", run("report", plain, check=0).stdout)
+        with h5py.File(plain, "r") as f:
+            self.assertNotIn("mc_dropout", f["analysis"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

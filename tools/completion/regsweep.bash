@@ -44,6 +44,7 @@ model.layers model.activation model.init model.init_sd model.loss
 train.lr train.epochs train.batch_size train.shuffle
 reg.l1_mode reg.max_norm reg.input_noise_sd reg.noise
 reg.dropconnect_keep reg.early_stopping_patience reg.early_stopping_min_delta
+eval.mc_samples
 record.masks record.masks.epochs record.masks.steps record.train_eval
 record.zero_frac record.mc_dropout_samples record.act_var
 record.act_var.epochs record.act_var.steps record.dropconnect_masks
@@ -55,7 +56,7 @@ axes.dataset.max_test axes.model.layers axes.model.activation axes.model.init
 axes.model.init_sd axes.model.loss axes.train.lr axes.train.epochs
 axes.train.batch_size axes.train.shuffle axes.reg.l1_mode axes.reg.max_norm
 axes.reg.input_noise_sd axes.reg.noise axes.reg.dropconnect_keep
-axes.reg.early_stopping_patience
+axes.reg.early_stopping_patience axes.eval.mc_samples
 report.baseline report.baseline.keep_prob report.baseline.l2
 report.baseline.l1 report.n_boot report.boot_seed'
 
@@ -134,7 +135,7 @@ _regsweep_option_values()
         --at) _regsweep_lines compgen -W 'final best' -- "$cur" ;;
         --format) _regsweep_lines compgen -W 'text md csv json' -- "$cur" ;;
         --rank-by) _regsweep_lines compgen -W 'test_loss gap abs_gap' -- "$cur" ;;
-        --table) _regsweep_lines compgen -W 'configs comparisons trajectory' -- "$cur" ;;
+        --table) _regsweep_lines compgen -W 'configs comparisons trajectory mc_dropout' -- "$cur" ;;
         -o | --output) _regsweep_files "$cur" h5 hdf5 ;;
         --baseline)
             # key=value,key=value: complete the key after the last comma
