@@ -444,7 +444,8 @@ struct sweep_state {
     rs_provenance_t prov;
     rs_mpi_team_t *team;               /* MPI ranks, or NULL               */
     uint8_t data_digest[32];           /* of the shared dataset (MPI)      */
-    rs_status fatal;                   /* first write error: stop all      */
+    int fatal;                         /* first write error (rs_status):
+                                          stop all; atomic (fatal_now)     */
     rs_error_t fatal_err;
     volatile sig_atomic_t local_stop;  /* set on fatal or fail_fast       */
 };
@@ -500,14 +501,27 @@ static rs_status train_one(const rs_spec_t *spec, const rs_job_t *job,
     return st;
 }
 
-/* The first write error stops every worker (call under rs_index). */
+/* The first write error stops every worker (call under rs_index).  Other
+ * threads read s->fatal without that lock (fatal_now), so it is written
+ * atomically, after fatal_err: fatal_err is read only once every worker
+ * has joined. */
 static void set_fatal(sweep_state *s, rs_status st, const rs_error_t *err)
 {
     if (s->fatal == RS_OK) {
-        s->fatal = st;
         s->fatal_err = *err;
+#pragma omp atomic write
+        s->fatal = (int)st;
         s->local_stop = 1;
     }
+}
+
+/* s->fatal read from any thread. */
+static rs_status fatal_now(sweep_state *s)
+{
+    int f;
+#pragma omp atomic read
+    f = s->fatal;
+    return (rs_status)f;
 }
 
 /* A job saved as its job file: counted, logged, reported (call under
@@ -555,7 +569,7 @@ static void run_one(sweep_state *s, uint64_t k, int worker)
     memset(&img, 0, sizeof img);
     if (st == RS_OK) {
 #pragma omp critical(rs_hdf5)
-        st = s->fatal ? RS_EINTR : rs_store_build_job(s->jobs_dir, s->spec,
+        st = fatal_now(s) ? RS_EINTR : rs_store_build_job(s->jobs_dir, s->spec,
                                                       &job, &res, &img, &err);
         if (st == RS_OK)
             st = rs_store_save_job(&img, &err);
@@ -879,7 +893,7 @@ rs_status rs_sweep_run(const rs_spec_t *spec, const rs_sweep_opts_t *o,
     s.prov.wall_s = now_s() - s.t0;
     if (s.fatal) {
         *err = s.fatal_err;
-        st = s.fatal;
+        st = (rs_status)s.fatal;
         /* the job files written so far stay: the next run packs them */
         goto out;
     }
@@ -1299,7 +1313,7 @@ static void on_request(sweep_state *s, rank_book *b, int from)
     }
     free(body);
     uint64_t next = STOP_JOB, k;
-    if (!b->banned[from] && !should_stop(s) && !s->fatal) {
+    if (!b->banned[from] && !should_stop(s) && !fatal_now(s)) {
 #pragma omp atomic capture
         k = s->next++;
         if (k < s->n_todo)
