@@ -9,7 +9,9 @@ regsweep runs with tests/integration/alloc_fail.c preloaded, which makes the
 N-th allocation after main() starts (malloc, calloc, realloc, the aligned
 ones; inside libc, libhdf5, libyaml and zlib too) return NULL.  Each command
 — `expand`, a fresh `run`, `info`, `report` and `run --resume` (two of the
-four jobs to compute) on a tiny sin sweep with one thread — is first run
+four jobs to compute) on a tiny sin sweep with one thread (with DropConnect
+masks, MC-dropout curves and activation variances recorded, so their
+allocations and the report's MC section are among those failed) — is first run
 without a failure to count its allocations C, then once for each N of a
 sample of 1..C: the first FIRST_CALLS calls, then a seeded stride with a
 random offset over the rest (RS_ALLOC_SEED, RS_ALLOC_CASES per command).
@@ -60,7 +62,12 @@ name: tiny
 dataset: {kind: sin, n_train: 16, n_test: 8, noise_sd: 0.5, seed: 1}
 model: {layers: [1, 6, 5, 1], activation: relu}
 train: {lr: 0.02, epochs: 3, batch_size: 8, shuffle: true}
-record: {masks: all}
+reg: {dropconnect_keep: [0.8, 1]}
+eval: {mc_samples: 2}
+record:
+  masks: all
+  dropconnect_masks: {epochs: [0, -1], steps: [0]}
+  act_var: {epochs: all, steps: [0]}
 axes:
   seed: {from: 0, to: 1}
   keep_prob: [1.0, 0.7]
