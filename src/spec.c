@@ -1239,7 +1239,7 @@ static void axis_value_from(const axis_key_t *x, const rs_spec_t *tmp,
             snprintf(v->text + len, sizeof v->text - len, "%s%s",
                      l ? "/" : "", num);
         }
-        v->num = NAN;
+        v->per_layer = 1;
         return;
     }
     if (x->id == X_DC_KEEP) {
@@ -1447,7 +1447,7 @@ static rs_status parse_extra_axis(const parse_ctx *cx, rs_spec_t *s, int a,
     }
     /* reg.dropconnect_keep with a per-layer list: a str column */
     for (size_t j = 0; j < count; j++)
-        if (x->id == X_DC_KEEP && isnan(ax->values[j].num))
+        if (ax->values[j].per_layer)
             ax->type = RS_AXIS_TEXT;
     key_entry *e = calloc(count, sizeof *e);
     if (!e)

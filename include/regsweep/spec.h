@@ -61,8 +61,10 @@ typedef struct rs_axis_value {
      * from the end; owned)                                               */
     uint32_t *mask_epochs, *act_var_epochs, *dc_mask_epochs;
     uint32_t n_mask_epochs, n_act_var_epochs, n_dc_mask_epochs;
-    /* reg.dropconnect_keep (and its older spelling): per hidden layer    */
+    /* reg.dropconnect_keep (and its older spelling): per hidden layer;
+     * per_layer: given as a list (text "0.8/0.5", num 0)                */
     double keep[RS_MAX_LAYERS];
+    int per_layer;
 } rs_axis_value_t;
 
 /* An axis over any scalar or list key of dataset, model, train, reg or
