@@ -245,19 +245,28 @@ uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
 }
 
 uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
-                                 uint32_t step, uint64_t n_weights,
-                                 uint32_t threshold, float scale, float *mask)
+                                 uint32_t step, uint32_t n_rows,
+                                 uint32_t n_cols, uint32_t threshold,
+                                 float scale, float *mask, uint8_t *bits)
 {
+    const uint64_t n_weights = (uint64_t)n_rows * n_cols;
+    const uint32_t row_bytes = (n_cols + 7) / 8;
     uint64_t kept = 0;
+    for (uint64_t i = 0; bits && i < (uint64_t)n_rows * row_bytes; i++)
+        bits[i] = 0;
     for (uint64_t g = 0; 4 * g < n_weights; g++) {
         uint32_t ctr[4] = {rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch, step,
                            (uint32_t)g};
         uint32_t w[4];
         rs_philox4x32_10(ctr, key, w);
         for (uint32_t j = 0; j < 4 && 4 * g + j < n_weights; j++) {
+            uint64_t i = 4 * g + j;
             int keep = (w[j] >> 8) < threshold;
             kept += (uint64_t)keep;
-            mask[4 * g + j] = keep ? scale : 0.0f;
+            mask[i] = keep ? scale : 0.0f;
+            if (bits && keep)
+                bits[i / n_cols * row_bytes + i % n_cols / 8] |=
+                    (uint8_t)(1u << (i % n_cols % 8));
         }
     }
     return kept;

@@ -473,40 +473,36 @@ static rs_status parse_train(const yt_node *n, rs_spec_t *s, rs_error_t *err)
 static rs_status parse_dropconnect(const yt_node *n, rs_spec_t *s,
                                    rs_error_t *err)
 {
-    const yt_node *v = rs_yt_get(n, "dropconnect_keep");
+    const yt_node *now = rs_yt_get(n, "dropconnect_keep");
     const yt_node *old = rs_yt_get(n, "dropconnect_keep_prob");
+    const yt_node *v = now ? now : old;
+    const char *what = now ? "reg.dropconnect_keep (1: off)"
+                           : "reg.dropconnect_keep_prob (1: off)";
     float *keep = s->settings.reg.dropconnect_keep;
     int h = rs_spec_n_hidden(s);
     double x;
-    if (v && old)
+    if (now && old)
         return rs_error_set(err, RS_EINPUT, old->src, old->line, old->col,
                             "reg.dropconnect_keep_prob is the older spelling "
                             "of reg.dropconnect_keep (line %d): keep one",
-                            v->line);
-    if (old) {
-        TRY(get_f64(old, "reg.dropconnect_keep_prob (1: off)", R_KEEP, &x, err));
-        for (int l = 0; l < h; l++)
-            keep[l] = (float)x;
-        return RS_OK;
-    }
+                            now->line);
     if (!v)
         return RS_OK;
-    if (v->type != YT_SEQ) {
-        TRY(get_f64(v, "reg.dropconnect_keep (1: off)", R_KEEP, &x, err));
-        for (int l = 0; l < h; l++)
+    if (now && v->type == YT_SEQ) {
+        if ((int)v->n != h)
+            return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
+                                "reg.dropconnect_keep: a per-layer list needs "
+                                "%d values (one per hidden layer: the weights "
+                                "it feeds), got %zu", h, v->n);
+        for (int l = 0; l < h; l++) {
+            TRY(get_f64(v->kids[l], what, R_KEEP, &x, err));
             keep[l] = (float)x;
+        }
         return RS_OK;
     }
-    if ((int)v->n != h)
-        return rs_error_set(err, RS_EINPUT, v->src, v->line, v->col,
-                            "reg.dropconnect_keep: a per-layer list needs %d "
-                            "values (one per hidden layer: the weights it "
-                            "feeds), got %zu", h, v->n);
-    for (int l = 0; l < h; l++) {
-        TRY(get_f64(v->kids[l], "reg.dropconnect_keep (1: off)", R_KEEP, &x,
-                    err));
+    TRY(get_f64(v, what, R_KEEP, &x, err));
+    for (int l = 0; l < h; l++)
         keep[l] = (float)x;
-    }
     return RS_OK;
 }
 

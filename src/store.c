@@ -920,8 +920,56 @@ static void weights_sha256(const rs_job_result_t *r, const float *params,
     free(bytes);
 }
 
-static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
-                        const rs_job_t *job, const rs_job_result_t *r)
+/* The records of every hidden layer's masks into group g: the record
+ * index all layers share (epoch, step and, for dropout masks, n_rows) and
+ * one dataset per recorded layer, with its attributes: masks/layer<l>
+ * (dropout) or dropconnect_masks/W<l+1> (DropConnect). */
+static void write_mask_records(h5w *w, hid_t g, const rs_job_t *job,
+                               const rs_mask_record_t *ms, int n_hidden,
+                               int dropconnect)
+{
+    const rs_mask_record_t *first = NULL;
+    for (int l = 0; l < n_hidden && !first; l++)
+        if (ms[l].n_records)
+            first = &ms[l];
+    if (!first)
+        return;
+    hsize_t n_rec = first->n_records;
+    h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
+                first->epoch);
+    h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
+                first->step);
+    if (!dropconnect)
+        h5w_dataset(w, g, "n_rows", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
+                    &n_rec, first->n_rows);
+    for (int l = 0; l < n_hidden && !w->st; l++) {
+        const rs_mask_record_t *m = &ms[l];
+        if (!m->n_records)
+            continue;
+        char name[32];
+        if (dropconnect)
+            snprintf(name, sizeof name, "W%d", l + 1);
+        else
+            snprintf(name, sizeof name, "layer%d", l);
+        hsize_t dims[3] = {m->n_records, m->rows, m->row_bytes};
+        h5w_dataset(w, g, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 3, dims,
+                    m->bits);
+        if (w->st)
+            break;
+        /* the keep as written (dropout) or as training uses it (float) */
+        float keep = dropconnect ? job->settings.reg.dropconnect_keep[l]
+                                 : job->hp.keep_prob[l];
+        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+        attr_i32(w, d, "layer", dropconnect ? l + 1 : l);
+        attr_u64(w, d, "n_units", m->n_units);
+        attr_f64(w, d, "keep_prob", dropconnect ? keep : job->keep[l]);
+        attr_u64(w, d, "threshold", rs_keep_threshold(keep));
+        H5Dclose(d);
+    }
+}
+
+static void write_masks(h5w *w, hid_t file, const rs_job_t *job,
+                        const rs_job_result_t *r)
 {
     hid_t g = h5w_group(w, file, "masks");
     if (g < 0)
@@ -929,53 +977,19 @@ static void write_masks(h5w *w, hid_t file, const rs_spec_t *spec,
     attr_str(w, g, "bit_order", "little");
     attr_str(w, g, "layout", "records x batch rows x ceil(units/8) bytes; "
                              "bit u%8 of byte u/8 is unit u, 1 = kept");
-    const rs_mask_record_t *first = NULL;
-    for (int l = 0; l < r->n_hidden; l++)
-        if (r->masks[l].n_records && !first)
-            first = &r->masks[l];
-    hsize_t n_rec = first ? first->n_records : 0;
-    /* the record index is shared by every layer */
-    if (first) {
-        h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
-                    first->epoch);
-        h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1, &n_rec,
-                    first->step);
-        h5w_dataset(w, g, "n_rows", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
-                    &n_rec, first->n_rows);
-    }
-    for (int l = 0; l < r->n_hidden; l++) {
-        const rs_mask_record_t *m = &r->masks[l];
-        if (!m->n_records)
-            continue;
-        char name[32];
-        snprintf(name, sizeof name, "layer%d", l);
-        hsize_t dims[3] = {m->n_records, m->rows, m->row_bytes};
-        h5w_dataset(w, g, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 3, dims,
-                    m->bits);
-        if (w->st)
-            break;
-        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-        attr_i32(w, d, "layer", l);
-        attr_u64(w, d, "n_units", m->n_units);
-        attr_f64(w, d, "keep_prob", job->keep[l]);
-        attr_u64(w, d, "threshold", rs_keep_threshold(job->hp.keep_prob[l]));
-        H5Dclose(d);
-    }
-    (void)spec;
+    write_mask_records(w, g, job, r->masks, r->n_hidden, 0);
     H5Gclose(g);
 }
 
-/* record.dropconnect_masks (docs/FORMAT.md): the group dropconnect_masks
- * with the record index and one dataset W<l> per masked weight matrix;
+/* record.dropconnect_masks (docs/FORMAT.md): the group dropconnect_masks,
  * written only when the spec records them and some layer is masked. */
 static void write_dc_masks(h5w *w, hid_t file, const rs_job_t *job,
                            const rs_job_result_t *r)
 {
-    const rs_mask_record_t *first = NULL;
-    for (int h = 0; h < r->n_hidden && !first; h++)
-        if (r->dc_masks[h].bits)
-            first = &r->dc_masks[h];
-    if (!job->settings.record_dc_masks || !first)
+    int masked = 0;
+    for (int h = 0; h < r->n_hidden; h++)
+        masked |= r->dc_masks[h].bits != NULL;
+    if (!job->settings.record_dc_masks || !masked)
         return;
     hid_t g = h5w_group(w, file, "dropconnect_masks");
     if (g < 0)
@@ -984,32 +998,7 @@ static void write_dc_masks(h5w *w, hid_t file, const rs_job_t *job,
     attr_str(w, g, "layout", "W<l>: records x n[l] x ceil(n[l+1]/8) bytes; "
                              "bit u%8 of byte u/8 of row i is weight (i, u) "
                              "of W<l>, 1 = kept");
-    hsize_t n_rec = first->n_records;
-    if (n_rec) {
-        h5w_dataset(w, g, "epoch", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
-                    &n_rec, first->epoch);
-        h5w_dataset(w, g, "step", H5T_NATIVE_UINT32, H5T_STD_U32LE, 1,
-                    &n_rec, first->step);
-    }
-    for (int h = 0; h < r->n_hidden && n_rec && !w->st; h++) {
-        const rs_mask_record_t *m = &r->dc_masks[h];
-        if (!m->bits)
-            continue;
-        char name[32];
-        snprintf(name, sizeof name, "W%d", h + 1);
-        hsize_t dims[3] = {m->n_records, m->rows, m->row_bytes};
-        h5w_dataset(w, g, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 3, dims,
-                    m->bits);
-        if (w->st)
-            break;
-        float keep = job->settings.reg.dropconnect_keep[h];
-        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-        attr_i32(w, d, "layer", h + 1);
-        attr_u64(w, d, "n_units", m->n_units);
-        attr_f64(w, d, "keep_prob", keep);
-        attr_u64(w, d, "threshold", rs_keep_threshold(keep));
-        H5Dclose(d);
-    }
+    write_mask_records(w, g, job, r->dc_masks, r->n_hidden, 1);
     H5Gclose(g);
 }
 
@@ -1193,7 +1182,7 @@ static rs_status build_job_unguarded(const char *jobs_dir, const rs_spec_t *spec
         }
         H5Gclose(gw);
     }
-    write_masks(&w, f, spec, job, r);
+    write_masks(&w, f, job, r);
     write_dc_masks(&w, f, job, r);
     write_act_var(&w, f, job, r);
     /* the checksum of what was just written, read back from the file */

@@ -490,39 +490,45 @@ static uint32_t count_records(const rs_train_settings_t *s,
     return n;
 }
 
-/* Bytes of hidden layer h's recorded DropConnect masks (0 when its
- * weights are not masked). */
-static size_t dc_mask_bytes(const rs_train_settings_t *s, int h, uint32_t n_dc)
+/* The bytes of n records of rows x ceil(n_units/8) mask bytes with their
+ * epoch, step and (with_n_rows, dropout masks) n_rows indices, aligned. */
+static size_t mask_record_bytes(uint32_t n, uint32_t rows, uint32_t n_units,
+                                int with_n_rows)
 {
-    if (!dropconnect_layer_on(s, h))
-        return 0;
-    const rs_arch_t *a = &s->arch;
-    size_t row_bytes = (a->sizes[h + 2] + 7) / 8;
-    return (size_t)n_dc * a->sizes[h + 1] * row_bytes +
-           2 * (size_t)n_dc * sizeof(uint32_t) + 3;   /* + alignment */
+    return (size_t)n * rows * ((n_units + 7) / 8) +
+           (2 + (size_t)with_n_rows) * n * sizeof(uint32_t) + 3;
 }
 
-/* cp rounded up to a multiple of 4 (record indices follow mask bytes). */
-static char *align4(char *cp)
+/* Sets m's shape and, for n > 0 records, points its indices and bits into
+ * cp (mask_record_bytes of it); returns the end. */
+static char *mask_record_carve(rs_mask_record_t *m, uint32_t n, uint32_t rows,
+                               uint32_t n_units, int with_n_rows, char *cp)
 {
-    return cp + ((4 - (uintptr_t)cp % 4) % 4);
-}
-
-/* Points hidden layer h's DropConnect record into cp; returns the end. */
-static char *dc_mask_carve(const rs_train_settings_t *s, int h, uint32_t n_dc,
-                           rs_mask_record_t *m, char *cp)
-{
-    const rs_arch_t *a = &s->arch;
-    m->rows = a->sizes[h + 1];
-    m->n_units = a->sizes[h + 2];
-    m->row_bytes = (m->n_units + 7) / 8;
-    if (!n_dc || !dropconnect_layer_on(s, h))
+    m->rows = rows;
+    m->n_units = n_units;
+    m->row_bytes = (n_units + 7) / 8;
+    if (!n)
         return cp;
-    m->n_records = n_dc;
-    m->epoch = (uint32_t *)align4(cp);
-    m->step = m->epoch + n_dc;
-    m->bits = (uint8_t *)(m->step + n_dc);
-    return (char *)m->bits + (size_t)n_dc * m->rows * m->row_bytes;
+    m->n_records = n;
+    m->epoch = (uint32_t *)(cp + (4 - (uintptr_t)cp % 4) % 4);
+    m->step = m->epoch + n;
+    m->n_rows = with_n_rows ? m->step + n : NULL;
+    m->bits = (uint8_t *)(m->step + (1 + (size_t)with_n_rows) * n);
+    return (char *)m->bits + (size_t)n * rows * m->row_bytes;
+}
+
+/* Records of hidden layer h's dropout masks (0: keep 1 or not binary) and
+ * of its outgoing weights' DropConnect masks (0: not masked). */
+static uint32_t dropout_records(const rs_train_settings_t *s,
+                                const rs_hparams_t *hp, int h, uint32_t n)
+{
+    /* gaussian multipliers have no binary mask to record */
+    return hp->keep_prob[h] < 1.0f && s->reg.noise != RS_NOISE_GAUSSIAN ? n : 0;
+}
+
+static uint32_t dc_records(const rs_train_settings_t *s, int h, uint32_t n)
+{
+    return dropconnect_layer_on(s, h) ? n : 0;
 }
 
 /* Allocates the result arrays in one block. */
@@ -548,17 +554,11 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     size_t n_bytes = 2 * r->n_params * sizeof(float) +
                      (8 * n_curve + n_zero_frac + n_mc + n_av_values) *
                          sizeof(double);
-    /* gaussian multipliers have no binary mask to record */
-    const int recordable = s->reg.noise != RS_NOISE_GAUSSIAN;
-    for (int l = 0; l < r->n_hidden; l++) {
-        if (hp->keep_prob[l] >= 1.0f || !recordable)
-            continue;
-        size_t row_bytes = (a->sizes[l + 1] + 7) / 8;
-        n_bytes += (size_t)n_records * B * row_bytes +
-                   3 * (size_t)n_records * sizeof(uint32_t) + 3;
-    }
     for (int l = 0; l < r->n_hidden; l++)
-        n_bytes += dc_mask_bytes(s, l, n_dc);
+        n_bytes += mask_record_bytes(dropout_records(s, hp, l, n_records), B,
+                                     a->sizes[l + 1], 1) +
+                   mask_record_bytes(dc_records(s, l, n_dc), a->sizes[l + 1],
+                                     a->sizes[l + 2], 0);
     char *p = calloc(1, n_bytes + 64);
     if (!p)
         return rs_error_set(err, RS_ENOMEM, NULL, 0, 0,
@@ -613,22 +613,11 @@ static rs_status result_alloc(rs_job_result_t *r, const rs_train_settings_t *s,
     r->params_final = fp + r->n_params;
     char *cp = (char *)(fp + 2 * r->n_params);
     for (int l = 0; l < r->n_hidden; l++) {
-        rs_mask_record_t *m = &r->masks[l];
-        m->n_units = a->sizes[l + 1];
-        m->rows = B;
-        m->row_bytes = (a->sizes[l + 1] + 7) / 8;
-        if (hp->keep_prob[l] >= 1.0f || !recordable)
-            continue;  /* every unit kept, or not binary: nothing to record */
-        m->n_records = n_records;
-        m->epoch = (uint32_t *)align4(cp);
-        m->step = m->epoch + n_records;
-        m->n_rows = m->step + n_records;
-        cp = (char *)(m->n_rows + n_records);
-        m->bits = (uint8_t *)cp;
-        cp += (size_t)n_records * B * m->row_bytes;
+        cp = mask_record_carve(&r->masks[l], dropout_records(s, hp, l, n_records),
+                               B, a->sizes[l + 1], 1, cp);
+        cp = mask_record_carve(&r->dc_masks[l], dc_records(s, l, n_dc),
+                               a->sizes[l + 1], a->sizes[l + 2], 0, cp);
     }
-    for (int l = 0; l < r->n_hidden; l++)
-        cp = dc_mask_carve(s, l, n_dc, &r->dc_masks[l], cp);
     return RS_OK;
 }
 
@@ -662,28 +651,13 @@ static const char *first_nonfinite(const rs_train_settings_t *s,
     return NULL;
 }
 
-/* Record `record` of m: which weights of the float mask were kept, one
- * bit each (bit u%8 of byte u/8 of row i: weight (i, u)). */
-static void dc_mask_pack(rs_mask_record_t *m, uint32_t record, uint32_t epoch,
-                         uint32_t step, const float *mask)
-{
-    uint8_t *bits = m->bits + (size_t)record * m->rows * m->row_bytes;
-    memset(bits, 0, (size_t)m->rows * m->row_bytes);
-    for (uint32_t i = 0; i < m->rows; i++)
-        for (uint32_t u = 0; u < m->n_units; u++)
-            if (mask[(size_t)i * m->n_units + u] != 0.0f)
-                bits[(size_t)i * m->row_bytes + u / 8] |= (uint8_t)(1u << (u % 8));
-    m->epoch[record] = epoch;
-    m->step[record] = step;
-}
-
 /* DropConnect for one step: the mask of each masked W_l (l = h + 1 for
  * hidden layer h) from its counters and the masked copy Wm = W * mask (one
  * float product each), which this step's forward and backward use; with
- * record >= 0 the masks go to record `record` of out->dc_masks. */
+ * rec, the bits also go to record `record` of rec[h] (out->dc_masks). */
 static void dropconnect_step(const rs_train_settings_t *s, workspace_t *ws,
                              rs_key_t key, uint32_t epoch, uint32_t step,
-                             int64_t record, rs_job_result_t *out)
+                             rs_mask_record_t *rec, uint32_t record)
 {
     const rs_arch_t *a = &s->arch;
     for (int h = 0; h + 1 < a->n_layers; h++) {
@@ -694,14 +668,17 @@ static void dropconnect_step(const rs_train_settings_t *s, workspace_t *ws,
         const float keep = s->reg.dropconnect_keep[h];
         size_t off = rs_arch_weight_offset(a, l);
         uint64_t n_w = (uint64_t)a->sizes[l] * a->sizes[l + 1];
-        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, n_w,
-                                rs_keep_threshold(keep), 1.0f / keep,
-                                ws->wmask + off);
+        uint8_t *bits = NULL;
+        if (rec && rec[h].bits) {
+            bits = rec[h].bits + (size_t)record * rec[h].rows * rec[h].row_bytes;
+            rec[h].epoch[record] = epoch;
+            rec[h].step[record] = step;
+        }
+        rs_dropconnect_mask_ref(key, (uint32_t)l, epoch, step, a->sizes[l],
+                                a->sizes[l + 1], rs_keep_threshold(keep),
+                                1.0f / keep, ws->wmask + off, bits);
         for (uint64_t i = 0; i < n_w; i++)
             ws->wdc[off + i] = ws->params[off + i] * ws->wmask[off + i];
-        if (record >= 0 && out->dc_masks[h].bits)
-            dc_mask_pack(&out->dc_masks[h], (uint32_t)record, epoch, step,
-                         ws->wmask + off);
     }
 }
 
@@ -873,7 +850,7 @@ rs_status rs_train_job(const rs_train_settings_t *s, const rs_hparams_t *hp,
                     int dc_rec = n_dc &&
                                  rs_record_selected(&s->dc_mask_sel, epoch, step);
                     dropconnect_step(s, &ws, key, epoch, step,
-                                     dc_rec ? (int64_t)dc_record : -1, out);
+                                     dc_rec ? out->dc_masks : NULL, dc_record);
                     dc_record += (uint32_t)dc_rec;
                 }
                 float *pred = forward(s, &ws, k, ws.x, nb, dropped, n_threads);

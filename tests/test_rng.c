@@ -300,18 +300,24 @@ Test(rng, noise_multipliers_have_mean_one)
 /* DropConnect masks against tests/integration/philox_np.py:
  * dropconnect_keep(42, 2, 1, 3, 10, 0.5) = 1 1 0 1 1 1 1 1 0 0 and
  * np.packbits(dropconnect_keep(7, 1, 0, 0, 64, 0.3), bitorder="little") =
- * 76 41 33 143 24 131 163 1; kept weights carry 1/keep, dropped 0. */
+ * 76 41 33 143 24 131 163 1; kept weights carry 1/keep, dropped 0.  The
+ * recorded bits of that 8 x 8 matrix are those bytes, one per row; of the
+ * 2 x 5 one, row r's bits 0..4 are weights 5r .. 5r+4 (11011, 11100). */
 Test(rng, dropconnect_mask_matches_numpy_reimplementation)
 {
     const int want[10] = {1, 1, 0, 1, 1, 1, 1, 1, 0, 0};
     float m[64];
-    cr_assert_eq(rs_dropconnect_mask_ref(rs_key_from_seed(42), 2, 1, 3, 10,
-                                         rs_keep_threshold(0.5f), 2.0f, m), 7);
+    uint8_t bits[8];
+    cr_assert_eq(rs_dropconnect_mask_ref(rs_key_from_seed(42), 2, 1, 3, 2, 5,
+                                         rs_keep_threshold(0.5f), 2.0f, m, bits), 7);
     for (int i = 0; i < 10; i++)
         cr_assert_eq(m[i], want[i] ? 2.0f : 0.0f, "weight %d", i);
+    cr_assert_eq(bits[0], 0x1b, "row 0: 1 1 0 1 1");
+    cr_assert_eq(bits[1], 0x07, "row 1: 1 1 1 0 0");
     const uint8_t packed[8] = {76, 41, 33, 143, 24, 131, 163, 1};
-    rs_dropconnect_mask_ref(rs_key_from_seed(7), 1, 0, 0, 64, rs_keep_threshold(0.3f),
-                            1.0f / 0.3f, m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(7), 1, 0, 0, 8, 8, rs_keep_threshold(0.3f),
+                            1.0f / 0.3f, m, bits);
     for (int i = 0; i < 64; i++)
         cr_assert_eq(m[i] != 0.0f, (packed[i / 8] >> (i % 8)) & 1, "weight %d", i);
+    cr_assert_eq(memcmp(bits, packed, 8), 0, "recorded bits");
 }

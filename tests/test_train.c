@@ -82,10 +82,10 @@ static void check_network_gradient_full(rs_act act, int classify,
      * draw at keep 0.7 */
     size_t n_out = s.arch.sizes[3];
     float *w1m = malloc(9 * 7 * sizeof *w1m), *w2m = malloc(7 * n_out * sizeof *w2m);
-    rs_dropconnect_mask_ref(rs_key_from_seed(5), 1, 0, 1, 9 * 7, rs_keep_threshold(0.7f),
-                            1.0f / 0.7f, w1m);
-    rs_dropconnect_mask_ref(rs_key_from_seed(5), 2, 0, 1, 7 * n_out, rs_keep_threshold(0.7f),
-                            1.0f / 0.7f, w2m);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 1, 0, 1, 9, 7, rs_keep_threshold(0.7f),
+                            1.0f / 0.7f, w1m, NULL);
+    rs_dropconnect_mask_ref(rs_key_from_seed(5), 2, 0, 1, 7, (uint32_t)n_out,
+                            rs_keep_threshold(0.7f), 1.0f / 0.7f, w2m, NULL);
     /* dropconnect 2: per layer, W1 kept whole (reg.dropconnect_keep [1, p]) */
     float *wmasks_[3] = {NULL, dropconnect == 2 ? NULL : w1m, w2m};
     float *const *wmasks = dropconnect ? wmasks_ : NULL;
@@ -722,8 +722,8 @@ Test(train, dropconnect_masks_recorded_per_layer)
     for (uint32_t r = 0; r < m->n_records; r++) {
         cr_assert_eq(m->epoch[r], r / 4);
         cr_assert_eq(m->step[r], r % 4);
-        rs_dropconnect_mask_ref(key, 1, m->epoch[r], m->step[r], 120,
-                                rs_keep_threshold(0.7f), 1.0f / 0.7f, mask);
+        rs_dropconnect_mask_ref(key, 1, m->epoch[r], m->step[r], 12, 10,
+                                rs_keep_threshold(0.7f), 1.0f / 0.7f, mask, NULL);
         for (uint32_t i = 0; i < 12; i++)
             for (uint32_t u = 0; u < 10; u++) {
                 int bit = m->bits[(size_t)r * 24 + i * 2 + u / 8] >> (u % 8) & 1;

@@ -177,17 +177,20 @@ uint64_t rs_noise_mask_at(rs_noise_kind kind, rs_key_t key, uint32_t ctr0,
                           uint32_t n_samples, uint32_t n_units, float keep_prob,
                           float *mask);
 
-/* The DropConnect mask of the weights W_layer at one training step
- * (reg.dropconnect_keep_prob; one mask per step, shared by the rows of the
- * minibatch).  Element i of W_layer (row-major, i < n_weights <= 2^32)
- * takes word i%4 of philox((rs_ctr0(RS_PURPOSE_DROPCONNECT, layer), epoch,
- * step, i/4), key) and is kept iff (word >> 8) < threshold
+/* The DropConnect mask of the weights W_layer (n_rows x n_cols) at one
+ * training step (reg.dropconnect_keep; one mask per step, shared by the
+ * rows of the minibatch).  Element i = row * n_cols + col of W_layer
+ * (i < 2^34) takes word i%4 of philox((rs_ctr0(RS_PURPOSE_DROPCONNECT,
+ * layer), epoch, step, i/4), key) and is kept iff (word >> 8) < threshold
  * (rs_keep_threshold of the keep probability):
  *   mask[i] = kept ? scale : 0.0f   (scale = 1.0f / keep_prob)
- * Returns the number of kept weights. */
+ * bits (NULL: none) gets the recorded form, n_rows rows of ceil(n_cols/8)
+ * bytes: bit col%8 of byte col/8 of a row is set iff kept.  Returns the
+ * number of kept weights. */
 uint64_t rs_dropconnect_mask_ref(rs_key_t key, uint32_t layer, uint32_t epoch,
-                                 uint32_t step, uint64_t n_weights,
-                                 uint32_t threshold, float scale, float *mask);
+                                 uint32_t step, uint32_t n_rows,
+                                 uint32_t n_cols, uint32_t threshold,
+                                 float scale, float *mask, uint8_t *bits);
 
 /* Gaussian noise on the inputs of one training step (reg.input_noise_sd):
  * x (n_rows x n_features, the minibatch's rows in batch order) gets
